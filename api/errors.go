@@ -1,0 +1,100 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+
+	"github.com/actionledger/actionledger/domain"
+	"go.uber.org/zap"
+)
+
+// HTTP-only error codes, next to the domain's.
+const (
+	codeBodyTooLarge     domain.Code = "body_too_large"
+	codeUnsupportedMedia domain.Code = "unsupported_media_type"
+	codeMethodNotAllowed domain.Code = "method_not_allowed"
+	codeRouteNotFound    domain.Code = "route_not_found"
+	codeNotReady         domain.Code = "not_ready"
+)
+
+// statusOf is the one table from error codes to HTTP statuses.
+var statusOf = map[domain.Code]int{
+	domain.CodeInvalid:             http.StatusBadRequest,
+	domain.CodeUnauthenticated:     http.StatusUnauthorized,
+	domain.CodeForbidden:           http.StatusForbidden,
+	domain.CodeNotFound:            http.StatusNotFound,
+	codeRouteNotFound:              http.StatusNotFound,
+	codeMethodNotAllowed:           http.StatusMethodNotAllowed,
+	domain.CodeAlreadyExists:       http.StatusConflict,
+	domain.CodeTransition:          http.StatusConflict,
+	domain.CodeStaleRevision:       http.StatusPreconditionFailed,
+	codeBodyTooLarge:               http.StatusRequestEntityTooLarge,
+	codeUnsupportedMedia:           http.StatusUnsupportedMediaType,
+	domain.CodeIdempotencyMismatch: http.StatusUnprocessableEntity,
+	domain.CodeInternal:            http.StatusInternalServerError,
+	domain.CodeUnavailable:         http.StatusServiceUnavailable,
+	codeNotReady:                   http.StatusServiceUnavailable,
+	codeBehind:                     http.StatusServiceUnavailable,
+}
+
+// Problem is an RFC 9457 problem details object, with actionledger's stable
+// code and, for bad input, the field at fault.
+type Problem struct {
+	Type     string `json:"type"`
+	Title    string `json:"title"`
+	Status   int    `json:"status"`
+	Code     string `json:"code"`
+	Detail   string `json:"detail,omitempty"`
+	Field    string `json:"field,omitempty"`
+	Instance string `json:"instance,omitempty"`
+}
+
+// problemFor turns any error into the problem the client sees. Internal
+// errors get a generic detail: their text may name files or stores.
+func problemFor(err error, instance string) Problem {
+	code := domain.ErrorCode(err)
+	if errors.Is(err, context.DeadlineExceeded) {
+		code = domain.CodeUnavailable
+	}
+	status, ok := statusOf[code]
+	if !ok {
+		code, status = domain.CodeInternal, http.StatusInternalServerError
+	}
+	p := Problem{
+		Type:     "urn:actionledger:problem:" + string(code),
+		Title:    http.StatusText(status),
+		Status:   status,
+		Code:     string(code),
+		Instance: instance,
+	}
+	var de *domain.Error
+	switch {
+	case code == domain.CodeInternal:
+		p.Detail = "internal error; the request id in the logs identifies it"
+	case errors.As(err, &de):
+		p.Detail, p.Field = de.Message, de.Field
+	default:
+		p.Detail = err.Error()
+	}
+	return p
+}
+
+// writeError answers err as problem+json and logs internal errors.
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	p := problemFor(err, r.URL.Path)
+	if p.Status >= 500 {
+		s.log.Error("request failed", zap.String("request_id", requestID(r.Context())), zap.String("code", p.Code), zap.Error(err))
+	}
+	if p.Status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="actionledger"`)
+	}
+	if p.Status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "1")
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(p.Status)
+	_ = json.NewEncoder(w).Encode(p)
+}

@@ -1,0 +1,191 @@
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/actionledger/actionledger/domain"
+	"github.com/actionledger/actionledger/services/app"
+	"github.com/gorilla/mux"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+)
+
+type ctxKey int
+
+const (
+	keyRequestID ctxKey = iota
+	keyActor
+	keyActorSlot
+)
+
+type httpMetrics struct {
+	duration *prometheus.HistogramVec
+	inFlight prometheus.Gauge
+}
+
+func newHTTPMetrics(reg prometheus.Registerer) (*httpMetrics, error) {
+	m := &httpMetrics{
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: "actionledger", Name: "http_request_duration_seconds",
+			Help:    "HTTP request latency by route template, method and status code.",
+			Buckets: []float64{.0005, .001, .002, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+		}, []string{"route", "method", "code"}),
+		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: "actionledger", Name: "http_requests_in_flight",
+			Help: "HTTP requests being served.",
+		}),
+	}
+	for _, c := range []prometheus.Collector{m.duration, m.inFlight} {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+// statusRecorder remembers what a handler answered, for logs and metrics.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+	bytes  int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	if r.status == 0 {
+		r.status = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	n, err := r.ResponseWriter.Write(b)
+	r.bytes += n
+	return n, err
+}
+
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// instrument gives each request an id, recovers panics as 500 problems, and
+// logs and measures it. The log line has the route template, never the raw
+// path's ids beyond it, and never headers or bodies: tokens and personal data
+// stay out of the logs.
+func (s *Server) instrument(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, ok := r.Context().Value(keyRequestID).(string); ok {
+			next.ServeHTTP(w, r) // already instrumented (404/405 handlers)
+			return
+		}
+		start := time.Now()
+		id := incomingRequestID(r)
+		slot := new(app.Actor)
+		ctx := context.WithValue(r.Context(), keyRequestID, id)
+		ctx = context.WithValue(ctx, keyActorSlot, slot)
+		r = r.WithContext(ctx)
+		w.Header().Set("X-Request-ID", id)
+		rec := &statusRecorder{ResponseWriter: w}
+		s.metrics.inFlight.Inc()
+		defer func() {
+			s.metrics.inFlight.Dec()
+			if p := recover(); p != nil {
+				s.log.Error("panic serving request", zap.String("request_id", id), zap.Any("panic", p), zap.Stack("stack"))
+				if rec.status == 0 {
+					s.writeError(rec, r, errorf(domain.CodeInternal, "panic"))
+				}
+			}
+			route := routeTemplate(r)
+			took := time.Since(start)
+			s.metrics.duration.WithLabelValues(route, r.Method, strconv.Itoa(rec.status)).Observe(took.Seconds())
+			fields := []zap.Field{
+				zap.String("request_id", id), zap.String("method", r.Method), zap.String("route", route),
+				zap.Int("status", rec.status), zap.Duration("latency", took), zap.Int("bytes", rec.bytes),
+			}
+			if slot.ID != "" {
+				fields = append(fields, zap.String("actor_id", slot.ID), zap.String("actor_role", slot.Role))
+			}
+			s.log.Info("http request", fields...)
+		}()
+		next.ServeHTTP(rec, r)
+	})
+}
+
+func routeTemplate(r *http.Request) string {
+	if route := mux.CurrentRoute(r); route != nil {
+		if t, err := route.GetPathTemplate(); err == nil {
+			return t
+		}
+	}
+	return "unmatched"
+}
+
+// authenticate resolves the bearer token to an actor for every /v1 route
+// except the OpenAPI document.
+func (s *Server) authenticate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		token, ok := bearer(r.Header.Get("Authorization"))
+		if !ok {
+			s.writeError(w, r, domain.Errorf(domain.CodeUnauthenticated, "send Authorization: Bearer <token>"))
+			return
+		}
+		actor, err := s.app.Auth.Authenticate(r.Context(), token)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		if slot, ok := r.Context().Value(keyActorSlot).(*app.Actor); ok {
+			*slot = actor
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), keyActor, actor)))
+	})
+}
+
+func bearer(h string) (string, bool) {
+	scheme, token, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	token = strings.TrimSpace(token)
+	return token, token != ""
+}
+
+func actorFrom(ctx context.Context) app.Actor {
+	a, _ := ctx.Value(keyActor).(app.Actor)
+	return a
+}
+
+func requestID(ctx context.Context) string {
+	id, _ := ctx.Value(keyRequestID).(string)
+	return id
+}
+
+// incomingRequestID keeps a caller's X-Request-ID when it is a sane token, so
+// a request can be followed across systems, and makes one otherwise.
+func incomingRequestID(r *http.Request) string {
+	if id := r.Header.Get("X-Request-ID"); id != "" && len(id) <= 64 && !strings.ContainsFunc(id, func(c rune) bool {
+		return !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.')
+	}) {
+		return id
+	}
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+func correlationID(r *http.Request) string {
+	if id := r.Header.Get("X-Correlation-ID"); id != "" && len(id) <= 64 && !strings.ContainsFunc(id, func(c rune) bool { return c < 0x21 || c > 0x7e }) {
+		return id
+	}
+	return requestID(r.Context())
+}
+
+func errorf(code domain.Code, format string, args ...any) error {
+	return domain.Errorf(code, format, args...)
+}

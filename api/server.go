@@ -1,0 +1,171 @@
+// Package api is actionledger's HTTP interface: JSON over HTTP under /v1,
+// served by gorilla/mux, one file per resource.
+//
+// Every error leaves through writeError as RFC 9457 problem+json, and the
+// status comes from the one code→status table in errors.go, so a code means
+// the same status on every route. Handlers translate HTTP to application
+// commands and back; they hold no business rules.
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"time"
+
+	"github.com/actionledger/actionledger/projections"
+	"github.com/actionledger/actionledger/services/app"
+	"github.com/gorilla/mux"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.uber.org/zap"
+)
+
+// Config wires a Server.
+type Config struct {
+	App *app.Application
+	// Read serves the indicators; nil leaves the read routes unmounted.
+	Read ReadModels
+	// Ready reports whether the service can take traffic (/readyz).
+	Ready    func(ctx context.Context) error
+	Logger   *zap.Logger
+	Registry *prometheus.Registry
+}
+
+// Server is the HTTP handler of actionledger.
+type Server struct {
+	app     *app.Application
+	read    ReadModels
+	ready   func(ctx context.Context) error
+	log     *zap.Logger
+	router  *mux.Router
+	metrics *httpMetrics
+}
+
+// New returns the server with every route mounted.
+func New(cfg Config) (*Server, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = zap.NewNop()
+	}
+	if cfg.Registry == nil {
+		cfg.Registry = prometheus.NewRegistry()
+	}
+	if cfg.Ready == nil {
+		cfg.Ready = func(context.Context) error { return nil }
+	}
+	m, err := newHTTPMetrics(cfg.Registry)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{app: cfg.App, read: cfg.Read, ready: cfg.Ready, log: cfg.Logger, router: mux.NewRouter(), metrics: m}
+	r := s.router
+	notFound := s.instrument(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.writeError(w, r, errorf(codeRouteNotFound, "no route %s %s", r.Method, r.URL.Path))
+	}))
+	methodNotAllowed := s.instrument(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.writeError(w, r, errorf(codeMethodNotAllowed, "%s is not allowed on %s", r.Method, r.URL.Path))
+	}))
+	r.NotFoundHandler, r.MethodNotAllowedHandler = notFound, methodNotAllowed
+	r.Use(s.instrument)
+
+	r.HandleFunc("/healthz", s.healthz).Methods(http.MethodGet)
+	r.HandleFunc("/readyz", s.readyz).Methods(http.MethodGet)
+	r.Handle("/metrics", promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{Registry: cfg.Registry})).Methods(http.MethodGet)
+	r.HandleFunc("/v1/openapi.json", s.openapi).Methods(http.MethodGet)
+
+	// Routes under /v1 are mounted on the root router, not a subrouter:
+	// mux answers a wrong method on a subrouter's path with 404 instead of
+	// 405.
+	v1 := v1Routes{router: r, s: s}
+	s.mountUsers(v1)
+	s.mountCommunities(v1)
+	s.mountActionPoints(v1)
+	s.mountReferrals(v1)
+	s.mountFeedback(v1)
+	if s.read != nil {
+		s.mountStats(v1)
+		s.mountAdmin(v1)
+	}
+	return s, nil
+}
+
+// ReadModels is what the API needs of the read side.
+type ReadModels interface {
+	CompletionStats(f projections.Filter, weekly bool) (projections.CompletionStats, uint64)
+	ReferralStats(f projections.Filter) (projections.ReferralStats, uint64)
+	FeedbackStats(f projections.Filter, weekly bool) (projections.FeedbackStats, uint64)
+	TrustStats(f projections.Filter) (projections.TrustStats, uint64)
+	ActionPoints(f projections.Filter, status string, overdue bool, after int32, limit int) ([]projections.ActionPointItem, int32, uint64)
+	WaitFor(ctx context.Context, position uint64) error
+	Poisoned() ([]projections.Poisoned, error)
+	Rebuild(ctx context.Context) (projections.RebuildReport, error)
+}
+
+// v1Routes mounts authenticated routes under /v1.
+type v1Routes struct {
+	router *mux.Router
+	s      *Server
+}
+
+func (v v1Routes) handle(method, path string, h http.HandlerFunc) {
+	v.router.Handle("/v1"+path, v.s.authenticate(h)).Methods(method)
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.router.ServeHTTP(w, r) }
+
+// Router exposes the routes, for the OpenAPI conformance test.
+func (s *Server) Router() *mux.Router { return s.router }
+
+// writeJSON answers v as JSON with status.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// writeResult is the answer of every successful command: {id, revision,
+// position} with the new ETag; 201 for a create.
+type writeResponse struct {
+	ID       string `json:"id"`
+	Revision uint64 `json:"revision"`
+	Position uint64 `json:"position"`
+	Token    string `json:"token,omitempty"`
+}
+
+func writeResult(w http.ResponseWriter, res app.Result, location string) {
+	w.Header().Set("ETag", etag(res.Revision))
+	if res.Replayed {
+		w.Header().Set("Idempotent-Replayed", "true")
+	}
+	status := http.StatusOK
+	if res.Created {
+		status = http.StatusCreated
+		if location != "" {
+			w.Header().Set("Location", location)
+		}
+	}
+	writeJSON(w, status, writeResponse{ID: res.ID, Revision: res.Revision, Position: res.Position, Token: res.Token})
+}
+
+// writeView answers an aggregate's state with its ETag.
+func writeView(w http.ResponseWriter, rev uint64, v any) {
+	w.Header().Set("ETag", etag(rev))
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusOK, v)
+}
+
+func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.ready(ctx); err != nil {
+		s.writeError(w, r, errorf(codeNotReady, "not ready: %v", err))
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}

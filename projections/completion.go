@@ -1,0 +1,304 @@
+package projections
+
+import (
+	"bytes"
+	"encoding/gob"
+	"time"
+
+	"github.com/actionledger/actionledger/domain"
+)
+
+// Status codes of action points in the read model.
+const (
+	apOpen uint8 = iota
+	apInProgress
+	apAchieved
+	apDropped
+)
+
+var apStatusNames = [...]string{"open", "in_progress", "achieved", "dropped"}
+
+// Completion is the action-point read model: one record per action point
+// with its status history, indexed by place.
+type Completion struct {
+	recs  []apRecord
+	byID  map[string]int32
+	idx   index
+	first time.Time
+}
+
+type apRecord struct {
+	ID       string
+	Place    place
+	Category string
+	Kind     string
+	Due      int64 // UTC day number of the due date; 0: none
+	RaisedAt time.Time
+	Steps    []apStep // status changes after the raise, in log order
+}
+
+type apStep struct {
+	At     time.Time
+	Status uint8
+}
+
+// NewCompletion returns an empty model.
+func NewCompletion() *Completion {
+	return &Completion{byID: map[string]int32{}, idx: index{}}
+}
+
+func (r *apRecord) status() uint8 {
+	if len(r.Steps) == 0 {
+		return apOpen
+	}
+	return r.Steps[len(r.Steps)-1].Status
+}
+
+// statusAt is the status at moment t (field time), and whether the action
+// point had been raised by then.
+func (r *apRecord) statusAt(t time.Time) (uint8, bool) {
+	if !r.RaisedAt.Before(t) {
+		return 0, false
+	}
+	s := apOpen
+	for _, st := range r.Steps {
+		if st.At.Before(t) {
+			s = st.Status
+		}
+	}
+	return s, true
+}
+
+// Apply implements Model.
+func (m *Completion) Apply(ev *Event) error {
+	switch e := ev.Data.(type) {
+	case *domain.ActionPointRaised:
+		if _, dup := m.byID[e.ID]; dup {
+			return nil
+		}
+		rec := apRecord{ID: e.ID, Place: placeOf(e.Place, e.CommunityID), Category: e.Category, Kind: e.Kind, RaisedAt: ev.OccurredAt}
+		if t := e.DueDate.Time(); !t.IsZero() {
+			rec.Due = dayOf(t)
+		}
+		m.add(rec)
+	case *domain.ActionPointStarted:
+		m.step(ev, apInProgress)
+	case *domain.ActionPointReopened:
+		m.step(ev, apInProgress)
+	case *domain.ActionPointAchieved:
+		m.step(ev, apAchieved)
+	case *domain.ActionPointDropped:
+		m.step(ev, apDropped)
+	}
+	return nil
+}
+
+func (m *Completion) add(rec apRecord) {
+	n := int32(len(m.recs))
+	m.recs = append(m.recs, rec)
+	m.byID[rec.ID] = n
+	m.idx.add(rec.Place, n)
+	if m.first.IsZero() || rec.RaisedAt.Before(m.first) {
+		m.first = rec.RaisedAt
+	}
+}
+
+func (m *Completion) step(ev *Event, s uint8) {
+	_, id := domain.SplitStream(ev.Stream)
+	if n, ok := m.byID[id]; ok {
+		m.recs[n].Steps = append(m.recs[n].Steps, apStep{At: ev.OccurredAt, Status: s})
+	}
+}
+
+// Counts are action points by status with the two rates.
+type Counts struct {
+	Total              int      `json:"total"`
+	Open               int      `json:"open"`
+	InProgress         int      `json:"in_progress"`
+	Achieved           int      `json:"achieved"`
+	Dropped            int      `json:"dropped"`
+	Overdue            int      `json:"overdue"`
+	AchievedRate       *float64 `json:"achieved_rate"`
+	ImplementationRate *float64 `json:"implementation_rate"`
+}
+
+func (c *Counts) add(status uint8, overdue bool) {
+	c.Total++
+	switch status {
+	case apOpen:
+		c.Open++
+	case apInProgress:
+		c.InProgress++
+	case apAchieved:
+		c.Achieved++
+	case apDropped:
+		c.Dropped++
+	}
+	if overdue {
+		c.Overdue++
+	}
+}
+
+func (c *Counts) finish() {
+	c.AchievedRate = rate(c.Achieved, c.Total-c.Dropped)
+	c.ImplementationRate = rate(c.InProgress+c.Achieved, c.Total-c.Dropped)
+}
+
+// CompletionStats answers /v1/stats/completion.
+type CompletionStats struct {
+	Counts
+	ByCategory map[string]*Counts `json:"by_category"`
+	ByKind     map[string]*Counts `json:"by_kind"`
+	Series     []CompletionWeek   `json:"series,omitempty"`
+}
+
+// CompletionWeek is the state at the end of one week.
+type CompletionWeek struct {
+	Week string `json:"week"`
+	Counts
+}
+
+func isOverdue(due int64, status uint8, today int64) bool {
+	return due != 0 && due < today && status != apAchieved && status != apDropped
+}
+
+func (m *Completion) selected(f *Filter, fn func(r *apRecord)) {
+	for _, n := range m.idx[f.scopeKey()] {
+		r := &m.recs[n]
+		if f.Category != "" && r.Category != f.Category {
+			continue
+		}
+		if f.matches(r.Place, r.RaisedAt) {
+			fn(r)
+		}
+	}
+}
+
+// Stats computes the completion indicators for f; with weekly set, the
+// series of week-end states too.
+func (m *Completion) Stats(f Filter, weekly bool) CompletionStats {
+	now := f.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	today := dayOf(now)
+	out := CompletionStats{ByCategory: map[string]*Counts{}, ByKind: map[string]*Counts{}}
+	m.selected(&f, func(r *apRecord) {
+		s := r.status()
+		od := isOverdue(r.Due, s, today)
+		out.add(s, od)
+		bucket(out.ByCategory, r.Category).add(s, od)
+		bucket(out.ByKind, r.Kind).add(s, od)
+	})
+	out.finish()
+	for _, c := range out.ByCategory {
+		c.finish()
+	}
+	for _, c := range out.ByKind {
+		c.finish()
+	}
+	if weekly {
+		weeks := seriesRange(&f, m.first, now)
+		out.Series = make([]CompletionWeek, len(weeks))
+		ends := make([]time.Time, len(weeks))
+		for i, w := range weeks {
+			out.Series[i].Week = w.String()
+			ends[i] = w.End()
+			if ends[i].After(now) {
+				ends[i] = now
+			}
+		}
+		// The series counts every record of the place, not only those
+		// created within the range: it is the state at each week's end.
+		sf := f
+		sf.From, sf.To = time.Time{}, time.Time{}
+		m.selected(&sf, func(r *apRecord) {
+			for i, end := range ends {
+				if s, ok := r.statusAt(end); ok {
+					out.Series[i].add(s, isOverdue(r.Due, s, dayOf(end)))
+				}
+			}
+		})
+		for i := range out.Series {
+			out.Series[i].finish()
+		}
+	}
+	return out
+}
+
+// ActionPointItem is one row of the follow-up list.
+type ActionPointItem struct {
+	ID          string `json:"id"`
+	CommunityID string `json:"community_id"`
+	District    string `json:"district"`
+	Chiefdom    string `json:"chiefdom"`
+	Category    string `json:"category"`
+	Kind        string `json:"kind"`
+	Status      string `json:"status"`
+	DueDate     string `json:"due_date,omitempty"`
+	Overdue     bool   `json:"overdue"`
+}
+
+// List returns the action points matching f (and status, overdue when set),
+// after the record cursor `after` (0: from the start), at most limit, and the
+// cursor for the next page (0: no more).
+func (m *Completion) List(f Filter, status string, overdueOnly bool, after int32, limit int) ([]ActionPointItem, int32) {
+	today := dayOf(f.Now)
+	if f.Now.IsZero() {
+		today = dayOf(time.Now())
+	}
+	var out []ActionPointItem
+	for _, n := range m.idx[f.scopeKey()] {
+		if n < after {
+			continue
+		}
+		r := &m.recs[n]
+		if f.Category != "" && r.Category != f.Category || !f.matches(r.Place, r.RaisedAt) {
+			continue
+		}
+		s := r.status()
+		od := isOverdue(r.Due, s, today)
+		if status != "" && apStatusNames[s] != status || overdueOnly && !od {
+			continue
+		}
+		if len(out) == limit {
+			return out, n
+		}
+		item := ActionPointItem{ID: r.ID, CommunityID: r.Place.Community, District: r.Place.District, Chiefdom: r.Place.Chiefdom,
+			Category: r.Category, Kind: r.Kind, Status: apStatusNames[s], Overdue: od}
+		if r.Due != 0 {
+			item.DueDate = time.Unix(r.Due*86400, 0).UTC().Format(time.DateOnly)
+		}
+		out = append(out, item)
+	}
+	return out, 0
+}
+
+func bucket(m map[string]*Counts, k string) *Counts {
+	c := m[k]
+	if c == nil {
+		c = &Counts{}
+		m[k] = c
+	}
+	return c
+}
+
+// MarshalBinary implements Model.
+func (m *Completion) MarshalBinary() ([]byte, error) {
+	var b bytes.Buffer
+	err := gob.NewEncoder(&b).Encode(m.recs)
+	return b.Bytes(), err
+}
+
+// UnmarshalBinary implements Model.
+func (m *Completion) UnmarshalBinary(data []byte) error {
+	var recs []apRecord
+	if err := gob.NewDecoder(bytes.NewReader(data)).Decode(&recs); err != nil {
+		return err
+	}
+	*m = *NewCompletion()
+	for _, r := range recs {
+		m.add(r)
+	}
+	return nil
+}

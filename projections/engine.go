@@ -1,0 +1,403 @@
+package projections
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/components/metrics"
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
+	"github.com/actionledger/actionledger/services/eventstore"
+	"github.com/actionledger/actionledger/services/eventstore/pubsub"
+	"github.com/prometheus/client_golang/prometheus"
+	bolt "go.etcd.io/bbolt"
+	"go.uber.org/zap"
+)
+
+// The read models, by name.
+const (
+	NameCompletion = "completion"
+	NameReferrals  = "referrals"
+	NameFeedback   = "feedback"
+	NameTrust      = "trust"
+)
+
+// stateVersion changes whenever a model's snapshot layout does; stored state
+// of another version is discarded and rebuilt from the log.
+const stateVersion = 1
+
+// Config wires an Engine.
+type Config struct {
+	Store eventstore.Store
+	// Path is the read-model database file (bbolt). It only holds what can
+	// be rebuilt from the log.
+	Path string
+	// TrustWeights weigh T1..T4 (zero: DefaultTrustWeights).
+	TrustWeights [4]float64
+	// SnapshotEvery is how often changed models are saved with their
+	// checkpoint (default 10s); a restart replays at most that much.
+	SnapshotEvery time.Duration
+	// Models overrides the set of read models (tests inject failing ones);
+	// nil means the four standard models.
+	Models     []Definition
+	Logger     *zap.Logger
+	Registerer prometheus.Registerer
+	Clock      func() time.Time
+}
+
+// Definition names a read model and makes empty instances of it.
+type Definition struct {
+	Name string
+	New  func() Model
+}
+
+// Engine runs the read models.
+type Engine struct {
+	cfg     Config
+	db      *bolt.DB
+	projs   []*proj
+	byName  map[string]*proj
+	router  *message.Router
+	log     *zap.Logger
+	metrics *engineMetrics
+
+	waitMu sync.Mutex
+	moved  chan struct{} // closed and replaced whenever a position advances
+
+	readyAt   uint64 // head of the log when the engine started
+	cancel    context.CancelFunc
+	done      chan struct{}
+	closeOnce sync.Once
+	rebuildMu sync.Mutex
+	cache     queryCache
+}
+
+// proj is one read model and its checkpoint.
+type proj struct {
+	def      Definition
+	mu       sync.RWMutex
+	model    Model
+	pos      uint64
+	lastAt   time.Time // recorded_at of the event at pos
+	savedPos uint64
+	poisoned prometheus.Counter
+}
+
+// Open loads every read model from its last snapshot. Run starts feeding
+// them.
+func Open(ctx context.Context, cfg Config) (*Engine, error) {
+	if cfg.SnapshotEvery <= 0 {
+		cfg.SnapshotEvery = 10 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = zap.NewNop()
+	}
+	if cfg.Registerer == nil {
+		cfg.Registerer = prometheus.NewRegistry()
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = time.Now
+	}
+	if cfg.Models == nil {
+		weights := cfg.TrustWeights
+		cfg.Models = []Definition{
+			{NameCompletion, func() Model { return NewCompletion() }},
+			{NameReferrals, func() Model { return NewReferrals() }},
+			{NameFeedback, func() Model { return NewFeedback() }},
+			{NameTrust, func() Model { return NewTrust(weights) }},
+		}
+	}
+	db, err := bolt.Open(cfg.Path, 0o600, &bolt.Options{Timeout: 2 * time.Second, NoFreelistSync: true, FreelistType: bolt.FreelistMapType})
+	if err != nil {
+		return nil, fmt.Errorf("opening read-model db %s: %w", cfg.Path, err)
+	}
+	e := &Engine{cfg: cfg, db: db, byName: map[string]*proj{}, log: cfg.Logger.Named("projections"), moved: make(chan struct{}), done: make(chan struct{})}
+	if e.metrics, err = newEngineMetrics(cfg.Registerer, e); err != nil {
+		db.Close()
+		return nil, err
+	}
+	for _, def := range cfg.Models {
+		p := &proj{def: def, model: def.New(), poisoned: e.metrics.poisoned.WithLabelValues(def.Name)}
+		e.projs = append(e.projs, p)
+		e.byName[def.Name] = p
+	}
+	if err := e.load(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	head, err := cfg.Store.Head(ctx)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	e.readyAt = head
+	return e, nil
+}
+
+var (
+	bucketState  = []byte("state")
+	bucketPoison = []byte("poison")
+	keyVersion   = []byte("version")
+)
+
+// load restores each model from its snapshot; a snapshot that cannot be read
+// (another version, corruption) is dropped and the model rebuilds from the
+// log as it catches up.
+func (e *Engine) load() error {
+	return e.db.Update(func(tx *bolt.Tx) error {
+		st, err := tx.CreateBucketIfNotExists(bucketState)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.CreateBucketIfNotExists(bucketPoison); err != nil {
+			return err
+		}
+		if v := st.Get(keyVersion); v == nil || binary.BigEndian.Uint64(v) != stateVersion {
+			if v != nil {
+				e.log.Warn("read-model snapshots are of another version; rebuilding from the log")
+			}
+			if err := tx.DeleteBucket(bucketState); err != nil {
+				return err
+			}
+			if st, err = tx.CreateBucket(bucketState); err != nil {
+				return err
+			}
+			return st.Put(keyVersion, binary.BigEndian.AppendUint64(nil, stateVersion))
+		}
+		for _, p := range e.projs {
+			v := st.Get([]byte(p.def.Name))
+			if len(v) < 8 {
+				continue
+			}
+			m := p.def.New()
+			if err := m.UnmarshalBinary(v[8:]); err != nil {
+				e.log.Warn("dropping an unreadable read-model snapshot", zap.String("projection", p.def.Name), zap.Error(err))
+				continue
+			}
+			p.model, p.pos, p.savedPos = m, binary.BigEndian.Uint64(v[:8]), binary.BigEndian.Uint64(v[:8])
+		}
+		return nil
+	})
+}
+
+// Run feeds the models until ctx ends: a Watermill router with one handler
+// per model, each on its own subscription of the whole log starting after
+// that model's checkpoint.
+func (e *Engine) Run(ctx context.Context) error {
+	ctx, e.cancel = context.WithCancel(ctx)
+	defer close(e.done)
+	wlog := NewWatermillLogger(e.log)
+	router, err := message.NewRouter(message.RouterConfig{CloseTimeout: 10 * time.Second}, wlog)
+	if err != nil {
+		return err
+	}
+	poison, err := middleware.PoisonQueue(&poisonPublisher{e: e}, "poison")
+	if err != nil {
+		return err
+	}
+	retry := middleware.Retry{MaxRetries: 3, InitialInterval: 20 * time.Millisecond, MaxInterval: 500 * time.Millisecond, Multiplier: 2, Logger: wlog}
+	// First added is outermost: a panic becomes an error (Recoverer), is
+	// retried with backoff (Retry), and if it still fails the event goes to
+	// the poison queue and the others flow on.
+	router.AddMiddleware(middleware.CorrelationID, poison, retry.Middleware, middleware.Recoverer)
+	metrics.NewPrometheusMetricsBuilder(e.cfg.Registerer, "actionledger", "watermill").AddPrometheusRouterMetrics(router)
+	for _, p := range e.projs {
+		sub, err := pubsub.NewSubscriber(e.cfg.Store, pubsub.SubscriberConfig{
+			StartAfter: func(context.Context, string) (uint64, error) {
+				p.mu.RLock()
+				defer p.mu.RUnlock()
+				return p.pos, nil
+			},
+		}, wlog)
+		if err != nil {
+			return err
+		}
+		router.AddNoPublisherHandler(p.def.Name, "$all", sub, func(msg *message.Message) error {
+			rec, err := pubsub.EventFromMessage(msg)
+			if err != nil {
+				return err
+			}
+			return e.apply(p, &rec)
+		})
+	}
+	e.router = router
+	snapDone := make(chan struct{})
+	go func() {
+		defer close(snapDone)
+		e.snapshotLoop(ctx)
+	}()
+	err = router.Run(ctx)
+	<-snapDone
+	if serr := e.snapshot(); serr != nil {
+		e.log.Error("saving read models at shutdown", zap.Error(serr))
+	}
+	return err
+}
+
+// apply folds one stored event into p, once: an event at or below p's
+// checkpoint is a redelivery and changes nothing.
+func (e *Engine) apply(p *proj, rec *eventstore.RecordedEvent) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if rec.Position <= p.pos {
+		return nil
+	}
+	ev, err := Decode(rec)
+	switch {
+	case errors.Is(err, errSkip):
+	case err != nil:
+		return err
+	default:
+		if err := p.model.Apply(&ev); err != nil {
+			return fmt.Errorf("%s at position %d: %w", p.def.Name, rec.Position, err)
+		}
+	}
+	p.pos, p.lastAt = rec.Position, rec.RecordedAt
+	e.advanced()
+	return nil
+}
+
+// skip moves p past a poisoned event, so readers waiting for a later
+// position are not held up by it.
+func (e *Engine) skip(name string, position uint64, recordedAt time.Time) {
+	p := e.byName[name]
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	if position > p.pos {
+		p.pos, p.lastAt = position, recordedAt
+	}
+	p.mu.Unlock()
+	p.poisoned.Inc()
+	e.advanced()
+}
+
+func (e *Engine) advanced() {
+	e.waitMu.Lock()
+	close(e.moved)
+	e.moved = make(chan struct{})
+	e.waitMu.Unlock()
+}
+
+// Position is the lowest checkpoint of the models: every event up to it is
+// reflected in every indicator.
+func (e *Engine) Position() uint64 {
+	var lowest uint64
+	for i, p := range e.projs {
+		p.mu.RLock()
+		if i == 0 || p.pos < lowest {
+			lowest = p.pos
+		}
+		p.mu.RUnlock()
+	}
+	return lowest
+}
+
+// ErrBehind is returned by WaitFor when the models did not reach the asked
+// position in time.
+var ErrBehind = errors.New("projections: read models have not reached that position yet")
+
+// WaitFor blocks until every model has applied the event at position, or
+// ctx ends (ErrBehind).
+func (e *Engine) WaitFor(ctx context.Context, position uint64) error {
+	for {
+		e.waitMu.Lock()
+		moved := e.moved
+		e.waitMu.Unlock()
+		if e.Position() >= position {
+			return nil
+		}
+		select {
+		case <-moved:
+		case <-ctx.Done():
+			return fmt.Errorf("%w (at %d, asked %d)", ErrBehind, e.Position(), position)
+		}
+	}
+}
+
+// Ready reports whether the models have caught up with the log as it was
+// when the engine opened: a replica started late serves nothing stale.
+func (e *Engine) Ready() error {
+	if pos := e.Position(); pos < e.readyAt {
+		return fmt.Errorf("read models catching up: at %d of %d", pos, e.readyAt)
+	}
+	return nil
+}
+
+func (e *Engine) snapshotLoop(ctx context.Context) {
+	t := time.NewTicker(e.cfg.SnapshotEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := e.snapshot(); err != nil {
+				e.log.Error("saving read models", zap.Error(err))
+			}
+		}
+	}
+}
+
+// snapshot saves every changed model with its checkpoint, each in one write.
+func (e *Engine) snapshot() error {
+	for _, p := range e.projs {
+		p.mu.RLock()
+		pos, saved := p.pos, p.savedPos
+		var data []byte
+		var err error
+		if pos != saved {
+			data, err = p.model.MarshalBinary()
+		}
+		p.mu.RUnlock()
+		if pos == saved {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("encoding %s: %w", p.def.Name, err)
+		}
+		val := append(binary.BigEndian.AppendUint64(make([]byte, 0, 8+len(data)), pos), data...)
+		if err := e.db.Update(func(tx *bolt.Tx) error {
+			return tx.Bucket(bucketState).Put([]byte(p.def.Name), val)
+		}); err != nil {
+			return err
+		}
+		p.mu.Lock()
+		p.savedPos = pos
+		p.mu.Unlock()
+	}
+	return nil
+}
+
+// Close stops the router (if running), saves the models and closes the db.
+func (e *Engine) Close() error {
+	var err error
+	e.closeOnce.Do(func() {
+		if e.cancel != nil {
+			e.cancel()
+			<-e.done
+		}
+		err = e.db.Close()
+	})
+	return err
+}
+
+// read runs fn on the named model under its read lock and returns the
+// model's position.
+func (e *Engine) read(name string, fn func(m Model)) uint64 {
+	p := e.byName[name]
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	fn(p.model)
+	return p.pos
+}
+
+var errNotRunning = errors.New("projections: engine not running")
+
+var _ = atomic.Int64{}

@@ -1,0 +1,53 @@
+package projections
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/actionledger/actionledger/domain"
+	"github.com/actionledger/actionledger/services/eventstore"
+	"github.com/actionledger/actionledger/services/eventstore/pubsub"
+)
+
+// Event is a decoded event with the parts of its envelope read models use.
+type Event struct {
+	Position   uint64
+	Stream     string
+	Revision   uint64
+	OccurredAt time.Time
+	RecordedAt time.Time
+	Data       domain.Event
+}
+
+// errSkip marks an event no read model is concerned with.
+var errSkip = errors.New("projections: not a domain event")
+
+// Decode turns a stored event into an Event. Messages published into the
+// log through Watermill (pubsub.Publisher) are skipped (errSkip); any other type the domain does not know is
+// an error, so that it ends in the poison queue, visible, instead of being
+// silently ignored.
+func Decode(rec *eventstore.RecordedEvent) (Event, error) {
+	if rec.Type == pubsub.MessageEventType {
+		return Event{}, errSkip
+	}
+	data, err := domain.Unmarshal(rec.Type, rec.Data)
+	if err != nil {
+		return Event{}, fmt.Errorf("event at position %d: %w", rec.Position, err)
+	}
+	return Event{
+		Position: rec.Position, Stream: rec.Stream, Revision: rec.Revision,
+		OccurredAt: rec.Meta.OccurredAt, RecordedAt: rec.RecordedAt, Data: data,
+	}, nil
+}
+
+// Model is one read model.
+type Model interface {
+	// Apply folds one event in. Events arrive in log order; a model must
+	// accept every event the domain wrote (it records, it does not judge).
+	Apply(ev *Event) error
+	// MarshalBinary and UnmarshalBinary snapshot the state; the engine keeps
+	// the checkpoint next to it.
+	MarshalBinary() ([]byte, error)
+	UnmarshalBinary([]byte) error
+}

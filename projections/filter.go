@@ -1,0 +1,139 @@
+package projections
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/actionledger/actionledger/domain"
+)
+
+// Filter selects the part of the country (and of time) a query is about.
+// Place names match case-insensitively and trimmed. Zero values mean "all".
+type Filter struct {
+	District    string
+	Chiefdom    string
+	CommunityID string
+	// Category narrows action-point indicators.
+	Category string
+	// From and To bound the weeks of a series and, for totals, the creation
+	// time (occurred_at) of the records counted: From ≤ t < To.
+	From, To time.Time
+	// Now is "today" for overdue; zero means the time of the query.
+	Now time.Time
+}
+
+// place is a record's position in the place chain, normalised for matching.
+type place struct {
+	District  string
+	Chiefdom  string
+	Community string
+}
+
+func placeOf(p domain.Place, community string) place {
+	return place{District: domain.PlaceKey(p.District), Chiefdom: domain.PlaceKey(p.Chiefdom), Community: community}
+}
+
+// matches reports whether a record at p, created at t, is selected by f.
+func (f *Filter) matches(p place, created time.Time) bool {
+	if f.District != "" && domain.PlaceKey(f.District) != p.District {
+		return false
+	}
+	if f.Chiefdom != "" && domain.PlaceKey(f.Chiefdom) != p.Chiefdom {
+		return false
+	}
+	if f.CommunityID != "" && f.CommunityID != p.Community {
+		return false
+	}
+	if !f.From.IsZero() && created.Before(f.From) {
+		return false
+	}
+	if !f.To.IsZero() && !created.Before(f.To) {
+		return false
+	}
+	return true
+}
+
+// scopeKeys are the index keys a record at p is listed under: the nation,
+// its district, its chiefdom and its community. A query scans the narrowest
+// key its filter names.
+func scopeKeys(p place) [4]string {
+	return [4]string{"", "d:" + p.District, "c:" + p.District + "/" + p.Chiefdom, "k:" + p.Community}
+}
+
+func (f *Filter) scopeKey() string {
+	switch {
+	case f.CommunityID != "":
+		return "k:" + f.CommunityID
+	case f.Chiefdom != "" && f.District != "":
+		return "c:" + domain.PlaceKey(f.District) + "/" + domain.PlaceKey(f.Chiefdom)
+	case f.District != "":
+		return "d:" + domain.PlaceKey(f.District)
+	}
+	return ""
+}
+
+// index lists record numbers by scope key.
+type index map[string][]int32
+
+func (ix index) add(p place, n int32) {
+	for _, k := range scopeKeys(p) {
+		ix[k] = append(ix[k], n)
+	}
+}
+
+// Week is an ISO week, e.g. "2015-W07".
+type Week struct {
+	Year, Week int
+}
+
+func weekOf(t time.Time) Week {
+	y, w := t.UTC().ISOWeek()
+	return Week{y, w}
+}
+
+func (w Week) String() string { return fmt.Sprintf("%04d-W%02d", w.Year, w.Week) }
+
+// Start is Monday 00:00 UTC of w.
+func (w Week) Start() time.Time {
+	// January 4th is always in week 1.
+	jan4 := time.Date(w.Year, 1, 4, 0, 0, 0, 0, time.UTC)
+	monday := jan4.AddDate(0, 0, -((int(jan4.Weekday()) + 6) % 7))
+	return monday.AddDate(0, 0, 7*(w.Week-1))
+}
+
+// End is the start of the following week.
+func (w Week) End() time.Time { return w.Start().AddDate(0, 0, 7) }
+
+// Add returns the week n weeks after w.
+func (w Week) Add(n int) Week { return weekOf(w.Start().AddDate(0, 0, 7*n)) }
+
+// Before reports whether w comes before o.
+func (w Week) Before(o Week) bool {
+	return w.Year < o.Year || w.Year == o.Year && w.Week < o.Week
+}
+
+// weeksBetween lists the weeks from first to last inclusive.
+func weeksBetween(first, last Week) []Week {
+	var out []Week
+	for w := first; !last.Before(w) && len(out) < 520; w = w.Add(1) {
+		out = append(out, w)
+	}
+	return out
+}
+
+// seriesRange picks the weeks of a series: the filter's bounds when given,
+// else from the first week with data to the week of now.
+func seriesRange(f *Filter, first time.Time, now time.Time) []Week {
+	if first.IsZero() && f.From.IsZero() {
+		return nil
+	}
+	start := weekOf(first)
+	if !f.From.IsZero() {
+		start = weekOf(f.From)
+	}
+	end := weekOf(now)
+	if !f.To.IsZero() {
+		end = weekOf(f.To.Add(-time.Nanosecond))
+	}
+	return weeksBetween(start, end)
+}

@@ -1,0 +1,192 @@
+package projections
+
+import (
+	"context"
+	"errors"
+	"runtime"
+	"time"
+
+	"github.com/actionledger/actionledger/services/eventstore"
+	"go.uber.org/zap"
+)
+
+// replayPage is how many events a replay reads at once.
+const replayPage = 4096
+
+// selector decides, per stored event, whether a replay applies it and
+// whether the replay stops there.
+type selector func(rec *eventstore.RecordedEvent) (keep, stop bool)
+
+func keepAll(*eventstore.RecordedEvent) (bool, bool) { return true, false }
+
+type batch struct {
+	recs   []eventstore.RecordedEvent
+	events []Event
+	errs   []error
+	done   chan struct{}
+}
+
+// replay feeds models the events after `after` up to `until` (inclusive;
+// until 0 means the head when called), chosen by sel. Reading, decoding and
+// applying overlap: one goroutine reads pages, every core decodes, and one
+// goroutine applies in log order, since a model's fold is sequential. It
+// returns the position of the last event looked at and how many could not be
+// decoded (skipped, as the live path poisons them).
+func replay(ctx context.Context, store eventstore.Store, after, until uint64, sel selector, models []Model, log *zap.Logger) (last uint64, bad int, err error) {
+	if until == 0 {
+		if until, err = store.Head(ctx); err != nil {
+			return after, 0, err
+		}
+	}
+	if until <= after {
+		return after, 0, nil
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	work := make(chan *batch, 2*runtime.GOMAXPROCS(0))
+	ordered := make(chan *batch, 2*runtime.GOMAXPROCS(0))
+	readErr := make(chan error, 1)
+	go func() {
+		defer close(work)
+		defer close(ordered)
+		pos := after
+		for pos < until {
+			recs, err := store.ReadAll(ctx, pos, replayPage)
+			if err != nil {
+				readErr <- err
+				return
+			}
+			if len(recs) == 0 {
+				break
+			}
+			if n := len(recs); recs[n-1].Position > until {
+				i := 0
+				for i < n && recs[i].Position <= until {
+					i++
+				}
+				recs = recs[:i]
+			}
+			if len(recs) == 0 {
+				break
+			}
+			pos = recs[len(recs)-1].Position
+			b := &batch{recs: recs, done: make(chan struct{})}
+			select {
+			case ordered <- b:
+			case <-ctx.Done():
+				return
+			}
+			select {
+			case work <- b:
+			case <-ctx.Done():
+				return
+			}
+		}
+		readErr <- nil
+	}()
+	for range runtime.GOMAXPROCS(0) {
+		go func() {
+			for b := range work {
+				b.events = make([]Event, len(b.recs))
+				b.errs = make([]error, len(b.recs))
+				for i := range b.recs {
+					b.events[i], b.errs[i] = Decode(&b.recs[i])
+				}
+				close(b.done)
+			}
+		}()
+	}
+	last = after
+	for b := range ordered {
+		select {
+		case <-b.done:
+		case <-ctx.Done():
+			return last, bad, ctx.Err()
+		}
+		for i := range b.recs {
+			keep, stop := sel(&b.recs[i])
+			if stop {
+				cancel()
+				return last, bad, nil
+			}
+			last = b.recs[i].Position
+			if !keep {
+				continue
+			}
+			switch err := b.errs[i]; {
+			case errors.Is(err, errSkip):
+				continue
+			case err != nil:
+				bad++
+				log.Warn("replay skipped an undecodable event", zap.Uint64("position", b.recs[i].Position), zap.String("event_type", b.recs[i].Type))
+				continue
+			}
+			for _, m := range models {
+				if err := m.Apply(&b.events[i]); err != nil {
+					bad++
+					log.Warn("replay: a model refused an event", zap.Uint64("position", b.recs[i].Position), zap.Error(err))
+				}
+			}
+		}
+	}
+	if err := <-readErr; err != nil {
+		return last, bad, err
+	}
+	return last, bad, nil
+}
+
+// RebuildReport says what a rebuild did.
+type RebuildReport struct {
+	Events   uint64        `json:"events"`
+	Skipped  int           `json:"skipped"`
+	Position uint64        `json:"position"`
+	Took     time.Duration `json:"took_ns"`
+	PerSec   float64       `json:"events_per_second"`
+}
+
+// Rebuild builds every model afresh from the first event while the current
+// ones keep answering, then switches each over once it has caught up, and
+// saves them. One rebuild runs at a time.
+func (e *Engine) Rebuild(ctx context.Context) (RebuildReport, error) {
+	e.rebuildMu.Lock()
+	defer e.rebuildMu.Unlock()
+	start := time.Now()
+	fresh := make([]Model, len(e.projs))
+	for i, p := range e.projs {
+		fresh[i] = p.def.New()
+	}
+	last, bad, err := replay(ctx, e.cfg.Store, 0, 0, keepAll, fresh, e.log)
+	if err != nil {
+		return RebuildReport{}, err
+	}
+	for i, p := range e.projs {
+		p.mu.Lock()
+		// The live model may be ahead of where the rebuild stopped (or
+		// behind, if it is still catching up): bring the new one to the
+		// same position before switching.
+		pos, lastAt := last, time.Time{}
+		if p.pos > last {
+			if _, _, err := replay(ctx, e.cfg.Store, last, p.pos, keepAll, fresh[i:i+1], e.log); err != nil {
+				p.mu.Unlock()
+				return RebuildReport{}, err
+			}
+			pos, lastAt = p.pos, p.lastAt
+		}
+		p.model, p.pos, p.savedPos = fresh[i], pos, 0
+		if !lastAt.IsZero() {
+			p.lastAt = lastAt
+		}
+		p.mu.Unlock()
+	}
+	e.advanced()
+	if err := e.snapshot(); err != nil {
+		return RebuildReport{}, err
+	}
+	took := time.Since(start)
+	r := RebuildReport{Events: last, Skipped: bad, Position: e.Position(), Took: took}
+	if took > 0 {
+		r.PerSec = float64(last) / took.Seconds()
+	}
+	e.log.Info("read models rebuilt", zap.Uint64("events", last), zap.Int("skipped", bad), zap.Duration("took", took))
+	return r, nil
+}

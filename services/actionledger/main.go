@@ -1,0 +1,53 @@
+// Command actionledger runs the actionledger server and its operator tools.
+//
+//	actionledger serve [--addr 127.0.0.1:8080] [--data-dir ./data] [--demo]
+//
+// Every flag can also be set as an ACTIONLEDGER_* environment variable
+// (--data-dir is ACTIONLEDGER_DATA_DIR); a flag wins over the variable.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "actionledger:", err)
+		}
+		os.Exit(1)
+	}
+}
+
+const usage = `actionledger — event-sourced case management for community action plans
+
+Usage:
+  actionledger serve [flags]    run the API server (--demo loads a demo data set)
+
+Run "actionledger <command> --help" for a command's flags.
+`
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errors.New("no command given")
+	}
+	switch args[0] {
+	case "serve":
+		return serve(ctx, args[1:], stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	return fmt.Errorf("unknown command %q", args[0])
+}

@@ -1,0 +1,87 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/actionledger/actionledger/services/server"
+	"go.uber.org/zap"
+)
+
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var cfg server.Config
+	var logLevel string
+	f := newFlags("serve", stderr)
+	f.String(&cfg.Addr, "addr", "127.0.0.1:8080", "address to listen on")
+	f.String(&cfg.DataDir, "data-dir", "./data", "directory of the embedded store and generated secrets")
+	f.Bool(&cfg.Demo, "demo", false, "load the demo data set and print a token per role")
+	f.Duration(&cfg.ShutdownTimeout, "shutdown-timeout", 15*time.Second, "how long in-flight requests may finish on SIGTERM")
+	f.String(&logLevel, "log-level", "info", "debug, info, warn or error")
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	// Secrets come from the environment only: a flag would show in ps.
+	cfg.AdminToken = os.Getenv("ACTIONLEDGER_ADMIN_TOKEN")
+	cfg.TokenSecret = os.Getenv("ACTIONLEDGER_TOKEN_SECRET")
+
+	log, err := newLogger(stderr, logLevel)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = log.Sync() }()
+	log.Info("starting actionledger", cfg.Masked()...)
+
+	m, err := server.Open(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := m.Close(); err != nil {
+			log.Error("closing", zap.Error(err))
+		}
+	}()
+	if cfg.Demo {
+		printDemo(stdout, m, cfg)
+	}
+	return m.Serve(ctx)
+}
+
+// printDemo shows a newcomer how to call the demo: one token per role (these
+// are demo credentials, printed on purpose) and a curl line to try.
+func printDemo(w io.Writer, m *server.Main, cfg server.Config) {
+	base := m.URL()
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(w, "\nactionledger demo is up on %s (data in %s)\n\n", base, cfg.DataDir)
+	fmt.Fprintln(tw, "role\tarea\ttoken")
+	for _, u := range m.DemoTokens {
+		token := u.Token
+		if u.Role == "admin" {
+			token = "see ACTIONLEDGER_ADMIN_TOKEN or " + cfg.DataDir + "/admin.token"
+		}
+		area := u.Area.District
+		if area == "" {
+			area = "national"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", u.Role, area, token)
+	}
+	_ = tw.Flush()
+	var mob, coord string
+	for _, u := range m.DemoTokens {
+		switch u.Role {
+		case "mobilizer":
+			mob = u.Token
+		case "coordinator":
+			coord = u.Token
+		}
+	}
+	fmt.Fprintf(w, "\nTry:\n")
+	fmt.Fprintf(w, "  curl -s -H 'Authorization: Bearer %s' %s/v1/action-points/KEN-NON-11-AP1\n", mob, base)
+	fmt.Fprintf(w, "  curl -s -X POST -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' \\\n    -d '{\"note\":\"Buckets delivered\"}' %s/v1/action-points/KEN-NON-11-AP1/progress\n", mob, base)
+	fmt.Fprintf(w, "  curl -s -H 'Authorization: Bearer %s' %s/v1/referrals/KEN-NON-11-R1\n", coord, base)
+	fmt.Fprintf(w, "\nThe API is described at %s/v1/openapi.json\n%s\n", base, strings.Repeat("-", 60))
+}

@@ -1,0 +1,126 @@
+package app
+
+import (
+	"context"
+
+	"github.com/actionledger/actionledger/domain"
+)
+
+// The helpers below put the checks every command on an existing aggregate
+// shares in one order: the id must be well formed and the aggregate must
+// exist (404), then the caller's area must contain it (403), and only then
+// does the domain decide (409, 400).
+
+func updateCommunity(ctx context.Context, w *Writer, m *Meta, id string, decide func(*domain.Community) error) (Result, error) {
+	if domain.ValidateID("id", id) != nil {
+		return Result{}, notFound("community", id)
+	}
+	return update(ctx, w, m, domain.CommunityStream(id), id, domain.LoadCommunity, func(c *domain.Community) error {
+		if !c.Exists() {
+			return notFound("community", id)
+		}
+		if err := requireArea(m.Actor, c.Place()); err != nil {
+			return err
+		}
+		return decide(c)
+	})
+}
+
+func updateActionPoint(ctx context.Context, w *Writer, m *Meta, id string, decide func(*domain.ActionPoint) error) (Result, error) {
+	if domain.ValidateID("id", id) != nil {
+		return Result{}, notFound("action point", id)
+	}
+	return update(ctx, w, m, domain.ActionPointStream(id), id, domain.LoadActionPoint, func(a *domain.ActionPoint) error {
+		if !a.Exists() {
+			return notFound("action point", id)
+		}
+		if err := requireArea(m.Actor, a.Place()); err != nil {
+			return err
+		}
+		return decide(a)
+	})
+}
+
+func updateReferral(ctx context.Context, w *Writer, m *Meta, id string, decide func(*domain.Referral) error) (Result, error) {
+	if domain.ValidateID("id", id) != nil {
+		return Result{}, notFound("referral", id)
+	}
+	return update(ctx, w, m, domain.ReferralStream(id), id, domain.LoadReferral, func(r *domain.Referral) error {
+		if !r.Exists() {
+			return notFound("referral", id)
+		}
+		if err := requireArea(m.Actor, r.Place()); err != nil {
+			return err
+		}
+		return decide(r)
+	})
+}
+
+func updateFeedback(ctx context.Context, w *Writer, m *Meta, id string, decide func(*domain.FeedbackItem) error) (Result, error) {
+	if domain.ValidateID("id", id) != nil {
+		return Result{}, notFound("feedback item", id)
+	}
+	return update(ctx, w, m, domain.FeedbackStream(id), id, domain.LoadFeedbackItem, func(f *domain.FeedbackItem) error {
+		if !f.Exists() {
+			return notFound("feedback item", id)
+		}
+		if err := requireArea(m.Actor, f.Place()); err != nil {
+			return err
+		}
+		return decide(f)
+	})
+}
+
+// communityFor loads the community a new action point, referral or feedback
+// item belongs to and checks the caller may write to it. A missing community
+// is a 404 naming the community_id field.
+func communityFor(ctx context.Context, w *Writer, m *Meta, communityID string) (*domain.Community, error) {
+	if err := domain.ValidateID("community_id", communityID); err != nil {
+		return nil, err
+	}
+	recorded, err := readStream(ctx, w.store, domain.CommunityStream(communityID))
+	if err != nil {
+		return nil, err
+	}
+	history, err := decodeAll(recorded)
+	if err != nil {
+		return nil, err
+	}
+	c, err := domain.LoadCommunity(history)
+	if err != nil {
+		return nil, err
+	}
+	if !c.Exists() {
+		return nil, &domain.Error{Code: domain.CodeNotFound, Field: "community_id", Message: "no community " + communityID}
+	}
+	if err := requireArea(m.Actor, c.Place()); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// createID returns the id of an aggregate a command creates: the client's
+// when it sent one, else one derived from the request. A create has no
+// revision to match, so it drops any If-Match: an existing id is a 409,
+// never a 412.
+func createID(m *Meta, clientID string) (string, error) {
+	m.IfMatch = nil
+	if clientID == "" {
+		return derivedID(m), nil
+	}
+	if err := domain.ValidateID("id", clientID); err != nil {
+		return "", err
+	}
+	return clientID, nil
+}
+
+func notFound(what, id string) error {
+	return domain.Errorf(domain.CodeNotFound, "no %s %q", what, id)
+}
+
+func created(res Result, err error) (Result, error) {
+	if err == nil {
+		res.Created = true
+	}
+	return res, err
+}

@@ -1,0 +1,131 @@
+package app
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"sync"
+
+	"github.com/actionledger/actionledger/domain"
+	"github.com/actionledger/actionledger/services/eventstore"
+)
+
+// AdminActorID is the actor id recorded for the admin token.
+const AdminActorID = "admin"
+
+// tokenPrefix marks actionledger tokens so that a leaked one is recognisable
+// (secret scanners key on prefixes).
+const tokenPrefix = "alt_"
+
+// HashToken returns the SHA-256 of a bearer token. Tokens are 256 random
+// bits, so a fast hash is enough: there is nothing to brute-force.
+func HashToken(token string) []byte {
+	h := sha256.Sum256([]byte(token))
+	return h[:]
+}
+
+// NewToken returns a fresh random bearer token.
+func NewToken() (string, error) {
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", err
+	}
+	return tokenPrefix + base64.RawURLEncoding.EncodeToString(b[:]), nil
+}
+
+// derivedToken is the token of a user created with an idempotency key: a
+// keyed hash of (creator, key), so that a repeat of the creation answers the
+// same token without the token ever being stored.
+func derivedToken(secret []byte, actorID, key string) string {
+	mac := hmac.New(sha256.New, secret)
+	mac.Write([]byte(actorID + "\x00" + key))
+	return tokenPrefix + base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
+}
+
+// Authenticator resolves bearer tokens to actors. It keeps the user
+// directory in memory and re-reads the tail of the users stream when it meets
+// a token it does not know, so a user created through another replica can
+// sign in at once.
+type Authenticator struct {
+	store     eventstore.Store
+	adminHash []byte
+
+	refreshMu sync.Mutex // one refresh at a time
+
+	mu     sync.RWMutex
+	dir    *domain.Directory
+	byHash map[string]domain.User
+}
+
+func newAuthenticator(store eventstore.Store, adminHash []byte) *Authenticator {
+	dir, _ := domain.LoadDirectory(nil)
+	return &Authenticator{store: store, adminHash: adminHash, dir: dir, byHash: map[string]domain.User{}}
+}
+
+// Authenticate returns the actor a token belongs to, or ErrUnauthenticated.
+func (a *Authenticator) Authenticate(ctx context.Context, token string) (Actor, error) {
+	if token == "" {
+		return Actor{}, domain.Errorf(domain.CodeUnauthenticated, "missing bearer token")
+	}
+	h := HashToken(token)
+	if len(a.adminHash) > 0 && subtle.ConstantTimeCompare(h, a.adminHash) == 1 {
+		return Actor{ID: AdminActorID, Role: domain.RoleAdmin}, nil
+	}
+	if u, ok := a.lookup(h); ok {
+		return u, nil
+	}
+	if err := a.Refresh(ctx); err != nil {
+		return Actor{}, err
+	}
+	if u, ok := a.lookup(h); ok {
+		return u, nil
+	}
+	return Actor{}, domain.Errorf(domain.CodeUnauthenticated, "invalid bearer token")
+}
+
+func (a *Authenticator) lookup(h []byte) (Actor, bool) {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	u, ok := a.byHash[string(h)]
+	if !ok {
+		return Actor{}, false
+	}
+	return Actor{ID: u.ID, Role: u.Role, Area: u.Area}, true
+}
+
+// Refresh folds users created since the last refresh into the directory.
+func (a *Authenticator) Refresh(ctx context.Context) error {
+	a.refreshMu.Lock()
+	defer a.refreshMu.Unlock()
+	a.mu.RLock()
+	after := a.dir.Revision()
+	a.mu.RUnlock()
+	for {
+		page, err := a.store.ReadStream(ctx, domain.UsersStream, after, readPage)
+		if err != nil {
+			return err
+		}
+		if len(page) == 0 {
+			return nil
+		}
+		events, err := decodeAll(page)
+		if err != nil {
+			return err
+		}
+		a.mu.Lock()
+		err = a.dir.Apply(events)
+		if err == nil {
+			for _, u := range a.dir.Users() {
+				a.byHash[string(u.TokenHash)] = u
+			}
+		}
+		a.mu.Unlock()
+		if err != nil {
+			return err
+		}
+		after = page[len(page)-1].Revision
+	}
+}

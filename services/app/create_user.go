@@ -1,0 +1,50 @@
+package app
+
+import (
+	"context"
+
+	"github.com/actionledger/actionledger/domain"
+)
+
+// CreateUser creates a user and issues their token.
+type CreateUser struct {
+	Meta
+	Name     string
+	Role     string
+	District string
+	Chiefdom string
+}
+
+// NewCreateUserHandler returns the decorated handler. The token is in the
+// result once and only its hash is stored; with an idempotency key it is
+// derived from tokenSecret so that a repeated request answers the same one.
+func NewCreateUserHandler(w *Writer, auth *Authenticator, tokenSecret []byte, d Decorators) Handler[CreateUser] {
+	return decorate(d, "create_user", HandlerFunc[CreateUser](func(ctx context.Context, c CreateUser) (Result, error) {
+		if err := requireRole(c.Actor, "create users", domain.RoleAdmin); err != nil {
+			return Result{}, err
+		}
+		c.IfMatch = nil // one shared stream: a client's revision means nothing here
+		id := derivedID(&c.Meta)
+		token := ""
+		if c.IdempotencyKey != "" && len(tokenSecret) > 0 {
+			token = derivedToken(tokenSecret, c.Actor.ID, c.IdempotencyKey)
+		} else {
+			var err error
+			if token, err = NewToken(); err != nil {
+				return Result{}, err
+			}
+		}
+		res, err := created(update(ctx, w, &c.Meta, domain.UsersStream, id, domain.LoadDirectory, func(dir *domain.Directory) error {
+			return dir.Create(domain.CreateUser{ID: id, Name: c.Name, Role: c.Role,
+				District: c.District, Chiefdom: c.Chiefdom, TokenHash: HashToken(token)})
+		}))
+		if err != nil {
+			return Result{}, err
+		}
+		res.Token = token
+		// The new user may sign in right away; a failed refresh is retried
+		// by Authenticate on their first request.
+		_ = auth.Refresh(ctx)
+		return res, nil
+	}))
+}

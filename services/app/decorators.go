@@ -1,0 +1,124 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/actionledger/actionledger/domain"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+)
+
+// Metrics are the application's Prometheus instruments.
+type Metrics struct {
+	commands  *prometheus.CounterVec
+	duration  *prometheus.HistogramVec
+	appended  prometheus.Counter
+	conflicts prometheus.Counter
+	replays   prometheus.Counter
+}
+
+func newMetrics(reg prometheus.Registerer) (*Metrics, error) {
+	m := &Metrics{
+		commands: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "actionledger", Name: "commands_total",
+			Help: "Commands handled, by command and outcome (ok, replayed, or the error code).",
+		}, []string{"command", "outcome"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: "actionledger", Name: "command_duration_seconds",
+			Help:    "Time to handle a command, including the durable append.",
+			Buckets: []float64{.0005, .001, .002, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+		}, []string{"command"}),
+		appended: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "actionledger", Name: "events_appended_total",
+			Help: "Events durably appended by commands.",
+		}),
+		conflicts: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "actionledger", Name: "append_conflicts_total",
+			Help: "Appends refused because another writer changed the aggregate first.",
+		}),
+		replays: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "actionledger", Name: "idempotent_replays_total",
+			Help: "Requests answered from an earlier request with the same Idempotency-Key, writing nothing.",
+		}),
+	}
+	for _, c := range []prometheus.Collector{m.commands, m.duration, m.appended, m.conflicts, m.replays} {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+// Decorators are what every handler is wrapped in.
+type Decorators struct {
+	Log     *zap.Logger
+	Metrics *Metrics
+}
+
+// decorate wraps h with metrics and logging.
+func decorate[C Command](d Decorators, name string, h Handler[C]) Handler[C] {
+	return logged[C]{name: name, log: d.Log, next: measured[C]{name: name, m: d.Metrics, next: h}}
+}
+
+type measured[C Command] struct {
+	name string
+	m    *Metrics
+	next Handler[C]
+}
+
+func (h measured[C]) Handle(ctx context.Context, cmd C) (Result, error) {
+	start := time.Now()
+	res, err := h.next.Handle(ctx, cmd)
+	h.m.duration.WithLabelValues(h.name).Observe(time.Since(start).Seconds())
+	h.m.commands.WithLabelValues(h.name, outcome(res, err)).Inc()
+	return res, err
+}
+
+type logged[C Command] struct {
+	name string
+	log  *zap.Logger
+	next Handler[C]
+}
+
+// Handle logs one line per command: who (id and role, never a name or
+// token), what, and how it ended. Free text from the request is never
+// logged; it may hold personal data.
+func (h logged[C]) Handle(ctx context.Context, cmd C) (Result, error) {
+	start := time.Now()
+	res, err := h.next.Handle(ctx, cmd)
+	m := cmd.meta()
+	fields := []zap.Field{
+		zap.String("command", h.name),
+		zap.String("actor_id", m.Actor.ID),
+		zap.String("actor_role", m.Actor.Role),
+		zap.String("outcome", outcome(res, err)),
+		zap.Duration("took", time.Since(start)),
+	}
+	if m.CorrelationID != "" {
+		fields = append(fields, zap.String("correlation_id", m.CorrelationID))
+	}
+	switch code := domain.ErrorCode(err); {
+	case err == nil:
+		fields = append(fields, zap.String("aggregate_id", res.ID), zap.Uint64("revision", res.Revision), zap.Uint64("position", res.Position))
+		h.log.Info("command handled", fields...)
+	case code == domain.CodeInternal:
+		h.log.Error("command failed", append(fields, zap.Error(err))...)
+	case errors.Is(err, context.Canceled):
+		h.log.Info("command cancelled", fields...)
+	default:
+		h.log.Info("command refused", fields...)
+	}
+	return res, err
+}
+
+func outcome(res Result, err error) string {
+	switch {
+	case err != nil:
+		return string(domain.ErrorCode(err))
+	case res.Replayed:
+		return "replayed"
+	}
+	return "ok"
+}

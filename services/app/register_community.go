@@ -1,0 +1,35 @@
+package app
+
+import (
+	"context"
+
+	"github.com/actionledger/actionledger/domain"
+)
+
+// RegisterCommunity registers a community in its place chain.
+type RegisterCommunity struct {
+	Meta
+	ID         string
+	Name       string
+	Place      domain.Place
+	Population int
+}
+
+// NewRegisterCommunityHandler returns the decorated handler.
+func NewRegisterCommunityHandler(w *Writer, d Decorators) Handler[RegisterCommunity] {
+	return decorate(d, "register_community", HandlerFunc[RegisterCommunity](func(ctx context.Context, c RegisterCommunity) (Result, error) {
+		if err := requireRole(c.Actor, "register a community", domain.RoleCoordinator, domain.RoleAdmin); err != nil {
+			return Result{}, err
+		}
+		id, err := createID(&c.Meta, c.ID)
+		if err != nil {
+			return Result{}, err
+		}
+		return created(update(ctx, w, &c.Meta, domain.CommunityStream(id), id, domain.LoadCommunity, func(cm *domain.Community) error {
+			if err := requireArea(c.Actor, c.Place); err != nil {
+				return err
+			}
+			return cm.Register(domain.RegisterCommunity{ID: id, Name: c.Name, Place: c.Place, Population: c.Population})
+		}))
+	}))
+}

@@ -1,0 +1,248 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"time"
+
+	"github.com/actionledger/actionledger/domain"
+	"github.com/actionledger/actionledger/services/eventstore"
+	"github.com/google/uuid"
+)
+
+// maxAttempts bounds how often a command's decision is re-run after another
+// writer changed the aggregate first. Contention on one aggregate is rare
+// (one community's mobilizer), so a handful is plenty.
+const maxAttempts = 5
+
+// readPage is how many events a stream read fetches at once.
+const readPage = 1000
+
+// earliestOccurredAt refuses field times that can only be typos; the
+// response this system models began in 2014.
+var earliestOccurredAt = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// idNamespace scopes the event ids derived from idempotency keys.
+var idNamespace = uuid.MustParse("6f1b2c4e-61a4-4c57-9a4b-3e1d8f0a7c55")
+
+// Writer is the one write path of every command: load, decide, append.
+type Writer struct {
+	store   eventstore.Store
+	clock   func() time.Time
+	metrics *Metrics
+	locks   *streamLocks
+}
+
+// NewWriter returns a Writer over store.
+func NewWriter(store eventstore.Store, clock func() time.Time, m *Metrics) *Writer {
+	return &Writer{store: store, clock: clock, metrics: m, locks: newStreamLocks()}
+}
+
+// aggregate is what update needs of a domain aggregate.
+type aggregate interface {
+	Revision() uint64
+	Changes() []domain.Event
+}
+
+// update loads the aggregate in stream, lets decide record its events and
+// appends them at the loaded revision. id is the aggregate's id for the
+// result.
+//
+// With an idempotency key, the events get ids derived from (actor, key), and
+// a stream that already holds the first of them means this request was
+// handled before: the first result is answered again and nothing is written.
+// Looking in the aggregate's own stream makes the record of a request and its
+// effect one atomic write, in every store.
+func update[A aggregate](ctx context.Context, w *Writer, m *Meta, stream, id string,
+	load func([]domain.Event) (A, error), decide func(A) error) (Result, error) {
+	occurredAt, err := w.occurredAt(m)
+	if err != nil {
+		return Result{}, err
+	}
+	var firstID uuid.UUID
+	if m.IdempotencyKey != "" {
+		firstID = eventID(m.Actor.ID, m.IdempotencyKey, 0)
+	}
+	defer w.locks.lock(stream)()
+	for attempt := 1; ; attempt++ {
+		recorded, err := readStream(ctx, w.store, stream)
+		if err != nil {
+			return Result{}, err
+		}
+		if m.IdempotencyKey != "" {
+			if res, ok, err := w.replay(m, id, recorded, firstID); ok || err != nil {
+				return res, err
+			}
+		}
+		history, err := decodeAll(recorded)
+		if err != nil {
+			return Result{}, err
+		}
+		agg, err := load(history)
+		if err != nil {
+			return Result{}, fmt.Errorf("loading %s: %w", stream, err)
+		}
+		// A missing aggregate is the decision's to report (404), whatever
+		// If-Match says.
+		if m.IfMatch != nil && agg.Revision() > 0 && *m.IfMatch != agg.Revision() {
+			return Result{}, staleError(*m.IfMatch, agg.Revision())
+		}
+		if err := decide(agg); err != nil {
+			return Result{}, err
+		}
+		changes := agg.Changes()
+		if len(changes) == 0 {
+			return Result{}, fmt.Errorf("command on %s recorded no event", stream)
+		}
+		data := w.eventData(m, occurredAt, changes)
+		res, err := w.store.Append(ctx, stream, eventstore.Exact(agg.Revision()), data...)
+		switch {
+		case errors.Is(err, eventstore.ErrWrongRevision):
+			w.metrics.conflicts.Inc()
+			if m.IfMatch != nil {
+				var wr *eventstore.WrongRevisionError
+				actual := agg.Revision()
+				if errors.As(err, &wr) {
+					actual = wr.Actual
+				}
+				return Result{}, staleError(*m.IfMatch, actual)
+			}
+			if attempt < maxAttempts {
+				// Another replica wrote first; let it finish its burst.
+				time.Sleep(time.Duration(attempt*(1+rand.IntN(4))) * time.Millisecond)
+				continue
+			}
+			return Result{}, domain.Errorf(domain.CodeUnavailable,
+				"the record changed under %d attempts in a row; try again", maxAttempts)
+		case errors.Is(err, eventstore.ErrDuplicateEventID):
+			return Result{}, domain.Errorf(domain.CodeIdempotencyMismatch,
+				"this Idempotency-Key was already used for a request on another resource")
+		case err != nil:
+			return Result{}, err
+		}
+		w.metrics.appended.Add(float64(len(data)))
+		if res.Duplicate {
+			w.metrics.replays.Inc()
+		}
+		return Result{ID: id, Revision: res.LastRevision, Position: res.LastPosition, Replayed: res.Duplicate}, nil
+	}
+}
+
+// replay answers a repeated request from the events it wrote the first time.
+func (w *Writer) replay(m *Meta, id string, recorded []eventstore.RecordedEvent, firstID uuid.UUID) (Result, bool, error) {
+	for i, ev := range recorded {
+		if ev.ID != firstID {
+			continue
+		}
+		if !bytes.Equal(ev.Meta.RequestHash, m.RequestHash) {
+			return Result{}, true, domain.Errorf(domain.CodeIdempotencyMismatch,
+				"this Idempotency-Key was already used with a different request")
+		}
+		last := ev
+		for n := 1; i+n < len(recorded) && recorded[i+n].ID == eventID(m.Actor.ID, m.IdempotencyKey, n); n++ {
+			last = recorded[i+n]
+		}
+		w.metrics.replays.Inc()
+		return Result{ID: id, Revision: last.Revision, Position: last.Position, Replayed: true}, true, nil
+	}
+	return Result{}, false, nil
+}
+
+func (w *Writer) occurredAt(m *Meta) (time.Time, error) {
+	now := w.clock().UTC()
+	if m.OccurredAt.IsZero() {
+		return now, nil
+	}
+	t := m.OccurredAt.UTC()
+	switch {
+	case t.After(now.Add(MaxFutureSkew)):
+		return time.Time{}, domain.FieldError("occurred_at", "is more than %s in the future", MaxFutureSkew)
+	case t.Before(earliestOccurredAt):
+		return time.Time{}, domain.FieldError("occurred_at", "is before %d", earliestOccurredAt.Year())
+	}
+	return t, nil
+}
+
+func (w *Writer) eventData(m *Meta, occurredAt time.Time, changes []domain.Event) []eventstore.EventData {
+	out := make([]eventstore.EventData, len(changes))
+	for i, e := range changes {
+		typ, data := domain.Marshal(e)
+		id := uuid.New()
+		if m.IdempotencyKey != "" {
+			id = eventID(m.Actor.ID, m.IdempotencyKey, i)
+		}
+		out[i] = eventstore.EventData{ID: id, Type: typ, Data: data, Meta: eventstore.Metadata{
+			OccurredAt:     occurredAt,
+			ActorID:        m.Actor.ID,
+			ActorRole:      m.Actor.Role,
+			CorrelationID:  m.CorrelationID,
+			CausationID:    m.CausationID,
+			IdempotencyKey: m.IdempotencyKey,
+			RequestHash:    m.RequestHash,
+		}}
+	}
+	return out
+}
+
+// eventID derives the id of the n-th event written for a request, so that a
+// repeat of the request writes (or finds) the very same ids. Keys are scoped
+// by actor: two phones may well pick the same key.
+func eventID(actorID, key string, n int) uuid.UUID {
+	return uuid.NewSHA1(idNamespace, []byte(actorID+"\x00"+key+"\x00"+strconv.Itoa(n)))
+}
+
+// derivedID gives a server-chosen aggregate id: derived from the idempotency
+// key when there is one (a repeated create must name the same aggregate),
+// random otherwise.
+func derivedID(m *Meta) string {
+	if m.IdempotencyKey == "" {
+		return uuid.NewString()
+	}
+	return uuid.NewSHA1(idNamespace, []byte(m.Actor.ID+"\x00"+m.IdempotencyKey+"\x00id")).String()
+}
+
+func staleError(ifMatch, actual uint64) error {
+	return domain.Errorf(domain.CodeStaleRevision,
+		"If-Match names revision %d but the record is at revision %d; reload and retry", ifMatch, actual)
+}
+
+// readStream reads a whole stream.
+func readStream(ctx context.Context, s eventstore.Store, stream string) ([]eventstore.RecordedEvent, error) {
+	var out []eventstore.RecordedEvent
+	var after uint64
+	for {
+		page, err := s.ReadStream(ctx, stream, after, readPage)
+		if err != nil {
+			return nil, fmt.Errorf("reading %s: %w", stream, err)
+		}
+		out = append(out, page...)
+		if len(page) < readPage {
+			return out, nil
+		}
+		after = page[len(page)-1].Revision
+	}
+}
+
+func decodeAll(recorded []eventstore.RecordedEvent) ([]domain.Event, error) {
+	out := make([]domain.Event, len(recorded))
+	for i := range recorded {
+		e, err := domain.Unmarshal(recorded[i].Type, recorded[i].Data)
+		if err != nil {
+			return nil, fmt.Errorf("stream %s revision %d: %w", recorded[i].Stream, recorded[i].Revision, err)
+		}
+		out[i] = e
+	}
+	return out, nil
+}
+
+// notInFuture refuses a field time later than the server's clock allows.
+func notInFuture(w *Writer, field string, t time.Time) error {
+	if !t.IsZero() && t.After(w.clock().Add(MaxFutureSkew)) {
+		return domain.FieldError(field, "is more than %s in the future", MaxFutureSkew)
+	}
+	return nil
+}

@@ -1,0 +1,228 @@
+package boltstore
+
+import (
+	"encoding/binary"
+	"fmt"
+	"sync"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// index holds the lookups an append and a stream read need: event id ->
+// position, and stream -> positions by revision. It lives in memory, rebuilt
+// at open from the index bucket, because as B+tree buckets keyed by event id
+// and by stream both would take a random leaf write per event: measured on
+// the 2-core target, those two writes cut durable throughput with 64 writers
+// from ~53,000 to ~15,000 events/s (the log alone is sequential and cheap).
+// The cost is memory, about 35 bytes per event plus 8 per event and a name per
+// stream (~80 MB for the 1.6 M events of a national deployment), and an open
+// that scans the compact index bucket (~50 bytes per event).
+//
+// Only the writer goroutine mutates it, under mu, after a commit; it reads
+// without mu, since nothing else writes. Readers take mu.RLock.
+type index struct {
+	mu      sync.RWMutex
+	ids     map[[16]byte]uint64
+	streams map[string]*streamIndex
+}
+
+// streamIndex lists a stream's positions: revision r is at positions[r-1].
+type streamIndex struct {
+	positions []uint64
+}
+
+func newIndex(sizeHint uint64) *index {
+	return &index{
+		ids:     make(map[[16]byte]uint64, int(min(sizeHint, 1<<24))),
+		streams: make(map[string]*streamIndex),
+	}
+}
+
+// add records an event read back at open; events arrive in log order, so the
+// revision is implied.
+func (x *index) add(pos uint64, id [16]byte, stream []byte) error {
+	if prev, dup := x.ids[id]; dup {
+		return fmt.Errorf("event id %x at positions %d and %d", id, prev, pos)
+	}
+	x.ids[id] = pos
+	si := x.streams[string(stream)]
+	if si == nil {
+		si = &streamIndex{}
+		x.streams[string(stream)] = si
+	}
+	si.positions = append(si.positions, pos)
+	return nil
+}
+
+// release drops the lookups of a closed store, which may stay referenced
+// long after Close.
+func (x *index) release() {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.ids, x.streams = nil, nil
+}
+
+// revision returns the committed revision of stream.
+func (x *index) revision(stream string) uint64 {
+	if si := x.streams[stream]; si != nil {
+		return uint64(len(si.positions))
+	}
+	return 0
+}
+
+// streamPositions returns a copy of the positions of stream's revisions in
+// (after, after+limit].
+func (x *index) streamPositions(stream string, after uint64, limit int) []uint64 {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	si := x.streams[stream]
+	if si == nil || after >= uint64(len(si.positions)) {
+		return nil
+	}
+	ps := si.positions[after:]
+	if len(ps) > limit {
+		ps = ps[:limit]
+	}
+	return append([]uint64(nil), ps...)
+}
+
+// loadIndex rebuilds the index from the index bucket, or, if that bucket
+// does not agree with the head, from the records themselves (slower: it reads
+// the whole log), so that a damaged index bucket costs time, not data.
+func loadIndex(tx *bolt.Tx, head headState) (*index, error) {
+	x, err := loadFromIndexBucket(tx, head)
+	if err == nil {
+		return x, nil
+	}
+	x, err2 := loadFromRecords(tx, head)
+	if err2 != nil {
+		return nil, fmt.Errorf("rebuild index: %w (index bucket: %v)", err2, err)
+	}
+	return x, nil
+}
+
+func loadFromIndexBucket(tx *bolt.Tx, head headState) (*index, error) {
+	x := newIndex(head.pos)
+	c := tx.Bucket(bucketIndex).Cursor()
+	var last uint64
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		if len(k) != 8 || binary.BigEndian.Uint64(k) != last+1 {
+			return nil, fmt.Errorf("index entry %x after position %d", k, last)
+		}
+		last++
+		id, stream, err := decodeIndexEntry(last, v)
+		if err != nil {
+			return nil, err
+		}
+		if err := x.add(last, id, stream); err != nil {
+			return nil, err
+		}
+	}
+	if last != head.pos {
+		return nil, fmt.Errorf("index ends at position %d, head is %d", last, head.pos)
+	}
+	return x, nil
+}
+
+func loadFromRecords(tx *bolt.Tx, head headState) (*index, error) {
+	x := newIndex(head.pos)
+	c := tx.Bucket(bucketEvents).Cursor()
+	var last uint64
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		if len(k) != 8 || binary.BigEndian.Uint64(k) != last+1 {
+			return nil, fmt.Errorf("event key %x after position %d", k, last)
+		}
+		last++
+		id, stream, rev, err := decodeRecordHeader(last, v)
+		if err != nil {
+			return nil, err
+		}
+		if err := x.add(last, id, []byte(stream)); err != nil {
+			return nil, err
+		}
+		if got := x.revision(stream); got != rev {
+			return nil, fmt.Errorf("record at position %d has revision %d of %q, its place in the log says %d", last, rev, stream, got)
+		}
+	}
+	if last != head.pos {
+		return nil, fmt.Errorf("log ends at position %d, head is %d", last, head.pos)
+	}
+	return x, nil
+}
+
+// overlay holds what the batch being committed adds to the index. It is
+// merged after the commit succeeds and dropped if it fails, so the index only
+// ever describes committed events.
+type overlay struct {
+	ids     map[[16]byte]uint64
+	streams map[string][]uint64 // positions appended in this batch
+}
+
+func newOverlay() *overlay {
+	return &overlay{ids: make(map[[16]byte]uint64), streams: make(map[string][]uint64)}
+}
+
+func (o *overlay) reset() {
+	clear(o.ids)
+	clear(o.streams)
+}
+
+// view is the index as the writer sees it inside a batch: committed state
+// plus the batch's own writes.
+type view struct {
+	x *index
+	o *overlay
+}
+
+func (v view) lookupID(id [16]byte) (uint64, bool) {
+	if pos, ok := v.o.ids[id]; ok {
+		return pos, true
+	}
+	pos, ok := v.x.ids[id]
+	return pos, ok
+}
+
+func (v view) revision(stream string) uint64 {
+	return v.x.revision(stream) + uint64(len(v.o.streams[stream]))
+}
+
+// positionAt returns the position of stream's revision rev, if it exists.
+func (v view) positionAt(stream string, rev uint64) (uint64, bool) {
+	if rev == 0 {
+		return 0, false
+	}
+	var committed []uint64
+	if si := v.x.streams[stream]; si != nil {
+		committed = si.positions
+	}
+	if rev <= uint64(len(committed)) {
+		return committed[rev-1], true
+	}
+	pending := v.o.streams[stream]
+	if i := rev - 1 - uint64(len(committed)); i < uint64(len(pending)) {
+		return pending[i], true
+	}
+	return 0, false
+}
+
+func (v view) add(pos uint64, id [16]byte, stream string) {
+	v.o.ids[id] = pos
+	v.o.streams[stream] = append(v.o.streams[stream], pos)
+}
+
+// merge publishes a committed batch.
+func (x *index) merge(o *overlay) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	for id, pos := range o.ids {
+		x.ids[id] = pos
+	}
+	for stream, ps := range o.streams {
+		si := x.streams[stream]
+		if si == nil {
+			si = &streamIndex{}
+			x.streams[stream] = si
+		}
+		si.positions = append(si.positions, ps...)
+	}
+}

@@ -1,0 +1,210 @@
+package boltstore
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/actionledger/actionledger/services/eventstore"
+)
+
+// readPrealloc caps the up-front allocation of a read, so that a large limit
+// on a short result costs nothing.
+const readPrealloc = 256
+
+// ctxCheckEvery is how many events a read decodes between context checks.
+const ctxCheckEvery = 256
+
+func checkLimit(limit int) error {
+	if limit <= 0 {
+		return fmt.Errorf("%w: read limit %d must be positive", eventstore.ErrInvalid, limit)
+	}
+	return nil
+}
+
+// ReadStream implements eventstore.Store.
+func (s *Store) ReadStream(ctx context.Context, stream string, after uint64, limit int) ([]eventstore.RecordedEvent, error) {
+	if err := checkLimit(limit); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if s.isClosed.Load() {
+		return nil, eventstore.ErrClosed
+	}
+	positions := s.index.streamPositions(stream, after, limit)
+	if len(positions) == 0 {
+		return nil, nil
+	}
+	out := make([]eventstore.RecordedEvent, 0, len(positions))
+	err := s.view(func(tx *bolt.Tx) error {
+		events := tx.Bucket(bucketEvents)
+		var key [8]byte
+		for i, pos := range positions {
+			if i%ctxCheckEvery == ctxCheckEvery-1 {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+			}
+			rec := events.Get(posKey(key[:0], pos))
+			if rec == nil {
+				return fmt.Errorf("boltstore: stream %q revision %d: position %d is missing", stream, after+uint64(i)+1, pos)
+			}
+			ev, err := decodeRecord(pos, rec)
+			if err != nil {
+				return err
+			}
+			// The in-memory index comes from the unhashed index bucket;
+			// never hand out another stream's event because of it.
+			if rev := after + uint64(i) + 1; ev.Stream != stream || ev.Revision != rev {
+				return fmt.Errorf("boltstore: index puts %q revision %d at position %d, which holds %q revision %d",
+					stream, rev, pos, ev.Stream, ev.Revision)
+			}
+			out = append(out, ev)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// ReadAll implements eventstore.Store.
+func (s *Store) ReadAll(ctx context.Context, after uint64, limit int) ([]eventstore.RecordedEvent, error) {
+	if err := checkLimit(limit); err != nil {
+		return nil, err
+	}
+	return s.readAll(ctx, after, limit)
+}
+
+func (s *Store) readAll(ctx context.Context, after uint64, limit int) ([]eventstore.RecordedEvent, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if after >= s.head.Load() {
+		return nil, s.closedErr()
+	}
+	out := make([]eventstore.RecordedEvent, 0, min(limit, readPrealloc))
+	err := s.view(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketEvents).Cursor()
+		for k, v := c.Seek(posKey(nil, after+1)); k != nil && len(out) < limit; k, v = c.Next() {
+			if len(out)%ctxCheckEvery == ctxCheckEvery-1 {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+			}
+			pos, err := decodeUint64(k)
+			if err != nil {
+				return fmt.Errorf("boltstore: events key: %w", err)
+			}
+			ev, err := decodeRecord(pos, v)
+			if err != nil {
+				return err
+			}
+			out = append(out, ev)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (s *Store) closedErr() error {
+	if s.isClosed.Load() {
+		return eventstore.ErrClosed
+	}
+	return nil
+}
+
+// subscribeBatch is how many events a subscription reads per transaction:
+// large enough to amortise the transaction, small enough that a slow reader
+// holds little memory.
+const subscribeBatch = 512
+
+// Subscribe implements eventstore.Store. A subscription owns no goroutine: Recv
+// reads in batches and, once caught up, waits on the store's head broadcast.
+func (s *Store) Subscribe(ctx context.Context, after uint64) (eventstore.Subscription, error) {
+	if s.isClosed.Load() {
+		return nil, eventstore.ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return &subscription{s: s, ctx: ctx, after: after, closed: make(chan struct{})}, nil
+}
+
+type subscription struct {
+	s     *Store
+	ctx   context.Context
+	after uint64
+	buf   []eventstore.RecordedEvent
+
+	closeOnce sync.Once
+	closed    chan struct{}
+}
+
+func (sub *subscription) stopped() error {
+	select {
+	case <-sub.closed:
+		return eventstore.ErrClosed
+	case <-sub.s.closing:
+		return eventstore.ErrClosed
+	default:
+	}
+	return sub.ctx.Err()
+}
+
+// Recv implements eventstore.Subscription. It is meant for one goroutine;
+// Close may be called from any.
+func (sub *subscription) Recv() (eventstore.RecordedEvent, error) {
+	for {
+		if err := sub.stopped(); err != nil {
+			sub.buf = nil
+			return eventstore.RecordedEvent{}, err
+		}
+		if len(sub.buf) > 0 {
+			ev := sub.buf[0]
+			sub.buf[0] = eventstore.RecordedEvent{}
+			sub.buf = sub.buf[1:]
+			sub.after = ev.Position
+			return ev, nil
+		}
+		// Take the broadcast channel before looking at the head: a commit
+		// after this point closes it, so the wait below cannot miss it.
+		changed := sub.s.headChanged()
+		if sub.s.head.Load() > sub.after {
+			evs, err := sub.s.readAll(sub.ctx, sub.after, subscribeBatch)
+			if err != nil {
+				if stop := sub.stopped(); stop != nil {
+					return eventstore.RecordedEvent{}, stop
+				}
+				return eventstore.RecordedEvent{}, err
+			}
+			if len(evs) == 0 {
+				// The head says there is more, the log says not: spinning
+				// would hide a damaged file.
+				return eventstore.RecordedEvent{}, fmt.Errorf("boltstore: log ends before head %d (after %d)", sub.s.head.Load(), sub.after)
+			}
+			sub.buf = evs
+			continue
+		}
+		select {
+		case <-changed:
+		case <-sub.ctx.Done():
+		case <-sub.closed:
+		case <-sub.s.closing:
+		}
+	}
+}
+
+// Close implements eventstore.Subscription.
+func (sub *subscription) Close() error {
+	sub.closeOnce.Do(func() { close(sub.closed) })
+	return nil
+}

@@ -1,0 +1,186 @@
+package boltstore
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/actionledger/actionledger/domain/wire"
+	"github.com/actionledger/actionledger/services/eventstore"
+)
+
+// formatVersion is stored in the meta bucket. Bump it on any change of the
+// bucket layout or the record encoding: an old binary must refuse a newer
+// file rather than misread it, and vice versa.
+const formatVersion = 1
+
+var (
+	bucketEvents = []byte("events")
+	bucketIndex  = []byte("index")
+	bucketMeta   = []byte("meta")
+
+	keyVersion = []byte("version")
+	// keyHead holds position(8) | hash(32) | recorded_at unix nanos(8), so a
+	// commit needs no scan to continue the log, the chain and the clock.
+	keyHead = []byte("head")
+)
+
+const headValueLen = 8 + 32 + 8
+
+// headState is the tail of the global log as the writer continues it.
+type headState struct {
+	pos        uint64
+	hash       [32]byte
+	recordedAt int64 // unix nanos of the last event; RecordedAt never goes below it
+}
+
+func (h headState) encode(dst []byte) []byte {
+	dst = binary.BigEndian.AppendUint64(dst, h.pos)
+	dst = append(dst, h.hash[:]...)
+	return binary.BigEndian.AppendUint64(dst, uint64(h.recordedAt))
+}
+
+func decodeHead(b []byte) (headState, error) {
+	var h headState
+	if b == nil {
+		return h, nil
+	}
+	if len(b) != headValueLen {
+		return h, fmt.Errorf("boltstore: meta head has %d bytes, want %d", len(b), headValueLen)
+	}
+	h.pos = binary.BigEndian.Uint64(b[:8])
+	copy(h.hash[:], b[8:40])
+	h.recordedAt = int64(binary.BigEndian.Uint64(b[40:]))
+	return h, nil
+}
+
+// posKey is the events-bucket key of a position: big-endian so that byte
+// order is log order and appends always land at the right edge of the B+tree.
+func posKey(dst []byte, pos uint64) []byte { return binary.BigEndian.AppendUint64(dst, pos) }
+
+// appendIndexEntry appends the index-bucket value of an event: its id and
+// its stream, all that is needed to rebuild the lookups at open.
+func appendIndexEntry(dst []byte, id [16]byte, stream string) []byte {
+	dst = append(dst, id[:]...)
+	return append(dst, stream...)
+}
+
+// decodeIndexEntry splits an index-bucket value. stream aliases v.
+func decodeIndexEntry(pos uint64, v []byte) (id [16]byte, stream []byte, err error) {
+	if len(v) < 17 {
+		return id, nil, fmt.Errorf("boltstore: index entry at position %d has %d bytes", pos, len(v))
+	}
+	copy(id[:], v[:16])
+	return id, v[16:], nil
+}
+
+func decodeUint64(b []byte) (uint64, error) {
+	if len(b) != 8 {
+		return 0, fmt.Errorf("boltstore: key has %d bytes, want 8", len(b))
+	}
+	return binary.BigEndian.Uint64(b), nil
+}
+
+// recordOverhead bounds the fixed part of an encoded record: id, hashes,
+// two times, revision and the length prefixes.
+const recordOverhead = 16 + 32 + 32 + 3*binary.MaxVarintLen64 + 10*binary.MaxVarintLen64
+
+func recordSizeHint(stream string, ev *eventstore.EventData) int {
+	m := &ev.Meta
+	return recordOverhead + len(ev.Type) + len(stream) + len(m.ActorID) + len(m.ActorRole) +
+		len(m.CorrelationID) + len(m.CausationID) + len(m.IdempotencyKey) + len(m.RequestHash) + len(ev.Data)
+}
+
+// appendRecord appends the stored form of ev. The position is the key, so it
+// is not repeated in the value.
+func appendRecord(dst []byte, ev *eventstore.RecordedEvent) []byte {
+	e := wire.NewEncoder(dst)
+	e.Raw(ev.ID[:])
+	e.String(ev.Type)
+	e.String(ev.Stream)
+	e.Uvarint(ev.Revision)
+	e.Time(ev.RecordedAt)
+	e.Time(ev.Meta.OccurredAt)
+	e.String(ev.Meta.ActorID)
+	e.String(ev.Meta.ActorRole)
+	e.String(ev.Meta.CorrelationID)
+	e.String(ev.Meta.CausationID)
+	e.String(ev.Meta.IdempotencyKey)
+	e.Blob(ev.Meta.RequestHash)
+	e.Blob(ev.Data)
+	e.Raw(ev.PrevHash[:])
+	e.Raw(ev.Hash[:])
+	return e.Bytes()
+}
+
+// decodeRecord decodes the value stored at pos. Everything it returns is a
+// copy: b points into bbolt's mmap and is only valid inside the transaction.
+func decodeRecord(pos uint64, b []byte) (eventstore.RecordedEvent, error) {
+	var ev eventstore.RecordedEvent
+	d := wire.NewDecoder(b)
+	copy(ev.ID[:], d.Raw(16))
+	ev.Type = d.String()
+	ev.Stream = d.String()
+	ev.Revision = d.Uvarint()
+	ev.RecordedAt = d.Time()
+	ev.Meta.OccurredAt = d.Time()
+	ev.Meta.ActorID = d.String()
+	ev.Meta.ActorRole = d.String()
+	ev.Meta.CorrelationID = d.String()
+	ev.Meta.CausationID = d.String()
+	ev.Meta.IdempotencyKey = d.String()
+	ev.Meta.RequestHash = nilIfEmpty(d.Blob())
+	ev.Data = nilIfEmpty(d.Blob())
+	copy(ev.PrevHash[:], d.Raw(32))
+	copy(ev.Hash[:], d.Raw(32))
+	if err := d.Done(); err != nil {
+		return eventstore.RecordedEvent{}, fmt.Errorf("boltstore: record at position %d: %w", pos, err)
+	}
+	ev.Position = pos
+	return ev, nil
+}
+
+// decodeRecordHeader decodes only the identifying fields, without copying the
+// payload: enough to rebuild the lookups when the index bucket cannot be used.
+func decodeRecordHeader(pos uint64, b []byte) (id [16]byte, stream string, rev uint64, err error) {
+	d := wire.NewDecoder(b)
+	copy(id[:], d.Raw(16))
+	_ = d.String() // type
+	stream = d.String()
+	rev = d.Uvarint()
+	if err := d.Err(); err != nil {
+		return id, "", 0, fmt.Errorf("boltstore: record at position %d: %w", pos, err)
+	}
+	return id, stream, rev, nil
+}
+
+// An empty byte string is stored the same whether it was nil or not; reading
+// it back as nil is the least surprising choice for callers.
+func nilIfEmpty(b []byte) []byte {
+	if len(b) == 0 {
+		return nil
+	}
+	return b
+}
+
+// Times travel as int64 Unix nanoseconds (see wire.Encoder.Time), which
+// silently wrap outside these bounds; an append carrying such a time is
+// refused instead of being stored as a different instant.
+var (
+	minTime = time.Unix(0, math.MinInt64+1)
+	maxTime = time.Unix(0, math.MaxInt64)
+)
+
+var errTimeRange = errors.New("occurred_at outside the years 1678–2262")
+
+func checkTime(t time.Time) error {
+	if t.IsZero() {
+		return nil
+	}
+	if t.Before(minTime) || t.After(maxTime) {
+		return errTimeRange
+	}
+	return nil
+}

@@ -1,0 +1,319 @@
+package pubsub
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill/message"
+
+	"github.com/actionledger/actionledger/services/eventstore"
+)
+
+// SubscriberConfig tunes a Subscriber. The zero value is usable.
+type SubscriberConfig struct {
+	// StartAfter returns the consumer's own checkpoint for topic: the
+	// position of the last event it has processed. Delivery starts with the
+	// first matching event after it. Nil means 0: from the first event.
+	StartAfter func(ctx context.Context, topic string) (uint64, error)
+	// NackResendSleep is how long a nacked message waits before it is sent
+	// again. Default 100ms.
+	NackResendSleep time.Duration
+	// ReconnectBackoff is the first wait before the subscriber reopens a
+	// store subscription that failed with an error other than closing or
+	// cancellation (a read error, a dropped connection to a remote store).
+	// It doubles on each consecutive failure up to 30s. Default 1s.
+	ReconnectBackoff time.Duration
+}
+
+const (
+	defaultNackResendSleep  = 100 * time.Millisecond
+	defaultReconnectBackoff = time.Second
+	maxReconnectBackoff     = 30 * time.Second
+)
+
+// ErrSubscriberClosed is returned by Subscribe after Close.
+var ErrSubscriberClosed = errors.New("pubsub: subscriber closed")
+
+// Subscriber is a Watermill message.Subscriber over the event store's global
+// log. Each Subscribe call is an independent reader: there are no consumer
+// groups, every subscription gets every matching event.
+type Subscriber struct {
+	store  eventstore.Store
+	cfg    SubscriberConfig
+	logger watermill.LoggerAdapter
+
+	// closeCtx is cancelled by Close; every subscription's context is tied
+	// to it.
+	closeCtx context.Context
+	cancel   context.CancelFunc
+
+	mu     sync.Mutex // guards closed and wg.Add against Close's wg.Wait
+	closed bool
+	wg     sync.WaitGroup
+}
+
+var _ message.Subscriber = (*Subscriber)(nil)
+
+// NewSubscriber returns a Subscriber reading store. The subscriber does not
+// own the store: Close leaves it open.
+func NewSubscriber(store eventstore.Store, cfg SubscriberConfig, logger watermill.LoggerAdapter) (*Subscriber, error) {
+	if store == nil {
+		return nil, errors.New("pubsub: nil store")
+	}
+	if cfg.NackResendSleep <= 0 {
+		cfg.NackResendSleep = defaultNackResendSleep
+	}
+	if cfg.ReconnectBackoff <= 0 {
+		cfg.ReconnectBackoff = defaultReconnectBackoff
+	}
+	if logger == nil {
+		logger = watermill.NopLogger{}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Subscriber{store: store, cfg: cfg, logger: logger, closeCtx: ctx, cancel: cancel}, nil
+}
+
+// Subscribe delivers the events of the streams that topic selects, from the
+// consumer's checkpoint (SubscriberConfig.StartAfter) on, catching up and then
+// following the log live. topic "" or "$all" selects every stream; any other
+// topic selects the stream named topic and every stream named topic+"-...".
+//
+// Messages come one at a time in log order: the next is sent only after the
+// previous one was acked. A nacked message is sent again, with the same UUID,
+// metadata and payload, after NackResendSleep. Each message's context is
+// derived from ctx and is cancelled once the message is acked or nacked, or
+// the subscription ends. The channel is closed when ctx is done, the
+// subscriber is closed, or the store is closed.
+func (s *Subscriber) Subscribe(ctx context.Context, topic string) (<-chan *message.Message, error) {
+	if topic != "" && topic != allTopic {
+		if err := validateTopic(topic); err != nil {
+			return nil, err
+		}
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil, ErrSubscriberClosed
+	}
+	s.wg.Add(1)
+	s.mu.Unlock()
+
+	// The subscription ends with ctx or with Close, whichever comes first.
+	subCtx, cancel := context.WithCancel(ctx)
+	stopAfter := context.AfterFunc(s.closeCtx, cancel)
+	release := func() {
+		stopAfter()
+		cancel()
+		s.wg.Done()
+	}
+
+	var after uint64
+	if s.cfg.StartAfter != nil {
+		var err error
+		if after, err = s.cfg.StartAfter(subCtx, topic); err != nil {
+			release()
+			return nil, fmt.Errorf("pubsub: checkpoint of topic %q: %w", topic, err)
+		}
+	}
+	storeSub, err := s.store.Subscribe(subCtx, after)
+	if err != nil {
+		release()
+		return nil, fmt.Errorf("pubsub: subscribe to topic %q after %d: %w", topic, after, err)
+	}
+
+	out := make(chan *message.Message)
+	r := &run{
+		s:      s,
+		ctx:    subCtx,
+		topic:  topic,
+		out:    out,
+		after:  after,
+		logger: s.logger.With(watermill.LogFields{"topic": topic, "subscriber": "eventstore"}),
+	}
+	go func() {
+		defer release()
+		defer close(out)
+		r.loop(storeSub)
+	}()
+	return out, nil
+}
+
+// Close ends every subscription, waits for their goroutines to finish and
+// releases their store subscriptions. The store stays open. Calling it again
+// does nothing.
+func (s *Subscriber) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	s.mu.Unlock()
+	s.cancel()
+	s.wg.Wait()
+	return nil
+}
+
+// run is one subscription's state; only its goroutine touches it.
+type run struct {
+	s      *Subscriber
+	ctx    context.Context
+	topic  string
+	out    chan *message.Message
+	after  uint64 // position of the last event read from the store
+	logger watermill.LoggerAdapter
+}
+
+func (r *run) matches(stream string) bool {
+	if r.topic == "" || r.topic == allTopic {
+		return true
+	}
+	return strings.HasPrefix(stream, r.topic) &&
+		(len(stream) == len(r.topic) || stream[len(r.topic)] == '-')
+}
+
+// loop delivers events until the subscription ends. A store error other than
+// closing or cancellation reopens the store subscription after a backoff,
+// from the last event delivered, so a long-running consumer survives a
+// transient failure of a remote store.
+func (r *run) loop(sub eventstore.Subscription) {
+	backoff := r.s.cfg.ReconnectBackoff
+	for {
+		from := r.after
+		err := r.consume(sub)
+		_ = sub.Close()
+		if r.ended(err) {
+			return
+		}
+		if r.after != from {
+			// It worked for a while: a new failure starts a new backoff.
+			backoff = r.s.cfg.ReconnectBackoff
+		}
+		r.logger.Error("Event store subscription failed; reopening", err, watermill.LogFields{
+			"after": r.after, "backoff": backoff.String(),
+		})
+		for {
+			if !r.sleep(backoff) {
+				return
+			}
+			backoff = min(2*backoff, maxReconnectBackoff)
+			sub, err = r.s.store.Subscribe(r.ctx, r.after)
+			if err == nil {
+				break
+			}
+			if r.ended(err) {
+				return
+			}
+			r.logger.Error("Cannot reopen event store subscription", err, watermill.LogFields{
+				"after": r.after, "backoff": backoff.String(),
+			})
+		}
+	}
+}
+
+// ended reports whether err (nil: the subscription's context is done) ends
+// the subscription, logging why.
+func (r *run) ended(err error) bool {
+	if r.ctx.Err() != nil {
+		r.logger.Debug("Subscription ended", watermill.LogFields{"after": r.after})
+		return true
+	}
+	if errors.Is(err, eventstore.ErrClosed) {
+		r.logger.Info("Event store closed; subscription ended", watermill.LogFields{"after": r.after})
+		return true
+	}
+	return false
+}
+
+// consume reads and delivers events until the context is done (nil) or the
+// store subscription fails.
+func (r *run) consume(sub eventstore.Subscription) error {
+	for {
+		ev, err := sub.Recv()
+		if err != nil {
+			if r.ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		if ev.Position <= r.after {
+			// A store must not deliver a position twice; a reopened remote
+			// subscription might. Never deliver out of order.
+			continue
+		}
+		if r.matches(ev.Stream) {
+			msg, err := eventMessage(&ev)
+			if err != nil {
+				// A damaged envelope must not stall the consumer for
+				// ever: hand over the raw event, whose event_type says
+				// what it is, and let the handler (or poison queue) judge.
+				r.logger.Error("Cannot decode published message; delivering the raw event", err, watermill.LogFields{
+					"position": ev.Position, "stream": ev.Stream, "event_id": ev.ID.String(),
+				})
+				msg = domainMessage(&ev)
+			}
+			if !r.deliver(msg) {
+				return nil
+			}
+		}
+		r.after = ev.Position
+	}
+}
+
+// deliver sends msg and waits for its ack, resending it after every nack. It
+// returns false when the subscription ended first.
+func (r *run) deliver(msg *message.Message) bool {
+	for {
+		// A fresh copy per attempt: a Watermill message can be acked or
+		// nacked only once, and a handler may have changed the metadata or
+		// payload it was given. msg itself is never handed out.
+		m := msg.Copy()
+		if msg.Payload != nil {
+			m.Payload = bytes.Clone(msg.Payload)
+		}
+		mctx, cancel := context.WithCancel(r.ctx)
+		m.SetContext(mctx)
+		if r.ctx.Err() != nil {
+			cancel()
+			return false
+		}
+		select {
+		case r.out <- m:
+		case <-r.ctx.Done():
+			cancel()
+			return false
+		}
+		select {
+		case <-m.Acked():
+			cancel()
+			return true
+		case <-m.Nacked():
+			cancel()
+			r.logger.Trace("Message nacked; resending", watermill.LogFields{"uuid": m.UUID})
+			if !r.sleep(r.s.cfg.NackResendSleep) {
+				return false
+			}
+		case <-r.ctx.Done():
+			cancel()
+			return false
+		}
+	}
+}
+
+// sleep waits d, returning false if the subscription ended first.
+func (r *run) sleep(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-r.ctx.Done():
+		return false
+	}
+}

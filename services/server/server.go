@@ -1,0 +1,284 @@
+// Package server wires actionledger together — store, application, HTTP API —
+// and runs it until its context ends. The binary (services/actionledger) and
+// the end-to-end tests both boot it through Main, so the tests exercise the
+// real wiring on a temporary data dir and a free port.
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/actionledger/actionledger/api"
+	"github.com/actionledger/actionledger/projections"
+	"github.com/actionledger/actionledger/services/app"
+	"github.com/actionledger/actionledger/services/eventstore"
+	"github.com/actionledger/actionledger/services/eventstore/boltstore"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"go.uber.org/zap"
+)
+
+// Config is everything the server needs; the binary fills it from flags and
+// ACTIONLEDGER_* variables.
+type Config struct {
+	// Addr to listen on; ":0" or "127.0.0.1:0" picks a free port.
+	Addr string
+	// DataDir holds the embedded store and the generated secrets.
+	DataDir string
+	// AdminToken is the admin's bearer token; empty means read or create
+	// <DataDir>/admin.token.
+	AdminToken string
+	// TokenSecret keys tokens derived for repeated user creations; empty
+	// means read or create <DataDir>/token.secret. Replicas sharing a store
+	// must share it.
+	TokenSecret string
+	// Demo loads the demo data set at start (idempotent).
+	Demo bool
+	// ShutdownTimeout bounds how long in-flight requests may finish.
+	ShutdownTimeout time.Duration
+	// Clock is server time; nil is time.Now (tests inject their own).
+	Clock func() time.Time
+	// RebuildProjections rebuilds every read model from the first event
+	// after start, while the stored ones keep serving.
+	RebuildProjections bool
+	// SnapshotEvery is how often read models are saved (0: the default).
+	SnapshotEvery time.Duration
+	// TrustWeights weigh T1..T4 (zero: the defaults).
+	TrustWeights [4]float64
+}
+
+// Masked returns the config as log fields with secrets hidden.
+func (c Config) Masked() []zap.Field {
+	mask := func(s string) string {
+		if s == "" {
+			return "(from data dir)"
+		}
+		return "(set, masked)"
+	}
+	return []zap.Field{
+		zap.String("addr", c.Addr), zap.String("data_dir", c.DataDir),
+		zap.String("admin_token", mask(c.AdminToken)), zap.String("token_secret", mask(c.TokenSecret)),
+		zap.Bool("demo", c.Demo), zap.Duration("shutdown_timeout", c.ShutdownTimeout),
+		zap.Bool("rebuild_projections", c.RebuildProjections), zap.Float64s("trust_weights", c.TrustWeights[:]),
+	}
+}
+
+// Main is a running actionledger.
+type Main struct {
+	cfg      Config
+	log      *zap.Logger
+	store    eventstore.Store
+	app      *app.Application
+	read     *projections.Engine
+	registry *prometheus.Registry
+	http     *http.Server
+	listener net.Listener
+	// DemoTokens holds the demo users' tokens after Open with Demo set.
+	DemoTokens []DemoUser
+}
+
+// Open opens the store, builds the application and binds the listener. It
+// does not serve yet: Serve does.
+func Open(ctx context.Context, cfg Config, log *zap.Logger) (*Main, error) {
+	if cfg.Clock == nil {
+		cfg.Clock = time.Now
+	}
+	if cfg.ShutdownTimeout == 0 {
+		cfg.ShutdownTimeout = 15 * time.Second
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("creating data dir: %w", err)
+	}
+	m := &Main{cfg: cfg, log: log, registry: prometheus.NewRegistry()}
+	m.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	ok := false
+	defer func() {
+		if !ok {
+			_ = m.Close()
+		}
+	}()
+
+	adminToken, err := secretFile(cfg.AdminToken, filepath.Join(cfg.DataDir, "admin.token"), log)
+	if err != nil {
+		return nil, err
+	}
+	tokenSecret, err := secretFile(cfg.TokenSecret, filepath.Join(cfg.DataDir, "token.secret"), log)
+	if err != nil {
+		return nil, err
+	}
+	store, err := boltstore.Open(filepath.Join(cfg.DataDir, "events.db"), boltstore.Options{Clock: cfg.Clock, OpenTimeout: 2 * time.Second})
+	if err != nil {
+		return nil, fmt.Errorf("opening the event store: %w", err)
+	}
+	m.store = store
+	m.app, err = app.New(app.Config{
+		Store: store, Clock: cfg.Clock, AdminTokenHash: app.HashToken(adminToken),
+		TokenSecret: []byte(tokenSecret), Logger: log, Registerer: m.registry,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := m.app.Auth.Refresh(ctx); err != nil {
+		return nil, fmt.Errorf("loading users: %w", err)
+	}
+	if cfg.Demo {
+		if m.DemoTokens, err = LoadDemo(ctx, m.app, cfg.Clock()); err != nil {
+			return nil, fmt.Errorf("loading the demo data set: %w", err)
+		}
+	}
+	m.read, err = projections.Open(ctx, projections.Config{
+		Store: store, Path: filepath.Join(cfg.DataDir, "projections.db"), TrustWeights: cfg.TrustWeights,
+		SnapshotEvery: cfg.SnapshotEvery, Logger: log, Registerer: m.registry, Clock: cfg.Clock,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("opening the read models: %w", err)
+	}
+	handler, err := api.New(api.Config{App: m.app, Read: m.read, Logger: log, Registry: m.registry, Ready: m.ready})
+	if err != nil {
+		return nil, err
+	}
+	m.listener, err = net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("listening on %s: %w", cfg.Addr, err)
+	}
+	m.http = &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      5 * time.Minute, // exports stream for a while
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          zap.NewStdLog(log.Named("http")),
+	}
+	ok = true
+	return m, nil
+}
+
+// Addr is the address the server listens on.
+func (m *Main) Addr() string { return m.listener.Addr().String() }
+
+// URL is the base URL of the server.
+func (m *Main) URL() string { return "http://" + m.Addr() }
+
+// App exposes the application, for in-process tools (import, demo).
+func (m *Main) App() *app.Application { return m.app }
+
+// Store exposes the event store.
+func (m *Main) Store() eventstore.Store { return m.store }
+
+// Read exposes the read models.
+func (m *Main) Read() *projections.Engine { return m.read }
+
+// Serve serves HTTP and feeds the read models until ctx is done, then shuts
+// down gracefully: the listener closes, in-flight requests get
+// ShutdownTimeout to finish, the read models save, and only then (in Close)
+// does the store close.
+func (m *Main) Serve(ctx context.Context) error {
+	readCtx, stopRead := context.WithCancel(context.Background())
+	readDone := make(chan error, 1)
+	go func() { readDone <- m.read.Run(readCtx) }()
+	if m.cfg.RebuildProjections {
+		go func() {
+			if _, err := m.read.Rebuild(readCtx); err != nil && readCtx.Err() == nil {
+				m.log.Error("rebuilding read models", zap.Error(err))
+			}
+		}()
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- m.http.Serve(m.listener) }()
+	m.log.Info("serving", zap.String("addr", m.Addr()))
+	var serveErr error
+	select {
+	case err := <-errc:
+		serveErr = fmt.Errorf("http server: %w", err)
+	case err := <-readDone:
+		readDone <- err
+		serveErr = fmt.Errorf("read models stopped: %w", err)
+	case <-ctx.Done():
+	}
+	m.log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), m.cfg.ShutdownTimeout)
+	defer cancel()
+	if err := m.http.Shutdown(sctx); err != nil && serveErr == nil {
+		serveErr = fmt.Errorf("shutting down http: %w", err)
+	}
+	stopRead()
+	if err := <-readDone; err != nil && serveErr == nil && !errors.Is(err, context.Canceled) {
+		serveErr = fmt.Errorf("read models: %w", err)
+	}
+	return serveErr
+}
+
+// Close releases everything Open acquired. Safe to call more than once.
+func (m *Main) Close() error {
+	var errs []error
+	if m.listener != nil {
+		if err := m.listener.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+			errs = append(errs, err)
+		}
+	}
+	if m.read != nil {
+		errs = append(errs, m.read.Close())
+	}
+	if m.store != nil {
+		errs = append(errs, m.store.Close())
+	}
+	return errors.Join(errs...)
+}
+
+func (m *Main) ready(ctx context.Context) error {
+	if _, err := m.store.Head(ctx); err != nil {
+		return err
+	}
+	return m.read.Ready()
+}
+
+// secretFile returns value when set; otherwise the content of path, creating
+// it with a random secret (mode 0600) on first start.
+func secretFile(value, path string, log *zap.Logger) (string, error) {
+	if value != "" {
+		return value, nil
+	}
+	b, err := os.ReadFile(path)
+	if err == nil {
+		s := strings.TrimSpace(string(b))
+		if s == "" {
+			return "", fmt.Errorf("%s is empty", path)
+		}
+		return s, nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return "", err
+	}
+	var raw [32]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return "", err
+	}
+	s := "alt_" + base64.RawURLEncoding.EncodeToString(raw[:])
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return "", fmt.Errorf("creating %s: %w", path, err)
+	}
+	if _, err := f.WriteString(s + "\n"); err != nil {
+		f.Close()
+		return "", err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return "", err
+	}
+	if err := f.Close(); err != nil {
+		return "", err
+	}
+	log.Info("generated a secret; keep the file private", zap.String("file", path))
+	return s, nil
+}
