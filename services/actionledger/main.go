@@ -31,7 +31,8 @@ func main() {
 const usage = `actionledger — event-sourced case management for community action plans
 
 Usage:
-  actionledger serve [flags]    run the API server (--demo loads a demo data set)
+  actionledger serve [flags]            run the API server (--demo loads a demo data set)
+  actionledger projections rebuild      rebuild the read models from the first event
 
 Run "actionledger <command> --help" for a command's flags.
 `
@@ -44,6 +45,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	switch args[0] {
 	case "serve":
 		return serve(ctx, args[1:], stdout, stderr)
+	case "projections":
+		return projectionsCmd(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

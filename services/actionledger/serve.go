@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -22,7 +24,14 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	f.Bool(&cfg.Demo, "demo", false, "load the demo data set and print a token per role")
 	f.Duration(&cfg.ShutdownTimeout, "shutdown-timeout", 15*time.Second, "how long in-flight requests may finish on SIGTERM")
 	f.String(&logLevel, "log-level", "info", "debug, info, warn or error")
+	f.Bool(&cfg.RebuildProjections, "rebuild-projections", false, "rebuild the read models from the first event after start, serving the stored ones meanwhile")
+	f.Duration(&cfg.SnapshotEvery, "snapshot-every", 10*time.Second, "how often read models are saved with their checkpoint")
+	var weights string
+	f.String(&weights, "trust-weights", "0.4,0.2,0.2,0.2", "weights of T1,T2,T3,T4 in the trust index")
 	if err := f.parse(args); err != nil {
+		return err
+	}
+	if err := parseWeights(weights, &cfg.TrustWeights); err != nil {
 		return err
 	}
 	// Secrets come from the environment only: a flag would show in ps.
@@ -84,4 +93,24 @@ func printDemo(w io.Writer, m *server.Main, cfg server.Config) {
 	fmt.Fprintf(w, "  curl -s -X POST -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' \\\n    -d '{\"note\":\"Buckets delivered\"}' %s/v1/action-points/KEN-NON-11-AP1/progress\n", mob, base)
 	fmt.Fprintf(w, "  curl -s -H 'Authorization: Bearer %s' %s/v1/referrals/KEN-NON-11-R1\n", coord, base)
 	fmt.Fprintf(w, "\nThe API is described at %s/v1/openapi.json\n%s\n", base, strings.Repeat("-", 60))
+}
+
+func parseWeights(s string, out *[4]float64) error {
+	parts := strings.Split(s, ",")
+	if len(parts) != 4 {
+		return fmt.Errorf("--trust-weights: want four comma-separated numbers, got %q", s)
+	}
+	sum := 0.0
+	for i, p := range parts {
+		v, err := strconv.ParseFloat(strings.TrimSpace(p), 64)
+		if err != nil || v < 0 {
+			return fmt.Errorf("--trust-weights: %q is not a non-negative number", p)
+		}
+		out[i] = v
+		sum += v
+	}
+	if sum == 0 {
+		return errors.New("--trust-weights: at least one weight must be positive")
+	}
+	return nil
 }
