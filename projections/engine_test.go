@@ -163,8 +163,8 @@ func TestRestartResumesFromCheckpointWithoutDoubleCounting(t *testing.T) {
 // countingModel counts what it is given.
 type countingModel struct{ n atomic.Int64 }
 
-func (m *countingModel) Apply(*projections.Event) error   { m.n.Add(1); return nil }
-func (m *countingModel) MarshalBinary() ([]byte, error)   { return []byte{1}, nil }
+func (m *countingModel) Apply(*projections.Event) error    { m.n.Add(1); return nil }
+func (m *countingModel) MarshalBinary() ([]byte, error)    { return []byte{1}, nil }
 func (m *countingModel) UnmarshalBinary(data []byte) error { return nil }
 
 // failingModel refuses every event of one type.
