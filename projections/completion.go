@@ -30,6 +30,7 @@ type Completion struct {
 type apRecord struct {
 	ID       string
 	Place    place
+	Names    [2]string // district and chiefdom as registered, for display
 	Category string
 	Kind     string
 	Due      int64 // UTC day number of the due date; 0: none
@@ -76,7 +77,8 @@ func (m *Completion) Apply(ev *Event) error {
 		if _, dup := m.byID[e.ID]; dup {
 			return nil
 		}
-		rec := apRecord{ID: e.ID, Place: placeOf(e.Place, e.CommunityID), Category: e.Category, Kind: e.Kind, RaisedAt: ev.OccurredAt}
+		rec := apRecord{ID: e.ID, Place: placeOf(e.Place, e.CommunityID), Names: [2]string{e.District, e.Chiefdom},
+			Category: e.Category, Kind: e.Kind, RaisedAt: ev.OccurredAt}
 		if t := e.DueDate.Time(); !t.IsZero() {
 			rec.Due = dayOf(t)
 		}
@@ -264,7 +266,7 @@ func (m *Completion) List(f Filter, status string, overdueOnly bool, after int32
 		if len(out) == limit {
 			return out, n
 		}
-		item := ActionPointItem{ID: r.ID, CommunityID: r.Place.Community, District: r.Place.District, Chiefdom: r.Place.Chiefdom,
+		item := ActionPointItem{ID: r.ID, CommunityID: r.Place.Community, District: r.Names[0], Chiefdom: r.Names[1],
 			Category: r.Category, Kind: r.Kind, Status: apStatusNames[s], Overdue: od}
 		if r.Due != 0 {
 			item.DueDate = time.Unix(r.Due*86400, 0).UTC().Format(time.DateOnly)
