@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/actionledger/actionledger/domain"
+	"github.com/actionledger/actionledger/projections"
 )
 
 func (s *Server) mountAdmin(v1 v1Routes) {
@@ -29,6 +30,9 @@ func (s *Server) listPoison(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		s.writeError(w, r, err)
 		return
+	}
+	if items == nil {
+		items = []projections.Poisoned{}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"items": items, "count": len(items)})
 }

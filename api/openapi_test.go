@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"mime"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"path/filepath"
 	"reflect"
 	"regexp"
@@ -23,6 +25,7 @@ import (
 
 	"github.com/actionledger/actionledger/api"
 	"github.com/actionledger/actionledger/domain"
+	"github.com/actionledger/actionledger/projections"
 	"github.com/actionledger/actionledger/services/app"
 	"github.com/actionledger/actionledger/services/eventstore/boltstore"
 	"github.com/gorilla/mux"
@@ -64,7 +67,23 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatalf("app.New: %v", err)
 	}
-	srv, err := api.New(api.Config{App: a, Registry: reg})
+	// The read models, fed by the same store as in production, so the read
+	// routes are mounted and answer from live projections.
+	read, err := projections.Open(context.Background(), projections.Config{
+		Store: store, Path: filepath.Join(t.TempDir(), "projections.db"), Registerer: reg,
+	})
+	if err != nil {
+		t.Fatalf("opening the read models: %v", err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	running := make(chan error, 1)
+	go func() { running <- read.Run(ctx) }()
+	t.Cleanup(func() {
+		stop()
+		<-running
+		_ = read.Close()
+	})
+	srv, err := api.New(api.Config{App: a, Read: read, Registry: reg})
 	if err != nil {
 		t.Fatalf("api.New: %v", err)
 	}
@@ -146,8 +165,19 @@ func (e *env) do(t *testing.T, c call) reply {
 			t.Errorf("%s %s: problem body %q: %v", c.method, c.path, body, err)
 		}
 	}
-	for _, msg := range e.doc.checkReply(c.method, c.path, r) {
+	path, rawQuery, _ := strings.Cut(c.path, "?") // the document's paths carry no query
+	for _, msg := range e.doc.checkReply(c.method, path, r) {
 		t.Errorf("%s %s answered %d, which the document does not describe: %s (body %s)", c.method, c.path, r.status, msg, body)
+	}
+	// What the server accepts, the document must list.
+	if tpl, ok := e.doc.template(path); ok && rawQuery != "" && r.status/100 == 2 {
+		op, _ := e.doc.operation(c.method, tpl)
+		q, _ := url.ParseQuery(rawQuery)
+		for _, k := range slices.Sorted(maps.Keys(q)) {
+			if !e.doc.hasParameter(op, "query", k) {
+				t.Errorf("%s %s: the server accepted query parameter %q, which the document does not list", c.method, c.path, k)
+			}
+		}
 	}
 	return r
 }
@@ -794,8 +824,12 @@ func TestOpenAPIOperations(t *testing.T) {
 
 			onExisting := strings.Contains(o.Path, "{id}")
 			headersOf := func(status string) map[string]any { return obj(doc.deref(responses[status])["headers"]) }
-			switch o.Method {
-			case http.MethodPost:
+			// Admin operations and the sync batch are not commands on one
+			// aggregate: they have no revision to put in an ETag, and a sync
+			// batch carries its idempotency keys per item.
+			command := !strings.HasPrefix(o.Path, "/v1/admin/") && o.Path != "/v1/sync"
+			switch {
+			case o.Method == http.MethodPost && command:
 				if !doc.hasParameter(o.Op, "header", "Idempotency-Key") {
 					t.Error("POST without the Idempotency-Key parameter")
 				}
@@ -829,7 +863,10 @@ func TestOpenAPIOperations(t *testing.T) {
 				if _, ok := responses["412"]; onExisting && !ok {
 					t.Error("transition without a 412 response")
 				}
-			case http.MethodGet:
+			case o.Method == http.MethodGet:
+				if _, ok := responses["400"]; !ok && slices.ContainsFunc(doc.parameters(o.Op), func(p map[string]any) bool { return p["in"] == "query" }) {
+					t.Error("GET with query parameters without a 400 response")
+				}
 				if onExisting {
 					if _, ok := headersOf("200")["ETag"]; !ok {
 						t.Error("aggregate read without an ETag header")
@@ -1311,4 +1348,270 @@ func TestOpenAPIDescribesResponses(t *testing.T) {
 			}
 		})
 	}
+}
+
+// ---------------------------------------------------------------------------
+// Query parameters against the server
+
+// offSchema returns a query value the parameter's schema refuses, when the
+// schema constrains the value (an enum, a type other than a free string, a
+// pattern or a format); ok is false for a free string.
+func offSchema(d *oaDoc, v any) (vals []string, ok bool) {
+	s := d.schema(v)
+	if len(arr(s["enum"])) > 0 {
+		return []string{"zzz"}, true
+	}
+	switch s["type"] {
+	case "integer", "number":
+		vals = []string{"x"}
+		if min, ok := s["minimum"].(float64); ok {
+			vals = append(vals, strconv.FormatFloat(min-1, 'f', -1, 64))
+		}
+		if max, ok := s["maximum"].(float64); ok {
+			vals = append(vals, strconv.FormatFloat(max+1, 'f', -1, 64))
+		}
+		return vals, true
+	case "boolean":
+		return []string{"maybe"}, true
+	}
+	if _, ok := s["pattern"]; ok {
+		return []string{"!!"}, true
+	}
+	if _, ok := s["format"]; ok || len(arr(s["anyOf"])) > 0 {
+		return []string{"yesterday"}, true
+	}
+	return nil, false
+}
+
+// TestOpenAPIQueryParametersMatchServer sends, for every documented operation
+// with query parameters, every documented parameter with its example — the
+// server must answer it — then one parameter the document does not list,
+// which the server must refuse naming it, and each constrained parameter with
+// a value off its schema, which it must refuse naming that parameter. The
+// caller is the operation's first role and the example places lie in the
+// mobilizer's district, so area checks do not interfere.
+func TestOpenAPIQueryParametersMatchServer(t *testing.T) {
+	e := newEnv(t)
+	tokens := e.users(t)
+	if r := e.do(t, call{method: http.MethodPost, path: "/v1/communities", token: adminToken,
+		body: map[string]any{"id": "KEN-0042", "name": "Kpandebu", "district": "Kailahun", "chiefdom": "Luawa"}}); r.status != http.StatusCreated {
+		t.Fatalf("registering the example community: %d %s", r.status, r.body)
+	}
+	tested := 0
+	for _, o := range e.doc.operations() {
+		var query []map[string]any
+		for _, p := range e.doc.parameters(o.Op) {
+			if p["in"] == "query" {
+				query = append(query, p)
+			}
+		}
+		if len(query) == 0 {
+			continue
+		}
+		tested++
+		opRoles := strs(o.Op["x-roles"])
+		if len(opRoles) == 0 {
+			t.Errorf("%s: query parameters on an operation without x-roles", o)
+			continue
+		}
+		token := tokens[opRoles[0]]
+		path := concretePath(o.Path)
+		t.Run(o.String(), func(t *testing.T) {
+			t.Run("every documented parameter", func(t *testing.T) {
+				q := url.Values{}
+				for _, p := range query {
+					q.Set(p["name"].(string), fmt.Sprint(e.doc.example(p["schema"])))
+				}
+				r := e.do(t, call{method: o.Method, path: path + "?" + q.Encode(), token: token})
+				if r.status/100 != 2 {
+					t.Errorf("the server refused the documented example query %s: %d field %q: %s", q.Encode(), r.status, r.problem.Field, r.problem.Detail)
+				}
+			})
+			t.Run("an undocumented parameter", func(t *testing.T) {
+				r := e.do(t, call{method: o.Method, path: path + "?zzz=1", token: token})
+				if r.status != http.StatusBadRequest || r.problem.Field != "zzz" || r.problem.Code != string(domain.CodeInvalid) {
+					t.Errorf("got %d field %q code %q (%s), want 400 invalid_input naming zzz", r.status, r.problem.Field, r.problem.Code, r.problem.Detail)
+				}
+			})
+			for _, p := range query {
+				name := p["name"].(string)
+				vals, ok := offSchema(e.doc, p["schema"])
+				if !ok {
+					continue
+				}
+				for _, v := range vals {
+					t.Run(name+"="+v, func(t *testing.T) {
+						r := e.do(t, call{method: o.Method, path: path + "?" + url.Values{name: {v}}.Encode(), token: token})
+						if r.status != http.StatusBadRequest || r.problem.Field != name {
+							t.Errorf("got %d field %q (%s), want 400 naming %s", r.status, r.problem.Field, r.problem.Detail, name)
+						}
+					})
+				}
+			}
+		})
+	}
+	if tested == 0 {
+		t.Fatal("no documented operation has query parameters")
+	}
+}
+
+// ---------------------------------------------------------------------------
+// The read side, populated
+
+// TestOpenAPIDescribesReads fills the log through the write routes, then
+// reads every indicator, the follow-up list and the admin routes, with their
+// filters and refusals; each answer is checked against the document.
+func TestOpenAPIDescribesReads(t *testing.T) {
+	e := newEnv(t)
+	tokens := e.users(t)
+	var pos uint64
+	write := func(role, path string, body map[string]any) {
+		t.Helper()
+		r := e.do(t, call{method: http.MethodPost, path: path, token: tokens[role], body: body})
+		if r.status/100 != 2 {
+			t.Fatalf("POST %s: %d %s", path, r.status, r.body)
+		}
+		pos = uint64(r.json(t)["position"].(float64))
+	}
+	write("coordinator", "/v1/communities", map[string]any{"id": "KEN-1", "name": "Kpandebu", "district": "Kailahun", "chiefdom": "Luawa"})
+	write("mobilizer", "/v1/communities/KEN-1/triggering", map[string]any{"attendance": 85, "occurred_at": "2015-02-10T10:00:00Z"})
+	write("mobilizer", "/v1/communities/KEN-1/visits", map[string]any{"kind": "follow_up", "trust_rating": 4, "occurred_at": "2015-02-14T09:30:00Z"})
+	write("mobilizer", "/v1/communities/KEN-1/visits", map[string]any{"kind": "follow_up", "trust_rating": 2, "occurred_at": "2015-02-21T09:30:00Z"})
+	write("mobilizer", "/v1/action-points", map[string]any{"id": "AP-1", "community_id": "KEN-1", "title": "Hand-washing station", "category": "hygiene", "kind": "one_off", "due_date": "2015-03-01", "occurred_at": "2015-02-14T09:30:00Z"})
+	write("mobilizer", "/v1/action-points", map[string]any{"id": "AP-2", "community_id": "KEN-1", "title": "Watch for visitors", "category": "surveillance", "kind": "continuous", "occurred_at": "2015-02-14T09:30:00Z"})
+	write("mobilizer", "/v1/action-points/AP-2/start", map[string]any{"occurred_at": "2015-02-15T09:30:00Z"})
+	write("mobilizer", "/v1/action-points", map[string]any{"id": "AP-3", "community_id": "KEN-1", "title": "Isolation hut", "category": "isolation", "kind": "one_off", "due_date": "2015-03-01", "occurred_at": "2015-02-20T09:30:00Z"})
+	write("mobilizer", "/v1/action-points/AP-3/start", map[string]any{"occurred_at": "2015-02-21T09:30:00Z"})
+	write("mobilizer", "/v1/action-points/AP-3/achieve", map[string]any{"evidence": "Built", "occurred_at": "2015-02-27T09:30:00Z"})
+	write("mobilizer", "/v1/referrals", map[string]any{"id": "REF-1", "community_id": "KEN-1", "kind": "suspected_case", "symptom_onset": "2015-02-12T08:00:00Z", "occurred_at": "2015-02-12T20:00:00Z"})
+	write("coordinator", "/v1/referrals/REF-1/acknowledge", map[string]any{})
+	write("mobilizer", "/v1/referrals/REF-1/complete", map[string]any{"arrived_at": "2015-02-13T02:00:00Z", "outcome": "admitted"})
+	write("mobilizer", "/v1/referrals", map[string]any{"id": "REF-2", "community_id": "KEN-1", "kind": "death_alert", "occurred_at": "2015-02-16T07:00:00Z"})
+	write("coordinator", "/v1/referrals/REF-2/acknowledge", map[string]any{})
+	write("mobilizer", "/v1/referrals/REF-2/complete", map[string]any{"arrived_at": "2015-02-16T19:00:00Z", "outcome": "safe_burial"})
+	write("mobilizer", "/v1/feedback", map[string]any{"id": "FB-1", "community_id": "KEN-1", "type": "rumour", "text": "They sell blood", "need_category": "respect", "occurred_at": "2015-02-14T09:30:00Z"})
+	write("coordinator", "/v1/feedback/FB-1/refer", map[string]any{"to": "District health team"})
+	write("coordinator", "/v1/feedback/FB-1/answer", map[string]any{"response": "Samples are for testing"})
+	write("mobilizer", "/v1/feedback/FB-1/close-loop", map[string]any{"communicated_at": "2015-02-20T10:00:00Z", "satisfied": true})
+	write("mobilizer", "/v1/feedback", map[string]any{"id": "FB-2", "community_id": "KEN-1", "type": "question", "text": "When is the market open?", "occurred_at": "2015-02-17T09:30:00Z"})
+
+	at := "min_position=" + strconv.FormatUint(pos, 10)
+	num := func(name string, want float64) func(t *testing.T, r reply) {
+		return func(t *testing.T, r reply) {
+			t.Helper()
+			if got, _ := r.json(t)[name].(float64); got != want {
+				t.Errorf("%s = %v, want %v (%s)", name, got, want, r.body)
+			}
+		}
+	}
+	length := func(name string, want int) func(t *testing.T, r reply) {
+		return func(t *testing.T, r reply) {
+			t.Helper()
+			if got := len(arr(r.json(t)[name])); got != want {
+				t.Errorf("len(%s) = %d, want %d (%s)", name, got, want, r.body)
+			}
+		}
+	}
+	both := func(checks ...func(t *testing.T, r reply)) func(t *testing.T, r reply) {
+		return func(t *testing.T, r reply) {
+			t.Helper()
+			for _, c := range checks {
+				c(t, r)
+			}
+		}
+	}
+	steps := []step{
+		{name: "completion with its series", role: "coordinator", method: "GET", path: "/v1/stats/completion?interval=week&" + at, want: 200,
+			check: both(num("total", 3), num("achieved", 1), num("in_progress", 1), num("overdue", 1), func(t *testing.T, r reply) {
+				if len(arr(r.json(t)["series"])) == 0 || len(obj(r.json(t)["by_category"])) != 3 {
+					t.Errorf("want a series and three categories: %s", r.body)
+				}
+			})},
+		{name: "completion of a category and a period", role: "auditor", method: "GET",
+			path: "/v1/stats/completion?district=kailahun&chiefdom=Luawa&category=hygiene&from=2015-02-01&to=2015-03-01T00:00:00Z&" + at, want: 200,
+			check: both(num("total", 1), num("open", 1))},
+		{name: "completion of a community", role: "auditor", method: "GET", path: "/v1/stats/completion?community_id=KEN-1&" + at, want: 200, check: num("total", 3)},
+		{name: "trust", role: "auditor", method: "GET", path: "/v1/stats/trust?from=2015-02-09&to=2015-03-02&" + at, want: 200, check: length("series", 3)},
+		{name: "trust of a community", role: "coordinator", method: "GET", path: "/v1/stats/trust?community_id=KEN-1&interval=week&" + at, want: 200},
+		{name: "referrals", role: "coordinator", method: "GET", path: "/v1/stats/referrals?" + at, want: 200,
+			check: both(num("total", 2), num("suspected_within_24h_rate", 1), num("safe_burial_rate", 1), num("hours_to_complete_median", 9))},
+		{name: "referrals of a district", role: "auditor", method: "GET", path: "/v1/stats/referrals?district=Kailahun&from=2015-02-13", want: 200, check: num("total", 1)},
+		{name: "feedback with its series", role: "coordinator", method: "GET", path: "/v1/stats/feedback?interval=week&" + at, want: 200,
+			check: both(num("received", 2), num("loop_closed", 1), num("loop_closure_rate", 0.5), num("satisfied_rate", 1))},
+		{name: "feedback of a chiefdom", role: "auditor", method: "GET", path: "/v1/stats/feedback?district=Kailahun&chiefdom=Luawa", want: 200},
+
+		{name: "the follow-up list", role: "mobilizer", method: "GET", path: "/v1/action-points?" + at, want: 200,
+			check: both(length("items", 3), func(t *testing.T, r reply) {
+				// Places as registered, not as the read model matches them.
+				if it := obj(arr(r.json(t)["items"])[0]); it["district"] != "Kailahun" || it["chiefdom"] != "Luawa" {
+					t.Errorf("first item's place = %v/%v, want Kailahun/Luawa", it["district"], it["chiefdom"])
+				}
+			})},
+		{name: "the follow-up list in progress", role: "coordinator", method: "GET", path: "/v1/action-points?status=in_progress", want: 200, check: length("items", 1)},
+		{name: "the follow-up list overdue", role: "auditor", method: "GET", path: "/v1/action-points?overdue=true&category=hygiene&community_id=KEN-1", want: 200, check: length("items", 1)},
+		{name: "the follow-up list as the admin", role: "admin", method: "GET", path: "/v1/action-points?district=Kailahun&chiefdom=Luawa&limit=1000", want: 200, check: length("items", 3)},
+
+		{name: "the poison queue", role: "admin", method: "GET", path: "/v1/admin/poison", want: 200, check: num("count", 0)},
+		{name: "rebuild", role: "admin", method: "POST", path: "/v1/admin/projections/rebuild", want: 200, check: func(t *testing.T, r reply) {
+			if got, _ := r.json(t)["position"].(float64); uint64(got) < pos {
+				t.Errorf("rebuilt to %v, want at least %d", got, pos)
+			}
+		}},
+		{name: "completion after the rebuild", role: "coordinator", method: "GET", path: "/v1/stats/completion", want: 200, check: num("total", 3)},
+
+		{name: "stats as a mobilizer", role: "mobilizer", method: "GET", path: "/v1/stats/completion", want: 403},
+		{name: "stats as the admin", role: "admin", method: "GET", path: "/v1/stats/trust", want: 403},
+		{name: "the list outside the caller's area", role: "mobilizer", method: "GET", path: "/v1/action-points?district=Kenema", want: 403},
+		{name: "stats of an unknown community", role: "coordinator", method: "GET", path: "/v1/stats/feedback?community_id=NOPE", want: 404, check: field("community_id")},
+		{name: "the list of an unknown community", role: "mobilizer", method: "GET", path: "/v1/action-points?community_id=NOPE", want: 404, check: field("community_id")},
+		{name: "category on trust", role: "coordinator", method: "GET", path: "/v1/stats/trust?category=hygiene", want: 400, check: field("category")},
+		{name: "from on the list", role: "coordinator", method: "GET", path: "/v1/action-points?from=2015-02-01", want: 400, check: field("from")},
+		{name: "to before from", role: "coordinator", method: "GET", path: "/v1/stats/referrals?from=2015-03-01&to=2015-02-01", want: 400, check: field("to")},
+		{name: "chiefdom without district", role: "auditor", method: "GET", path: "/v1/stats/completion?chiefdom=Luawa", want: 400, check: field("district")},
+		{name: "min_position not reached", role: "coordinator", method: "GET", path: "/v1/stats/completion?min_position=" + strconv.FormatUint(pos+1_000_000, 10), want: 503,
+			check: func(t *testing.T, r reply) {
+				if r.problem.Code != "projection_behind" {
+					t.Errorf("code = %q, want projection_behind", r.problem.Code)
+				}
+				header("Retry-After", "1")(t, r)
+			}},
+		{name: "the poison queue as a coordinator", role: "coordinator", method: "GET", path: "/v1/admin/poison", want: 403},
+		{name: "rebuild as an auditor", role: "auditor", method: "POST", path: "/v1/admin/projections/rebuild", want: 403},
+	}
+	for _, s := range steps {
+		t.Run(s.name, func(t *testing.T) {
+			r := e.do(t, call{method: s.method, path: s.path, token: tokens[s.role], body: s.body, header: s.header})
+			if r.status != s.want {
+				t.Fatalf("%s %s: %d %s, want %d", s.method, s.path, r.status, r.body, s.want)
+			}
+			if s.check != nil {
+				s.check(t, r)
+			}
+		})
+	}
+
+	// Paging: the list walked one item at a time visits every action point
+	// once, in order.
+	t.Run("paging", func(t *testing.T) {
+		var ids []string
+		path := "/v1/action-points?limit=1&" + at
+		for range 10 {
+			r := e.do(t, call{method: http.MethodGet, path: path, token: tokens[domain.RoleCoordinator]})
+			if r.status != http.StatusOK {
+				t.Fatalf("GET %s: %d %s", path, r.status, r.body)
+			}
+			m := r.json(t)
+			for _, it := range arr(m["items"]) {
+				ids = append(ids, obj(it)["id"].(string))
+			}
+			next, _ := m["next_cursor"].(string)
+			if next == "" {
+				break
+			}
+			path = "/v1/action-points?limit=1&cursor=" + url.QueryEscape(next)
+		}
+		if want := []string{"AP-1", "AP-2", "AP-3"}; !slices.Equal(ids, want) {
+			t.Errorf("paged through %v, want %v", ids, want)
+		}
+	})
 }

@@ -34,6 +34,9 @@ var statsRoles = []string{domain.RoleCoordinator, domain.RoleAuditor}
 // readQuery parses the query parameters shared by the read-model routes,
 // checks the caller may read that place, and waits for min_position.
 func (s *Server) readQuery(r *http.Request, allowed []string, roles ...string) (projections.Filter, url.Values, error) {
+	if err := app.RequireRole(actorFrom(r.Context()), "read this", roles...); err != nil {
+		return projections.Filter{}, nil, err
+	}
 	q := r.URL.Query()
 	for k := range q {
 		if !contains(allowed, k) {
@@ -104,10 +107,13 @@ func parseQueryTime(q url.Values, name string) (time.Time, error) {
 	return time.Time{}, domain.FieldError(name, "must be an RFC 3339 time or a YYYY-MM-DD date")
 }
 
-var statsParams = []string{"district", "chiefdom", "community_id", "from", "to", "interval", "min_position"}
+var (
+	statsParams  = []string{"district", "chiefdom", "community_id", "from", "to", "min_position"}
+	seriesParams = append([]string{"interval"}, statsParams...)
+)
 
 func (s *Server) statsCompletion(w http.ResponseWriter, r *http.Request) {
-	f, q, err := s.readQuery(r, append(statsParams, "category"), statsRoles...)
+	f, q, err := s.readQuery(r, append(seriesParams, "category"), statsRoles...)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -119,8 +125,10 @@ func (s *Server) statsCompletion(w http.ResponseWriter, r *http.Request) {
 	}{pos, st})
 }
 
+// statsTrust answers the weekly trust trend; interval=week is accepted
+// because the trend is always weekly.
 func (s *Server) statsTrust(w http.ResponseWriter, r *http.Request) {
-	f, _, err := s.readQuery(r, statsParams, statsRoles...)
+	f, _, err := s.readQuery(r, seriesParams, statsRoles...)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -146,7 +154,7 @@ func (s *Server) statsReferrals(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) statsFeedback(w http.ResponseWriter, r *http.Request) {
-	f, q, err := s.readQuery(r, statsParams, statsRoles...)
+	f, q, err := s.readQuery(r, seriesParams, statsRoles...)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

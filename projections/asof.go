@@ -45,7 +45,7 @@ func (e *Engine) AsOf(ctx context.Context, at time.Time, basis string, f Filter)
 		return AsOf{}, fmt.Errorf("unknown basis %q", basis)
 	}
 	comp, refs, fb, trust := NewCompletion(), NewReferrals(), NewFeedback(), NewTrust(e.cfg.TrustWeights)
-	last, _, err := replay(ctx, e.cfg.Store, 0, 0, sel, []Model{comp, refs, fb, trust}, e.log)
+	last, _, err := replay(ctx, e.cfg.Store, 0, 0, sel, []Model{comp, refs, fb, trust}, nil)
 	if err != nil {
 		return AsOf{}, err
 	}

@@ -25,6 +25,7 @@ type Completion struct {
 	byID  map[string]int32
 	idx   index
 	first time.Time
+	last  time.Time
 }
 
 type apRecord struct {
@@ -103,12 +104,23 @@ func (m *Completion) add(rec apRecord) {
 	if m.first.IsZero() || rec.RaisedAt.Before(m.first) {
 		m.first = rec.RaisedAt
 	}
+	m.seen(rec.RaisedAt)
+	for _, st := range rec.Steps {
+		m.seen(st.At)
+	}
+}
+
+func (m *Completion) seen(t time.Time) {
+	if t.After(m.last) {
+		m.last = t
+	}
 }
 
 func (m *Completion) step(ev *Event, s uint8) {
 	_, id := domain.SplitStream(ev.Stream)
 	if n, ok := m.byID[id]; ok {
 		m.recs[n].Steps = append(m.recs[n].Steps, apStep{At: ev.OccurredAt, Status: s})
+		m.seen(ev.OccurredAt)
 	}
 }
 
@@ -200,7 +212,7 @@ func (m *Completion) Stats(f Filter, weekly bool) CompletionStats {
 		c.finish()
 	}
 	if weekly {
-		weeks := seriesRange(&f, m.first, now)
+		weeks := seriesRange(&f, m.first, m.last, now)
 		out.Series = make([]CompletionWeek, len(weeks))
 		ends := make([]time.Time, len(weeks))
 		for i, w := range weeks {

@@ -29,7 +29,7 @@ const (
 
 // stateVersion changes whenever a model's snapshot layout does; stored state
 // of another version is discarded and rebuilt from the log.
-const stateVersion = 1
+const stateVersion = 2
 
 // Config wires an Engine.
 type Config struct {

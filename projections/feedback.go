@@ -14,6 +14,7 @@ type Feedback struct {
 	byID  map[string]int32
 	idx   index
 	first time.Time
+	last  time.Time
 }
 
 type fbRecord struct {
@@ -63,6 +64,9 @@ func (m *Feedback) add(r fbRecord) {
 	m.idx.add(r.Place, n)
 	if m.first.IsZero() || r.ReceivedAt.Before(m.first) {
 		m.first = r.ReceivedAt
+	}
+	if r.ReceivedAt.After(m.last) {
+		m.last = r.ReceivedAt
 	}
 }
 
@@ -128,7 +132,7 @@ func (m *Feedback) Stats(f Filter, weekly bool) FeedbackStats {
 	var weeks []Week
 	pos := map[Week]int{}
 	if weekly {
-		weeks = seriesRange(&f, m.first, now)
+		weeks = seriesRange(&f, m.first, m.last, now)
 		out.Series = make([]FeedbackWeek, len(weeks))
 		for i, w := range weeks {
 			out.Series[i] = FeedbackWeek{Week: w.String(), FeedbackCounts: newFeedbackCounts()}

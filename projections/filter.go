@@ -112,18 +112,30 @@ func (w Week) Before(o Week) bool {
 	return w.Year < o.Year || w.Year == o.Year && w.Week < o.Week
 }
 
-// weeksBetween lists the weeks from first to last inclusive.
+// maxWeeks bounds a series (ten years); a longer range keeps its most
+// recent weeks.
+const maxWeeks = 520
+
+// weeksBetween lists the weeks from first to last inclusive, at most the
+// last maxWeeks of them.
 func weeksBetween(first, last Week) []Week {
+	if last.Before(first) {
+		return nil
+	}
+	if n := int(last.Start().Sub(first.Start()).Hours()/(24*7)) + 1; n > maxWeeks {
+		first = last.Add(-(maxWeeks - 1))
+	}
 	var out []Week
-	for w := first; !last.Before(w) && len(out) < 520; w = w.Add(1) {
+	for w := first; !last.Before(w); w = w.Add(1) {
 		out = append(out, w)
 	}
 	return out
 }
 
 // seriesRange picks the weeks of a series: the filter's bounds when given,
-// else from the first week with data to the week of now.
-func seriesRange(f *Filter, first time.Time, now time.Time) []Week {
+// else from the first to the last week with data (no later than now's
+// week: a history reviewed years later does not trail empty weeks to today).
+func seriesRange(f *Filter, first, last, now time.Time) []Week {
 	if first.IsZero() && f.From.IsZero() {
 		return nil
 	}
@@ -132,6 +144,9 @@ func seriesRange(f *Filter, first time.Time, now time.Time) []Week {
 		start = weekOf(f.From)
 	}
 	end := weekOf(now)
+	if !last.IsZero() && last.Before(now) {
+		end = weekOf(last)
+	}
 	if !f.To.IsZero() {
 		end = weekOf(f.To.Add(-time.Nanosecond))
 	}

@@ -60,6 +60,30 @@ func (pp *poisonPublisher) Publish(_ string, msgs ...*message.Message) error {
 
 func (pp *poisonPublisher) Close() error { return nil }
 
+// replacePoison empties the poison queue and lists items instead (after a
+// rebuild, the events that still failed).
+func (e *Engine) replacePoison(items []Poisoned) error {
+	return e.db.Update(func(tx *bolt.Tx) error {
+		if err := tx.DeleteBucket(bucketPoison); err != nil {
+			return err
+		}
+		b, err := tx.CreateBucket(bucketPoison)
+		if err != nil {
+			return err
+		}
+		for _, p := range items {
+			val, err := json.Marshal(p)
+			if err != nil {
+				return err
+			}
+			if err := b.Put(binary.BigEndian.AppendUint64([]byte(p.Projection+"\x00"), p.Position), val); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
 // Poisoned lists the poison queue, oldest first per model.
 func (e *Engine) Poisoned() ([]Poisoned, error) {
 	var out []Poisoned

@@ -17,6 +17,11 @@ const replayPage = 4096
 // whether the replay stops there.
 type selector func(rec *eventstore.RecordedEvent) (keep, stop bool)
 
+// badEvent is told about an event a replay could not apply: model is the
+// index of the model that refused it, or -1 when the event could not be
+// decoded at all (no model can apply it).
+type badEvent func(rec *eventstore.RecordedEvent, model int, err error)
+
 func keepAll(*eventstore.RecordedEvent) (bool, bool) { return true, false }
 
 type batch struct {
@@ -32,7 +37,7 @@ type batch struct {
 // goroutine applies in log order, since a model's fold is sequential. It
 // returns the position of the last event looked at and how many could not be
 // decoded (skipped, as the live path poisons them).
-func replay(ctx context.Context, store eventstore.Store, after, until uint64, sel selector, models []Model, log *zap.Logger) (last uint64, bad int, err error) {
+func replay(ctx context.Context, store eventstore.Store, after, until uint64, sel selector, models []Model, onBad badEvent) (last uint64, bad int, err error) {
 	if until == 0 {
 		if until, err = store.Head(ctx); err != nil {
 			return after, 0, err
@@ -118,13 +123,17 @@ func replay(ctx context.Context, store eventstore.Store, after, until uint64, se
 				continue
 			case err != nil:
 				bad++
-				log.Warn("replay skipped an undecodable event", zap.Uint64("position", b.recs[i].Position), zap.String("event_type", b.recs[i].Type))
+				if onBad != nil {
+					onBad(&b.recs[i], -1, err)
+				}
 				continue
 			}
-			for _, m := range models {
+			for k, m := range models {
 				if err := m.Apply(&b.events[i]); err != nil {
 					bad++
-					log.Warn("replay: a model refused an event", zap.Uint64("position", b.recs[i].Position), zap.Error(err))
+					if onBad != nil {
+						onBad(&b.recs[i], k, err)
+					}
 				}
 			}
 		}
@@ -146,7 +155,8 @@ type RebuildReport struct {
 
 // Rebuild builds every model afresh from the first event while the current
 // ones keep answering, then switches each over once it has caught up, and
-// saves them. One rebuild runs at a time.
+// saves them. The poison queue starts over with it: events that still
+// cannot be applied are listed again. One rebuild runs at a time.
 func (e *Engine) Rebuild(ctx context.Context) (RebuildReport, error) {
 	e.rebuildMu.Lock()
 	defer e.rebuildMu.Unlock()
@@ -155,7 +165,16 @@ func (e *Engine) Rebuild(ctx context.Context) (RebuildReport, error) {
 	for i, p := range e.projs {
 		fresh[i] = p.def.New()
 	}
-	last, bad, err := replay(ctx, e.cfg.Store, 0, 0, keepAll, fresh, e.log)
+	var poisoned []Poisoned
+	onBad := func(rec *eventstore.RecordedEvent, model int, err error) {
+		for i, p := range e.projs {
+			if model == -1 || model == i {
+				poisoned = append(poisoned, Poisoned{Projection: p.def.Name, Position: rec.Position, EventID: rec.ID.String(),
+					EventType: rec.Type, Stream: rec.Stream, Reason: err.Error(), PoisonedAt: e.cfg.Clock().UTC()})
+			}
+		}
+	}
+	last, bad, err := replay(ctx, e.cfg.Store, 0, 0, keepAll, fresh, onBad)
 	if err != nil {
 		return RebuildReport{}, err
 	}
@@ -166,7 +185,7 @@ func (e *Engine) Rebuild(ctx context.Context) (RebuildReport, error) {
 		// same position before switching.
 		pos, lastAt := last, time.Time{}
 		if p.pos > last {
-			if _, _, err := replay(ctx, e.cfg.Store, last, p.pos, keepAll, fresh[i:i+1], e.log); err != nil {
+			if _, _, err := replay(ctx, e.cfg.Store, last, p.pos, keepAll, fresh[i:i+1], nil); err != nil {
 				p.mu.Unlock()
 				return RebuildReport{}, err
 			}
@@ -179,6 +198,9 @@ func (e *Engine) Rebuild(ctx context.Context) (RebuildReport, error) {
 		p.mu.Unlock()
 	}
 	e.advanced()
+	if err := e.replacePoison(poisoned); err != nil {
+		return RebuildReport{}, err
+	}
 	if err := e.snapshot(); err != nil {
 		return RebuildReport{}, err
 	}

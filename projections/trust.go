@@ -25,6 +25,7 @@ type Trust struct {
 	idx     index
 	fbByID  map[string][2]int32 // feedback id -> community, item
 	first   time.Time
+	last    time.Time
 }
 
 type trustCommunity struct {
@@ -77,6 +78,9 @@ func (m *Trust) community(id string, p place) int32 {
 func (m *Trust) seen(t time.Time) {
 	if m.first.IsZero() || t.Before(m.first) {
 		m.first = t
+	}
+	if t.After(m.last) {
+		m.last = t
 	}
 }
 
@@ -162,7 +166,7 @@ func (m *Trust) Stats(f Filter) TrustStats {
 	if now.IsZero() {
 		now = time.Now()
 	}
-	weeks := seriesRange(&f, m.first, now)
+	weeks := seriesRange(&f, m.first, m.last, now)
 	out := TrustStats{Weights: m.weights, Series: make([]TrustWeek, len(weeks))}
 	if len(weeks) == 0 {
 		return out
