@@ -214,12 +214,15 @@ func (m *Completion) Stats(f Filter, weekly bool) CompletionStats {
 	if weekly {
 		weeks := seriesRange(&f, m.first, m.last, now)
 		out.Series = make([]CompletionWeek, len(weeks))
+		// Each point is the state at the end of its week (or now, for the
+		// current week); "today" for overdue is the week's last day.
 		ends := make([]time.Time, len(weeks))
+		days := make([]int64, len(weeks))
 		for i, w := range weeks {
 			out.Series[i].Week = w.String()
-			ends[i] = w.End()
+			ends[i], days[i] = w.End(), dayOf(w.End().Add(-time.Nanosecond))
 			if ends[i].After(now) {
-				ends[i] = now
+				ends[i], days[i] = now, dayOf(now)
 			}
 		}
 		// The series counts every record of the place, not only those
@@ -229,7 +232,7 @@ func (m *Completion) Stats(f Filter, weekly bool) CompletionStats {
 		m.selected(&sf, func(r *apRecord) {
 			for i, end := range ends {
 				if s, ok := r.statusAt(end); ok {
-					out.Series[i].add(s, isOverdue(r.Due, s, dayOf(end)))
+					out.Series[i].add(s, isOverdue(r.Due, s, days[i]))
 				}
 			}
 		})

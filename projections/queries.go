@@ -29,6 +29,12 @@ func (c *queryCache) get(key string, pos uint64) (any, bool) {
 	return v.value, true
 }
 
+func (c *queryCache) clear() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.entries = nil
+}
+
 func (c *queryCache) put(key string, pos uint64, v any) {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -197,6 +197,8 @@ func (e *Engine) Rebuild(ctx context.Context) (RebuildReport, error) {
 		}
 		p.mu.Unlock()
 	}
+	// The new models may answer differently at the same position.
+	e.cache.clear()
 	e.advanced()
 	if err := e.replacePoison(poisoned); err != nil {
 		return RebuildReport{}, err

@@ -171,9 +171,11 @@ func (m *Trust) Stats(f Filter) TrustStats {
 	if len(weeks) == 0 {
 		return out
 	}
-	// Aggregate per week, from three weeks before the first shown (T2 and
-	// T3 look back) and four before it for "falling".
-	first := weekNo(weeks[0].Start().UnixNano()) - 4
+	// Aggregate per week from seven weeks before the first shown: "falling"
+	// compares with the index four weeks earlier, whose T2 and T3 look
+	// three weeks further back. Where the series starts must not change
+	// what a week reads.
+	first := weekNo(weeks[0].Start().UnixNano()) - 7
 	last := weekNo(weeks[len(weeks)-1].Start().UnixNano())
 	aggs := make([]trustAgg, last-first+1)
 	at := func(unix int64) *trustAgg {
@@ -250,7 +252,7 @@ func (m *Trust) Stats(f Filter) TrustStats {
 		return tw, tw.Index
 	}
 	for i := range weeks {
-		w := first + 4 + int64(i)
+		w := first + 7 + int64(i)
 		tw, idx := indexAt(w)
 		if _, before := indexAt(w - 4); idx != nil && before != nil {
 			tw.Falling = *before-*idx >= fallingDrop-1e-9
