@@ -18,7 +18,7 @@ const adminToken = "test-admin-token"
 
 // env is a running server and the users a test needs.
 type env struct {
-	t       *testing.T
+	t       testing.TB
 	base    string
 	dataDir string
 	main    *server.Main
@@ -32,7 +32,7 @@ func start(t *testing.T) *env {
 	return startIn(t, t.TempDir())
 }
 
-func startIn(t *testing.T, dir string) *env {
+func startIn(t testing.TB, dir string) *env {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	m, err := server.Open(ctx, server.Config{Addr: "127.0.0.1:0", DataDir: dir, AdminToken: adminToken, TokenSecret: "test-secret"}, zap.NewNop())
