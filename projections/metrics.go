@@ -20,7 +20,7 @@ func newEngineMetrics(reg prometheus.Registerer, e *Engine) (*engineMetrics, err
 	}, []string{"projection"})}
 	lag := &lagCollector{e: e,
 		position: prometheus.NewDesc("actionledger_projection_position", "Position of the last event applied to the read model.", []string{"projection"}, nil),
-		events:   prometheus.NewDesc("actionledger_projection_lag_events", "Events in the log not yet applied to the read model.", []string{"projection"}, nil),
+		events:   prometheus.NewDesc("actionledger_projection_lag_events", "Events in the log not yet applied to the read model (counted up to 10,000).", []string{"projection"}, nil),
 		seconds:  prometheus.NewDesc("actionledger_projection_lag_seconds", "Age of the oldest event not yet applied to the read model (0 when caught up).", []string{"projection"}, nil),
 		poison:   prometheus.NewDesc("actionledger_projection_poison_queue_size", "Events in the poison queue.", nil, nil),
 	}
@@ -31,6 +31,10 @@ func newEngineMetrics(reg prometheus.Registerer, e *Engine) (*engineMetrics, err
 	}
 	return m, nil
 }
+
+// lagCountCap bounds the events counted for the lag gauge per scrape; a
+// model further behind reads as this many (its lag_seconds keeps growing).
+const lagCountCap = 10000
 
 type lagCollector struct {
 	e                                 *Engine
@@ -56,13 +60,12 @@ func (c *lagCollector) Collect(ch chan<- prometheus.Metric) {
 		p.mu.RLock()
 		pos := p.pos
 		p.mu.RUnlock()
-		behind := float64(0)
+		// Positions need not be contiguous (KurrentDB's are log offsets),
+		// so the events behind are counted, up to lagCountCap.
+		behind, age := 0.0, 0.0
 		if head > pos {
-			behind = float64(head - pos)
-		}
-		age := 0.0
-		if head > pos {
-			if next, err := c.e.cfg.Store.ReadAll(ctx, pos, 1); err == nil && len(next) == 1 {
+			if next, err := c.e.cfg.Store.ReadAll(ctx, pos, lagCountCap); err == nil && len(next) > 0 {
+				behind = float64(len(next))
 				age = now.Sub(next[0].RecordedAt).Seconds()
 			}
 		}

@@ -15,9 +15,12 @@ import (
 )
 
 // maxAttempts bounds how often a command's decision is re-run after another
-// writer changed the aggregate first. Contention on one aggregate is rare
-// (one community's mobilizer), so a handful is plenty.
-const maxAttempts = 5
+// writer changed the aggregate first. Within a process a per-stream lock
+// queues commands, so conflicts come only from other replicas; a replica
+// working through a burst on the same aggregate can win many rounds in a
+// row, so the loser backs off with jitter and keeps trying for a while
+// (about half a second in all) before it answers 503.
+const maxAttempts = 12
 
 // readPage is how many events a stream read fetches at once.
 const readPage = 1000
@@ -35,11 +38,19 @@ type Writer struct {
 	clock   func() time.Time
 	metrics *Metrics
 	locks   *streamLocks
+	cache   *streamCache
 }
 
-// NewWriter returns a Writer over store.
+// NewWriter returns a Writer over store that keeps up to
+// DefaultStreamCacheEvents events of recently written streams decoded.
 func NewWriter(store eventstore.Store, clock func() time.Time, m *Metrics) *Writer {
-	return &Writer{store: store, clock: clock, metrics: m, locks: newStreamLocks()}
+	return NewWriterCache(store, clock, m, DefaultStreamCacheEvents)
+}
+
+// NewWriterCache returns a Writer over store that keeps up to cacheEvents
+// events of recently written streams decoded (0: none).
+func NewWriterCache(store eventstore.Store, clock func() time.Time, m *Metrics, cacheEvents int) *Writer {
+	return &Writer{store: store, clock: clock, metrics: m, locks: newStreamLocks(), cache: newStreamCache(store, cacheEvents)}
 }
 
 // aggregate is what update needs of a domain aggregate.
@@ -69,7 +80,7 @@ func update[A aggregate](ctx context.Context, w *Writer, m *Meta, stream, id str
 	}
 	defer w.locks.lock(stream)()
 	for attempt := 1; ; attempt++ {
-		recorded, err := readStream(ctx, w.store, stream)
+		recorded, history, err := w.cache.load(ctx, stream)
 		if err != nil {
 			return Result{}, err
 		}
@@ -77,10 +88,6 @@ func update[A aggregate](ctx context.Context, w *Writer, m *Meta, stream, id str
 			if res, ok, err := w.replay(m, id, recorded, firstID); ok || err != nil {
 				return res, err
 			}
-		}
-		history, err := decodeAll(recorded)
-		if err != nil {
-			return Result{}, err
 		}
 		agg, err := load(history)
 		if err != nil {
@@ -113,7 +120,7 @@ func update[A aggregate](ctx context.Context, w *Writer, m *Meta, stream, id str
 			}
 			if attempt < maxAttempts {
 				// Another replica wrote first; let it finish its burst.
-				time.Sleep(time.Duration(attempt*(1+rand.IntN(4))) * time.Millisecond)
+				time.Sleep(time.Duration(min(attempt, 6)*(1+rand.IntN(8))) * time.Millisecond)
 				continue
 			}
 			return Result{}, domain.Errorf(domain.CodeUnavailable,
@@ -127,18 +134,20 @@ func update[A aggregate](ctx context.Context, w *Writer, m *Meta, stream, id str
 		w.metrics.appended.Add(float64(len(data)))
 		if res.Duplicate {
 			w.metrics.replays.Inc()
+		} else {
+			w.cache.appended(stream, res, data, changes)
 		}
 		return Result{ID: id, Revision: res.LastRevision, Position: res.LastPosition, Replayed: res.Duplicate}, nil
 	}
 }
 
 // replay answers a repeated request from the events it wrote the first time.
-func (w *Writer) replay(m *Meta, id string, recorded []eventstore.RecordedEvent, firstID uuid.UUID) (Result, bool, error) {
+func (w *Writer) replay(m *Meta, id string, recorded []recordRef, firstID uuid.UUID) (Result, bool, error) {
 	for i, ev := range recorded {
 		if ev.ID != firstID {
 			continue
 		}
-		if !bytes.Equal(ev.Meta.RequestHash, m.RequestHash) {
+		if !bytes.Equal(ev.RequestHash, m.RequestHash) {
 			return Result{}, true, domain.Errorf(domain.CodeIdempotencyMismatch,
 				"this Idempotency-Key was already used with a different request")
 		}
