@@ -78,11 +78,7 @@ func communityFor(ctx context.Context, w *Writer, m *Meta, communityID string) (
 	if err := domain.ValidateID("community_id", communityID); err != nil {
 		return nil, err
 	}
-	recorded, err := readStream(ctx, w.store, domain.CommunityStream(communityID))
-	if err != nil {
-		return nil, err
-	}
-	history, err := decodeAll(recorded)
+	_, history, err := w.cache.load(ctx, domain.CommunityStream(communityID))
 	if err != nil {
 		return nil, err
 	}
