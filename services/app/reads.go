@@ -6,7 +6,9 @@ import (
 
 // RequireRole refuses an actor whose role is not one of roles; action says
 // what was refused, for the message.
-func RequireRole(a Actor, action string, roles ...string) error { return requireRole(a, action, roles...) }
+func RequireRole(a Actor, action string, roles ...string) error {
+	return requireRole(a, action, roles...)
+}
 
 // ReadScope decides which part of the country an actor may read indicators
 // or lists for, and narrows an unscoped request to the actor's own area: a

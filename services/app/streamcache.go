@@ -47,8 +47,8 @@ type cachedStream struct {
 	stream  string
 	counted int // events of this entry in streamCache.held; under streamCache.mu
 	mu      sync.Mutex
-	recs   []recordRef
-	events []domain.Event
+	recs    []recordRef
+	events  []domain.Event
 }
 
 // recordRef is what the write path needs of a stored event besides its
