@@ -82,6 +82,8 @@ func New(cfg Config) (*Server, error) {
 	s.mountActionPoints(v1)
 	s.mountReferrals(v1)
 	s.mountFeedback(v1)
+	s.mountAudit(v1)
+	s.mountSync(v1)
 	if s.read != nil {
 		s.mountStats(v1)
 		s.mountAdmin(v1)

@@ -33,6 +33,11 @@ const usage = `actionledger — event-sourced case management for community acti
 Usage:
   actionledger serve [flags]            run the API server (--demo loads a demo data set)
   actionledger projections rebuild      rebuild the read models from the first event
+  actionledger audit history|as-of|verify|export   the auditor's tools (--data-dir DIR or --server URL)
+  actionledger relay --nats-url URL     publish domain events to NATS JetStream, once per event id
+  actionledger generate [--scale S]     write a CLEA-shaped history as a backlog (NDJSON)
+  actionledger import --file F          load a backlog into the store through the command handlers
+  actionledger sync --file F --token T  send a backlog to a server through POST /v1/sync
 
 Run "actionledger <command> --help" for a command's flags.
 `
@@ -47,6 +52,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return serve(ctx, args[1:], stdout, stderr)
 	case "projections":
 		return projectionsCmd(ctx, args[1:], stdout, stderr)
+	case "audit":
+		return auditCmd(ctx, args[1:], stdout, stderr)
+	case "relay":
+		return relayCmd(ctx, args[1:], stderr)
+	case "generate":
+		return generateCmd(ctx, args[1:], stdout, stderr)
+	case "import":
+		return importCmd(ctx, args[1:], stdout, stderr)
+	case "sync":
+		return syncCmd(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

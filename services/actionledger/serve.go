@@ -28,6 +28,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	f.Duration(&cfg.SnapshotEvery, "snapshot-every", 10*time.Second, "how often read models are saved with their checkpoint")
 	var weights string
 	f.String(&weights, "trust-weights", "0.4,0.2,0.2,0.2", "weights of T1,T2,T3,T4 in the trust index")
+	f.String(&cfg.Store, "store", server.StoreBolt, "event store: bolt (embedded, in --data-dir) or kurrentdb (ACTIONLEDGER_KURRENTDB_URL, shared by replicas)")
+	var relayOpts relayOptions
+	relayOpts.flags(f, "relay-nats-url")
 	if err := f.parse(args); err != nil {
 		return err
 	}
@@ -37,6 +40,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// Secrets come from the environment only: a flag would show in ps.
 	cfg.AdminToken = os.Getenv("ACTIONLEDGER_ADMIN_TOKEN")
 	cfg.TokenSecret = os.Getenv("ACTIONLEDGER_TOKEN_SECRET")
+	// The connection string may carry a password.
+	cfg.KurrentDBURL = os.Getenv("ACTIONLEDGER_KURRENTDB_URL")
 
 	log, err := newLogger(stderr, logLevel)
 	if err != nil {
@@ -57,7 +62,21 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if cfg.Demo {
 		printDemo(stdout, m, cfg)
 	}
-	return m.Serve(ctx)
+	if relayOpts.natsURL == "" {
+		return m.Serve(ctx)
+	}
+	// The relay in the server process: the way to run it on the embedded
+	// store, whose file only one process may open. It stops with the server.
+	rctx, stopRelay := context.WithCancel(ctx)
+	relayDone := make(chan struct{})
+	go func() {
+		defer close(relayDone)
+		superviseRelay(rctx, m.Store(), cfg.DataDir, relayOpts, log)
+	}()
+	serveErr := m.Serve(ctx)
+	stopRelay()
+	<-relayDone
+	return serveErr
 }
 
 // printDemo shows a newcomer how to call the demo: one token per role (these

@@ -66,6 +66,9 @@ type Application struct {
 	CloseFeedbackLoop Handler[CloseFeedbackLoop]
 
 	Queries *Queries
+	// Audit is the auditor's side: history, as-of views, verification and
+	// the record of exports.
+	Audit *Audit
 }
 
 // New builds the application. Metrics are registered on cfg.Registerer.
@@ -114,5 +117,6 @@ func New(cfg Config) (*Application, error) {
 		CloseFeedbackLoop: NewCloseFeedbackLoopHandler(w, d),
 
 		Queries: NewQueries(cfg.Store),
+		Audit:   &Audit{store: cfg.Store, RecordExport: NewRecordExportHandler(w, d)},
 	}, nil
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/actionledger/actionledger/services/app"
 	"github.com/actionledger/actionledger/services/eventstore"
 	"github.com/actionledger/actionledger/services/eventstore/boltstore"
+	"github.com/actionledger/actionledger/services/eventstore/kurrentstore"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"go.uber.org/zap"
@@ -54,7 +55,20 @@ type Config struct {
 	SnapshotEvery time.Duration
 	// TrustWeights weigh T1..T4 (zero: the defaults).
 	TrustWeights [4]float64
+	// Store selects the event store: StoreBolt (the default: the embedded
+	// store in DataDir, one process) or StoreKurrentDB (KurrentDBURL, shared
+	// by any number of replicas).
+	Store string
+	// KurrentDBURL is the esdb:// connection string for StoreKurrentDB. It
+	// may hold a password: it is never logged (see Masked).
+	KurrentDBURL string
 }
+
+// Event store kinds for Config.Store.
+const (
+	StoreBolt      = "bolt"
+	StoreKurrentDB = "kurrentdb"
+)
 
 // Masked returns the config as log fields with secrets hidden.
 func (c Config) Masked() []zap.Field {
@@ -69,7 +83,31 @@ func (c Config) Masked() []zap.Field {
 		zap.String("admin_token", mask(c.AdminToken)), zap.String("token_secret", mask(c.TokenSecret)),
 		zap.Bool("demo", c.Demo), zap.Duration("shutdown_timeout", c.ShutdownTimeout),
 		zap.Bool("rebuild_projections", c.RebuildProjections), zap.Float64s("trust_weights", c.TrustWeights[:]),
+		zap.String("store", c.storeKind()), zap.String("kurrentdb_url", kurrentstore.MaskURL(c.KurrentDBURL)),
 	}
+}
+
+func (c Config) storeKind() string {
+	if c.Store == "" {
+		return StoreBolt
+	}
+	return c.Store
+}
+
+// OpenStore opens the event store cfg selects (Store, DataDir,
+// KurrentDBURL), for the server and for tools that work on the log.
+func OpenStore(ctx context.Context, cfg Config, log *zap.Logger) (eventstore.Store, error) {
+	switch cfg.storeKind() {
+	case StoreBolt:
+		return boltstore.Open(filepath.Join(cfg.DataDir, "events.db"), boltstore.Options{Clock: cfg.Clock, OpenTimeout: 2 * time.Second})
+	case StoreKurrentDB:
+		if cfg.KurrentDBURL == "" {
+			return nil, errors.New("the kurrentdb store needs a connection string (ACTIONLEDGER_KURRENTDB_URL)")
+		}
+		// recorded_at comes from the KurrentDB leader's clock, not cfg.Clock.
+		return kurrentstore.Open(ctx, cfg.KurrentDBURL, kurrentstore.Options{Logger: log})
+	}
+	return nil, fmt.Errorf("unknown store %q: use %q or %q", cfg.Store, StoreBolt, StoreKurrentDB)
 }
 
 // Main is a running actionledger.
@@ -115,7 +153,7 @@ func Open(ctx context.Context, cfg Config, log *zap.Logger) (*Main, error) {
 	if err != nil {
 		return nil, err
 	}
-	store, err := boltstore.Open(filepath.Join(cfg.DataDir, "events.db"), boltstore.Options{Clock: cfg.Clock, OpenTimeout: 2 * time.Second})
+	store, err := OpenStore(ctx, cfg, log)
 	if err != nil {
 		return nil, fmt.Errorf("opening the event store: %w", err)
 	}
@@ -141,6 +179,10 @@ func Open(ctx context.Context, cfg Config, log *zap.Logger) (*Main, error) {
 	})
 	if err != nil {
 		return nil, fmt.Errorf("opening the read models: %w", err)
+	}
+	// Completion and trust per district, for dashboards (computed when scraped).
+	if err := m.registry.Register(projections.NewGauges(m.read)); err != nil {
+		return nil, fmt.Errorf("registering the indicator gauges: %w", err)
 	}
 	handler, err := api.New(api.Config{App: m.app, Read: m.read, Logger: log, Registry: m.registry, Ready: m.ready})
 	if err != nil {

@@ -1,0 +1,99 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/actionledger/actionledger/services/generate"
+)
+
+// generateCmd: `actionledger generate --scale tiny|clea|clea10 --seed N
+// [--out FILE]` writes a deterministic CLEA-shaped history as a backlog
+// (services/backlog) to FILE or stdout, and a summary to stderr.
+func generateCmd(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	var scale, out string
+	var seed uint64
+	f := newFlags("generate", stderr)
+	f.String(&scale, "scale", "tiny", "size of the history: "+strings.Join(generate.ScaleNames, ", "))
+	f.Uint64Var(&seed, "seed", 1, "seed; the same scale and seed give the same file")
+	f.String(&out, "out", "", "file to write (default: stdout)")
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	sc, ok := generate.Scales[scale]
+	if !ok {
+		return fmt.Errorf("--scale %q: want one of %s", scale, strings.Join(generate.ScaleNames, ", "))
+	}
+	w := stdout
+	var file *os.File
+	if out != "" {
+		var err error
+		if file, err = os.Create(out); err != nil {
+			return err
+		}
+		defer file.Close()
+		w = file
+	}
+	bw := bufio.NewWriterSize(w, 1<<20)
+	start := time.Now()
+	sum, err := generate.Generate(bw, sc, seed)
+	if err == nil {
+		err = bw.Flush()
+	}
+	if err == nil && file != nil {
+		err = file.Sync()
+	}
+	if err != nil {
+		if out != "" {
+			_ = os.Remove(out)
+		}
+		return errors.Join(errors.New("generate"), err)
+	}
+	printSummary(stderr, sum, time.Since(start))
+	return nil
+}
+
+func printSummary(w io.Writer, s generate.Summary, took time.Duration) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	row := func(k string, v any) { fmt.Fprintf(tw, "%s\t%v\t\n", k, v) }
+	fmt.Fprintf(w, "generated scale %s, seed %d, in %s\n", s.Scale, s.Seed, took.Round(time.Millisecond))
+	row("districts", s.Districts)
+	row("chiefdoms", s.Chiefdoms)
+	row("communities", s.Communities)
+	row("users", s.Users)
+	row("items", s.Items)
+	row("events (each item once, plus users)", s.Events)
+	row("visits", s.Visits)
+	row("action points", s.ActionPoints)
+	for _, st := range []string{"open", "in_progress", "achieved", "dropped"} {
+		n := s.ActionPointsBy[st]
+		pct := 0.0
+		if s.ActionPoints > 0 {
+			pct = 100 * float64(n) / float64(s.ActionPoints)
+		}
+		row("  "+st+" at the end", fmt.Sprintf("%d (%.2f%%)", n, pct))
+	}
+	row("referrals", s.Referrals)
+	row("feedback items", s.Feedback)
+	row("items synced a day or more late", fmt.Sprintf("%d (%.1f%%), up to %s", s.LateItems, 100*float64(s.LateItems)/float64(max(s.Items, 1)), s.MaxLate.Round(time.Hour)))
+	row("field time", s.From.Format(time.DateOnly)+" to "+s.To.Format(time.DateOnly))
+	_ = tw.Flush()
+	types := make([]string, 0, len(s.EventsByType))
+	for k := range s.EventsByType {
+		types = append(types, k)
+	}
+	sort.Strings(types)
+	fmt.Fprintln(w, "events by type:")
+	for _, k := range types {
+		fmt.Fprintf(tw, "  %s\t%d\t\n", k, s.EventsByType[k])
+	}
+	_ = tw.Flush()
+}

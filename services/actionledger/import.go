@@ -1,0 +1,196 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime/debug"
+	"runtime/pprof"
+	"strings"
+	"time"
+
+	"github.com/actionledger/actionledger/services/importer"
+	"github.com/actionledger/actionledger/services/server"
+)
+
+// importCmd: `actionledger import --data-dir D --file F` loads a backlog
+// into the embedded store through the command handlers (the server must be
+// stopped: one process at a time opens the store), then rebuilds the read
+// models so that the next start is ready at once.
+func importCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var dataDir, file, logLevel, cpuProfile string
+	var workers int
+	var noRebuild bool
+	f := newFlags("import", stderr)
+	f.String(&dataDir, "data-dir", "./data", "directory of the embedded store (the server must be stopped)")
+	f.String(&file, "file", "", "backlog to load (NDJSON, as written by generate); - for stdin")
+	f.IntVar(&workers, "workers", importer.DefaultWorkers, "communities imported side by side")
+	f.Bool(&noRebuild, "no-rebuild", false, "leave the read models to catch up when the server starts")
+	f.String(&logLevel, "log-level", "warn", "debug, info, warn or error (info logs every command)")
+	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the import to this file (diagnostics)")
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	// A batch job with a large, mostly pointer-free heap (the file):
+	// collecting less often costs memory it can spare and saves CPU.
+	debug.SetGCPercent(200)
+	if cpuProfile != "" {
+		stop, err := startCPUProfile(cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
+	if file == "" {
+		return errors.New("give --file (a backlog, e.g. from actionledger generate)")
+	}
+	in := io.Reader(os.Stdin)
+	if file != "-" {
+		fh, err := os.Open(file)
+		if err != nil {
+			return err
+		}
+		defer fh.Close()
+		in = fh
+	}
+	log, err := newLogger(stderr, logLevel)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = log.Sync() }()
+	// server.Open gives the same wiring as `serve` (store, secrets, the
+	// application): user tokens derived here are the ones the server will
+	// answer. It binds a port on loopback but never serves.
+	m, err := server.Open(ctx, server.Config{
+		Addr: "127.0.0.1:0", DataDir: dataDir,
+		AdminToken: os.Getenv("ACTIONLEDGER_ADMIN_TOKEN"), TokenSecret: os.Getenv("ACTIONLEDGER_TOKEN_SECRET"),
+	}, log)
+	if err != nil {
+		return fmt.Errorf("opening %s (is the server still running?): %w", dataDir, err)
+	}
+	defer m.Close()
+
+	bar := newProgressBar(stderr)
+	rep, err := importer.Run(ctx, importer.Config{App: m.App(), Store: m.Store(), Workers: workers,
+		Progress: func(p importer.Progress) {
+			bar.show(p.Phase, p.Done, p.Total, fmt.Sprintf("%s events, %s/s", thousands(int(p.Events)), thousands(int(rate(p.Events, p.Elapsed)))), p.Elapsed)
+		}}, in)
+	bar.finish()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "imported %s items (%s users) in %s: %s written, %s already there, %s refused\n",
+		thousands(rep.Items), thousands(rep.Users), rep.Took.Round(time.Millisecond),
+		thousands(rep.Written), thousands(rep.Replayed), thousands(rep.Refused))
+	fmt.Fprintf(stdout, "appended %s events at %s events/s (reading the file took %s more)\n",
+		thousands(int(rep.Events)), thousands(int(rep.EventsPerSec)), rep.Read.Round(time.Millisecond))
+	if rep.Refused > 0 {
+		var codes []string
+		for c, n := range rep.RefusedBy {
+			codes = append(codes, fmt.Sprintf("%s %d", c, n))
+		}
+		fmt.Fprintf(stdout, "refused by code: %s; the first ones:\n", strings.Join(codes, ", "))
+		_ = importer.MarshalRefusals(stdout, rep.Refusals)
+	}
+	if noRebuild {
+		return nil
+	}
+	rb, err := m.Read().Rebuild(ctx)
+	if err != nil {
+		return fmt.Errorf("rebuilding the read models: %w", err)
+	}
+	fmt.Fprintf(stdout, "rebuilt the read models from %s events in %s (%s events/s)\n",
+		thousands(int(rb.Events)), rb.Took.Round(time.Millisecond), thousands(int(rb.PerSec)))
+	return nil
+}
+
+// startCPUProfile profiles the process into path until stop is called.
+func startCPUProfile(path string) (stop func(), err error) {
+	fh, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(fh); err != nil {
+		fh.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); fh.Close() }, nil
+}
+
+func rate(n uint64, d time.Duration) float64 {
+	if d <= 0 {
+		return 0
+	}
+	return float64(n) / d.Seconds()
+}
+
+// thousands formats n as 1,234,567.
+func thousands(n int) string {
+	s := fmt.Sprint(n)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
+}
+
+// progressBar draws progress on a terminal in place, and elsewhere (a log,
+// a CI run) as a line every few seconds.
+type progressBar struct {
+	w        io.Writer
+	tty      bool
+	last     time.Time
+	drawn    bool
+	lastLine string
+}
+
+func newProgressBar(w io.Writer) *progressBar {
+	tty := false
+	if f, ok := w.(*os.File); ok {
+		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+			tty = true
+		}
+	}
+	return &progressBar{w: w, tty: tty}
+}
+
+func (b *progressBar) show(phase string, done, total int, extra string, elapsed time.Duration) {
+	if !b.tty && time.Since(b.last) < 5*time.Second {
+		return
+	}
+	b.last = time.Now()
+	const width = 30
+	frac := 0.0
+	if total > 0 {
+		frac = min(float64(done)/float64(total), 1)
+	}
+	fill := int(frac * width)
+	bar := strings.Repeat("=", fill) + strings.Repeat(" ", width-fill)
+	eta := ""
+	if frac > 0.01 && frac < 1 {
+		eta = " ETA " + (time.Duration(float64(elapsed)/frac) - elapsed).Round(time.Second).String()
+	}
+	line := fmt.Sprintf("%-6s [%s] %5.1f%% %s/%s %s%s", phase, bar, 100*frac, thousands(done), thousands(total), extra, eta)
+	if b.tty {
+		fmt.Fprintf(b.w, "\r%s\x1b[K", line)
+		b.drawn = true
+		return
+	}
+	fmt.Fprintln(b.w, line)
+}
+
+func (b *progressBar) finish() {
+	if b.tty && b.drawn {
+		fmt.Fprintln(b.w)
+	}
+}

@@ -1,0 +1,159 @@
+package backlog_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/actionledger/actionledger/services/backlog"
+)
+
+func TestParseItem(t *testing.T) {
+	cases := []struct {
+		name string
+		line string
+		want backlog.Item
+		err  string
+	}{
+		{"plain", `{"key":"k1","method":"POST","path":"/v1/feedback","body":{"id":"F1","text":"a \"quoted\" word, {braces}"}}`,
+			backlog.Item{Key: "k1", Method: "POST", Path: "/v1/feedback", Body: json.RawMessage(`{"id":"F1","text":"a \"quoted\" word, {braces}"}`)}, ""},
+		{"with as and if_match", `{"as":"mob-1","key":"k2","method":"POST","path":"/v1/action-points/A/start","if_match":"\"1\"","body":{}}`,
+			backlog.Item{As: "mob-1", Key: "k2", Method: "POST", Path: "/v1/action-points/A/start", IfMatch: `"1"`, Body: json.RawMessage(`{}`)}, ""},
+		{"spaces", `{ "key": "k3", "method": "POST", "path": "/v1/x" }`, backlog.Item{Key: "k3", Method: "POST", Path: "/v1/x"}, ""},
+		{"null body", `{"key":"k4","method":"POST","path":"/v1/x","body":null}`, backlog.Item{Key: "k4", Method: "POST", Path: "/v1/x"}, ""},
+		{"body last key first", `{"body":[1,{"a":[2]}],"path":"/v1/x","method":"POST","key":"k5"}`,
+			backlog.Item{Key: "k5", Method: "POST", Path: "/v1/x", Body: json.RawMessage(`[1,{"a":[2]}]`)}, ""},
+		{"string body", `{"key":"k6","method":"POST","path":"/v1/x","body":"s,}"}`, backlog.Item{Key: "k6", Method: "POST", Path: "/v1/x", Body: json.RawMessage(`"s,}"`)}, ""},
+		{"escaped key", `{"key":"k\u00e9","method":"POST","path":"/v1/x"}`, backlog.Item{Key: "ké", Method: "POST", Path: "/v1/x"}, ""},
+		{"no key", `{"method":"POST","path":"/v1/x"}`, backlog.Item{}, "needs key"},
+		{"unknown field", `{"key":"k","method":"POST","path":"/v1/x","zzz":1}`, backlog.Item{}, "zzz"},
+		{"bad body", `{"key":"k","method":"POST","path":"/v1/x","body":{"a":}}`, backlog.Item{}, "invalid"},
+		{"user line", `{"user":{"ref":"u","role":"mobilizer"}}`, backlog.Item{}, "before the first item"},
+		{"trailing garbage", `{"key":"k","method":"POST","path":"/v1/x"} x`, backlog.Item{}, "more than one JSON value"},
+		{"not json", `key=k`, backlog.Item{}, "not a backlog line"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := backlog.ParseItem([]byte(tc.line))
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("err = %v, want one mentioning %q (got %+v)", err, tc.err, got)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("got %+v\nwant %+v", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestReaderRoundTrip writes a file and reads it back, users and items in
+// order, the meta first.
+func TestReaderRoundTrip(t *testing.T) {
+	var buf bytes.Buffer
+	w := backlog.NewWriter(&buf)
+	users := []backlog.User{{Ref: "c", Name: "Coord", Role: "coordinator", District: "Kenema"}, {Ref: "m", Name: "Mob", Role: "mobilizer", District: "Kenema", Chiefdom: "Nongowa"}}
+	items := []backlog.Item{
+		{As: "c", Key: "1", Method: "POST", Path: "/v1/communities", Body: json.RawMessage(`{"id":"C1"}`)},
+		{As: "m", Key: "2", Method: "POST", Path: "/v1/communities/C1/triggering", IfMatch: `"1"`, Body: json.RawMessage(`{"attendance":5}`)},
+	}
+	must(t, w.Meta(backlog.Meta{Format: backlog.Format, Users: 2, Items: 2}))
+	for _, u := range users {
+		must(t, w.User(u))
+	}
+	for _, it := range items {
+		must(t, w.Item(it))
+	}
+	must(t, w.Flush())
+	r := backlog.NewReader(&buf)
+	var got []backlog.Item
+	for {
+		it, err := r.Next()
+		if err == io.EOF {
+			break
+		}
+		must(t, err)
+		got = append(got, it)
+	}
+	if !reflect.DeepEqual(got, items) {
+		t.Errorf("items %+v\nwant %+v", got, items)
+	}
+	if m := r.Meta(); m == nil || m.Users != 2 || m.Items != 2 {
+		t.Errorf("meta %+v", m)
+	}
+	if !reflect.DeepEqual(r.Order, []string{"c", "m"}) || r.Users["m"] != users[1] {
+		t.Errorf("users %v %v", r.Order, r.Users)
+	}
+}
+
+func TestReaderRefuses(t *testing.T) {
+	for _, tc := range []struct{ name, file, err string }{
+		{"undeclared user", `{"as":"x","key":"1","method":"POST","path":"/v1/x"}`, "no earlier user line"},
+		{"user twice", "{\"user\":{\"ref\":\"u\",\"role\":\"mobilizer\"}}\n{\"user\":{\"ref\":\"u\",\"role\":\"mobilizer\"}}", "declared twice"},
+		{"meta not first", "{\"user\":{\"ref\":\"u\",\"role\":\"mobilizer\"}}\n{\"meta\":{\"users\":1,\"items\":0}}", "must be the first"},
+		{"item and user", `{"user":{"ref":"u","role":"mobilizer"},"key":"1","method":"POST","path":"/v1/x"}`, "exactly one"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := backlog.NewReader(strings.NewReader(tc.file))
+			var err error
+			for err == nil {
+				_, err = r.Next()
+			}
+			if err == io.EOF || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("err = %v, want %q", err, tc.err)
+			}
+		})
+	}
+}
+
+func TestPartitioner(t *testing.T) {
+	p := backlog.NewPartitioner()
+	for _, tc := range []struct {
+		it   backlog.Item
+		want string
+	}{
+		{backlog.Item{Method: "POST", Path: "/v1/communities", Body: json.RawMessage(`{"id":"C1"}`)}, "C1"},
+		{backlog.Item{Method: "POST", Path: "/v1/communities/C1/visits"}, "C1"},
+		{backlog.Item{Method: "POST", Path: "/v1/action-points", Body: json.RawMessage(`{"id":"A1","community_id":"C2"}`)}, "C2"},
+		{backlog.Item{Method: "POST", Path: "/v1/action-points/A1/start"}, "C2"},
+		{backlog.Item{Method: "POST", Path: "/v1/referrals/R9/acknowledge"}, ""},
+		{backlog.Item{Method: "POST", Path: "/v1/users"}, ""},
+		{backlog.Item{Method: "POST", Path: "/healthz"}, ""},
+	} {
+		if got := p.Community(tc.it); got != tc.want {
+			t.Errorf("%s %s: community %q, want %q", tc.it.Method, tc.it.Path, got, tc.want)
+		}
+	}
+}
+
+// RequestHash must be the API's fingerprint: whitespace in the body does not
+// matter, the method, path and content do.
+func TestRequestHash(t *testing.T) {
+	a := backlog.RequestHash("POST", "/v1/x", []byte(`{"a": 1}`))
+	if !bytes.Equal(a, backlog.RequestHash("POST", "/v1/x", []byte(`{"a":1}`))) {
+		t.Error("whitespace changed the hash")
+	}
+	for _, other := range [][]byte{
+		backlog.RequestHash("POST", "/v1/y", []byte(`{"a":1}`)),
+		backlog.RequestHash("PUT", "/v1/x", []byte(`{"a":1}`)),
+		backlog.RequestHash("POST", "/v1/x", []byte(`{"a":2}`)),
+	} {
+		if bytes.Equal(a, other) {
+			t.Error("different requests hash alike")
+		}
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,247 @@
+package kurrentstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/EventStore/EventStore-Client-Go/v4/esdb"
+	"github.com/google/uuid"
+
+	"github.com/actionledger/actionledger/services/eventstore"
+)
+
+// Append implements eventstore.Store. See the package comment for the steps
+// and what each one guarantees.
+func (s *Store) Append(ctx context.Context, stream string, expected eventstore.ExpectedRevision, events ...eventstore.EventData) (eventstore.AppendResult, error) {
+	if err := eventstore.ValidateAppend(stream, events); err != nil {
+		return eventstore.AppendResult{}, err
+	}
+	if err := ctx.Err(); err != nil {
+		return eventstore.AppendResult{}, err
+	}
+	c, err := s.conn()
+	if err != nil {
+		return eventstore.AppendResult{}, err
+	}
+	writer := uuid.NewString()
+	data := make([]esdb.EventData, len(events))
+	for i := range events {
+		if data[i], err = encodeEvent(&events[i], writer); err != nil {
+			return eventstore.AppendResult{}, fmt.Errorf("%w: %v", eventstore.ErrInvalid, err)
+		}
+	}
+
+	allFresh, err := s.claim(ctx, c, stream, events)
+	if err != nil {
+		return eventstore.AppendResult{}, err
+	}
+	if !allFresh {
+		// Some id was claimed for this stream before: it may be stored in
+		// it already (a retry, or a misuse of the id).
+		res, done, _, err := s.findStored(ctx, stream, expected, events)
+		if done || err != nil {
+			return res, err
+		}
+	}
+
+	// From here the write may land, so its verdict is waited for whatever
+	// ctx does (bounded by WriteTimeout).
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.opts.WriteTimeout)
+	defer cancel()
+	what := fmt.Sprintf("appending to %q", stream)
+	wr, err := c.AppendToStream(wctx, s.names.stream(stream), esdb.AppendToStreamOptions{ExpectedRevision: toESDB(expected)}, data...)
+	if isWrongVersion(err) {
+		// Not at the expected revision, or a partial match of stored
+		// ids: tell a retry, a misused id and a conflict apart.
+		res, done, actual, err := s.findStored(wctx, stream, expected, events)
+		if done || err != nil {
+			return res, err
+		}
+		return eventstore.AppendResult{}, &eventstore.WrongRevisionError{Stream: stream, Expected: expected, Actual: actual}
+	}
+	if err != nil {
+		return eventstore.AppendResult{}, s.check(wctx, c, what, err)
+	}
+
+	// KurrentDB answers an idempotent retry like the original write, and
+	// gives one position for the whole append: read the events back for
+	// their positions and for who wrote them.
+	n := uint64(len(events))
+	last := wr.NextExpectedVersion
+	if last+1 < n {
+		return eventstore.AppendResult{}, fmt.Errorf("kurrentstore: %s: server reports revision %d after %d events", what, last, n)
+	}
+	first := last + 1 - n // KurrentDB revision of the first event
+	got, err := s.readStream(wctx, stream, first, len(events))
+	if err != nil {
+		return eventstore.AppendResult{}, fmt.Errorf("kurrentstore: %s: reading the appended events back: %w", what, err)
+	}
+	if len(got) != len(events) {
+		return eventstore.AppendResult{}, fmt.Errorf("kurrentstore: %s: %d of %d appended events read back", what, len(got), len(events))
+	}
+	mine := true
+	for i := range got {
+		if got[i].ID != events[i].ID {
+			return eventstore.AppendResult{}, fmt.Errorf("kurrentstore: %s: revision %d holds event %s, not %s",
+				what, got[i].Revision, got[i].ID, events[i].ID)
+		}
+		mine = mine && got[i].writer == writer
+	}
+	return resultOf(got, !mine), nil
+}
+
+// toESDB maps the port's expected revision: port revision r is KurrentDB
+// revision r-1, and port revision 0 is "no stream".
+func toESDB(e eventstore.ExpectedRevision) esdb.ExpectedRevision {
+	switch {
+	case e.IsAny():
+		return esdb.Any{}
+	case e.IsStreamExists():
+		return esdb.StreamExists{}
+	}
+	rev, _ := e.ExactRevision()
+	if rev == 0 {
+		return esdb.NoStream{}
+	}
+	return esdb.Revision(rev - 1)
+}
+
+func isWrongVersion(err error) bool {
+	var ee *esdb.Error
+	return errors.As(err, &ee) && ee.Code() == esdb.ErrorCodeWrongExpectedVersion
+}
+
+func resultOf(evs []decoded, duplicate bool) eventstore.AppendResult {
+	return eventstore.AppendResult{
+		FirstRevision: evs[0].Revision,
+		LastRevision:  evs[len(evs)-1].Revision,
+		FirstPosition: evs[0].Position,
+		LastPosition:  evs[len(evs)-1].Position,
+		Duplicate:     duplicate,
+	}
+}
+
+// findStored decides an append from where its ids already are in stream,
+// the way the embedded store does: the first id stored in stream, followed
+// by the others at the next revisions, is a retry (Duplicate), unless an
+// exact expected revision names another place (WrongRevisionError); any
+// other stored id fails with ErrDuplicateEventID. done is false when no id
+// is in the stream; actual is then the stream's revision.
+func (s *Store) findStored(ctx context.Context, stream string, expected eventstore.ExpectedRevision, events []eventstore.EventData) (res eventstore.AppendResult, done bool, actual uint64, err error) {
+	recs, err := s.readWholeStream(ctx, stream)
+	if err != nil {
+		return res, true, 0, err
+	}
+	actual = uint64(len(recs))
+	at := make(map[uuid.UUID]int, len(recs))
+	for i := range recs {
+		at[recs[i].ID] = i
+	}
+	i, found := at[events[0].ID]
+	if !found {
+		for k := 1; k < len(events); k++ {
+			if j, ok := at[events[k].ID]; ok {
+				return res, true, actual, fmt.Errorf("%w: event %s (index %d) is stored at %q/%d, but event %s is not stored",
+					eventstore.ErrDuplicateEventID, events[k].ID, k, stream, j+1, events[0].ID)
+			}
+		}
+		return res, false, actual, nil
+	}
+	for k := 1; k < len(events); k++ {
+		if i+k >= len(recs) || recs[i+k].ID != events[k].ID {
+			return res, true, actual, fmt.Errorf("%w: event %s is stored at %q/%d but event %s (index %d) is not stored at revision %d",
+				eventstore.ErrDuplicateEventID, events[0].ID, stream, i+1, events[k].ID, k, i+k+1)
+		}
+	}
+	if exact, ok := expected.ExactRevision(); ok && exact != uint64(i) {
+		return res, true, actual, &eventstore.WrongRevisionError{Stream: stream, Expected: expected, Actual: actual}
+	}
+	return resultOf(recs[i:i+len(events)], true), true, actual, nil
+}
+
+// claimState is what claiming an id found.
+type claimState int
+
+const (
+	claimFresh   claimState = iota // nobody had claimed it: it is stored nowhere
+	claimOurs                      // claimed for this stream before
+	claimForeign                   // claimed for another stream
+)
+
+// claim binds every event id to stream in KurrentDB, which has no unique
+// index on event ids across streams: the first append of id X creates the
+// stream "<ns>.id:X" (expected revision "no stream") holding the stream's
+// name. allFresh reports that no id had been claimed before, so none can be
+// stored anywhere; an id claimed for another stream fails the append with
+// ErrDuplicateEventID before anything is written to the stream.
+func (s *Store) claim(ctx context.Context, c *esdb.Client, stream string, events []eventstore.EventData) (allFresh bool, err error) {
+	states := make([]claimState, len(events))
+	owners := make([]string, len(events))
+	errs := make([]error, len(events))
+	one := func(i int) {
+		states[i], owners[i], errs[i] = s.claimOne(ctx, c, stream, events[i].ID)
+	}
+	if len(events) == 1 {
+		one(0)
+	} else {
+		var wg sync.WaitGroup
+		for i := range events {
+			wg.Go(func() { one(i) })
+		}
+		wg.Wait()
+	}
+	if err := errors.Join(errs...); err != nil {
+		return false, err
+	}
+	allFresh = true
+	for i, st := range states {
+		switch st {
+		case claimForeign:
+			return false, fmt.Errorf("%w: event %s (index %d) is stored in stream %q, not %q",
+				eventstore.ErrDuplicateEventID, events[i].ID, i, owners[i], stream)
+		case claimOurs:
+			allFresh = false
+		}
+	}
+	return allFresh, nil
+}
+
+func (s *Store) claimOne(ctx context.Context, c *esdb.Client, stream string, id uuid.UUID) (claimState, string, error) {
+	name := s.names.claimStream(id)
+	body, err := json.Marshal(claim{Stream: stream})
+	if err != nil {
+		return 0, "", err
+	}
+	// A random event id: a claim that already exists must answer "wrong
+	// expected version", never pass as an idempotent retry.
+	_, err = c.AppendToStream(ctx, name, esdb.AppendToStreamOptions{ExpectedRevision: esdb.NoStream{}}, esdb.EventData{
+		EventID: uuid.New(), EventType: claimEventType, ContentType: esdb.ContentTypeJson, Data: body,
+	})
+	if err == nil {
+		return claimFresh, stream, nil
+	}
+	what := fmt.Sprintf("claiming event id %s", id)
+	if !isWrongVersion(err) {
+		return 0, "", s.check(ctx, c, what, err)
+	}
+	rs, err := c.ReadStream(ctx, name, esdb.ReadStreamOptions{Direction: esdb.Forwards, From: esdb.Start{}}, 1)
+	if err != nil {
+		return 0, "", s.check(ctx, c, what, err)
+	}
+	defer rs.Close()
+	ev, err := rs.Recv()
+	if err != nil {
+		return 0, "", s.check(ctx, c, what+": reading the claim", err)
+	}
+	var cl claim
+	if ev.Event == nil || json.Unmarshal(ev.Event.Data, &cl) != nil || cl.Stream == "" {
+		return 0, "", fmt.Errorf("kurrentstore: %s: the claim stream %q holds no claim", what, name)
+	}
+	if cl.Stream == stream {
+		return claimOurs, stream, nil
+	}
+	return claimForeign, cl.Stream, nil
+}

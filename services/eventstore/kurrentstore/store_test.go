@@ -1,0 +1,284 @@
+package kurrentstore_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/actionledger/actionledger/services/eventstore"
+	"github.com/actionledger/actionledger/services/eventstore/kurrentstore"
+	"github.com/actionledger/actionledger/services/eventstore/kurrentstore/kurrenttest"
+)
+
+func TestMaskURL(t *testing.T) {
+	cases := []struct {
+		name, in, want string
+	}{
+		{"no credentials", "esdb://127.0.0.1:2113?tls=false", "esdb://127.0.0.1:2113?tls=false"},
+		{"user and password", "esdb://admin:changeit@db:2113?tls=true", "esdb://admin:xxxxx@db:2113?tls=true"},
+		{"seed list", "esdb+discover://ops:p4ss@n1:2113,n2:2113,n3:2113?tlsCAFile=/ca.crt",
+			"esdb+discover://ops:xxxxx@n1:2113,n2:2113,n3:2113?tlsCAFile=/ca.crt"},
+		{"percent-encoded password", "esdb://ops:a%40b%3Ac@db:2113", "esdb://ops:xxxxx@db:2113"},
+		{"user only", "esdb://ops@db:2113", "esdb://ops@db:2113"},
+		{"not a connection string", "admin:changeit@db", "(unparsable connection string)"},
+		{"empty", "", ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if got := kurrentstore.MaskURL(c.in); got != c.want {
+				t.Fatalf("MaskURL(%q) = %q, want %q", c.in, got, c.want)
+			}
+		})
+	}
+}
+
+// open connects a store to srv, closing it when the test ends.
+func open(t *testing.T, url string, opts kurrentstore.Options) *kurrentstore.Store {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	s, err := kurrentstore.Open(ctx, url, opts)
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+func ev(typ string) eventstore.EventData {
+	return eventstore.EventData{ID: uuid.New(), Type: typ, Data: []byte(`{"k":1}`)}
+}
+
+func mustAppend(t *testing.T, s eventstore.Store, stream string, exp eventstore.ExpectedRevision, evs ...eventstore.EventData) eventstore.AppendResult {
+	t.Helper()
+	res, err := s.Append(t.Context(), stream, exp, evs...)
+	if err != nil {
+		t.Fatalf("append to %q: %v", stream, err)
+	}
+	return res
+}
+
+func TestOpenFailsFastAndHidesThePassword(t *testing.T) {
+	cases := []struct {
+		name, url string
+	}{
+		{"nothing listening", "esdb://admin:s3cr3t-pw@127.0.0.1:1?tls=false"},
+		{"malformed", "esdb://admin:s3cr3t-pw@127.0.0.1:notaport?tls=false"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			start := time.Now()
+			_, err := kurrentstore.Open(t.Context(), c.url, kurrentstore.Options{ConnectTimeout: 5 * time.Second})
+			if err == nil {
+				t.Fatal("open succeeded")
+			}
+			if strings.Contains(err.Error(), "s3cr3t-pw") {
+				t.Fatalf("the error shows the password: %v", err)
+			}
+			if d := time.Since(start); d > 10*time.Second {
+				t.Fatalf("open took %s to fail", d)
+			}
+		})
+	}
+}
+
+func TestOpenRefusesABadNamespace(t *testing.T) {
+	srv := kurrenttest.Start(t, kurrenttest.Options{})
+	for _, ns := range []string{"a:b", "a.id", "with space", strings.Repeat("x", 65)} {
+		if _, err := kurrentstore.Open(t.Context(), srv.URL(), kurrentstore.Options{Namespace: ns}); err == nil {
+			t.Errorf("namespace %q accepted", ns)
+		}
+	}
+}
+
+// Everything that is not the namespace's own stream — system events, other
+// namespaces, another tool's streams, the claims — stays out of ReadAll,
+// Head and subscriptions.
+func TestOnlyTheNamespaceIsVisible(t *testing.T) {
+	srv := kurrenttest.Start(t, kurrenttest.Options{SystemEventEvery: 1})
+	s := open(t, srv.URL(), kurrentstore.Options{})
+	other := open(t, srv.URL(), kurrentstore.Options{Namespace: "other"})
+
+	sub, err := s.Subscribe(t.Context(), 0)
+	if err != nil {
+		t.Fatalf("subscribe: %v", err)
+	}
+	defer sub.Close()
+
+	var want []eventstore.AppendResult
+	for i := range 3 {
+		srv.AppendRaw("$stats-node", "$statsCollected", []byte(`{}`), 2)
+		mustAppend(t, other, "community-X", eventstore.Any, ev("Other"))
+		srv.AppendRaw("billing-7", "InvoiceSent", []byte(`{}`), 1)
+		want = append(want, mustAppend(t, s, fmt.Sprintf("community-%d", i), eventstore.NoStream, ev("Mine")))
+	}
+	// More foreign records after the last own event than Head's first page.
+	srv.AppendRaw("$stats-node", "$statsCollected", []byte(`{}`), 100)
+	mustAppend(t, other, "community-Y", eventstore.Any, ev("Other"))
+
+	all, err := s.ReadAll(t.Context(), 0, 100)
+	if err != nil {
+		t.Fatalf("read all: %v", err)
+	}
+	if len(all) != len(want) {
+		t.Fatalf("read all: %d events, want %d", len(all), len(want))
+	}
+	for i, e := range all {
+		if e.Type != "Mine" || e.Position != want[i].FirstPosition || e.Stream != fmt.Sprintf("community-%d", i) {
+			t.Errorf("event %d: %s in %q at %d, want Mine in community-%d at %d", i, e.Type, e.Stream, e.Position, i, want[i].FirstPosition)
+		}
+	}
+	head, err := s.Head(t.Context())
+	if err != nil || head != want[len(want)-1].LastPosition {
+		t.Fatalf("head = %d (%v), want %d", head, err, want[len(want)-1].LastPosition)
+	}
+	for i := range want {
+		got, err := sub.Recv()
+		if err != nil {
+			t.Fatalf("recv %d: %v", i, err)
+		}
+		if got.Position != want[i].FirstPosition {
+			t.Fatalf("subscription event %d at %d, want %d", i, got.Position, want[i].FirstPosition)
+		}
+	}
+}
+
+// A log longer than one read page, with claims and system events between the
+// application's events, reads whole and in order.
+func TestReadAllAcrossPages(t *testing.T) {
+	srv := kurrenttest.Start(t, kurrenttest.Options{SystemEventEvery: 1})
+	s := open(t, srv.URL(), kurrentstore.Options{})
+	const n = 700
+	var last uint64
+	for i := range n {
+		last = mustAppend(t, s, fmt.Sprintf("s-%d", i%7), eventstore.Any, ev("E")).LastPosition
+	}
+	all, err := s.ReadAll(t.Context(), 0, 2*n)
+	if err != nil {
+		t.Fatalf("read all: %v", err)
+	}
+	if len(all) != n || all[n-1].Position != last {
+		t.Fatalf("read all: %d events ending at %d, want %d ending at %d", len(all), all[len(all)-1].Position, n, last)
+	}
+	page, err := s.ReadAll(t.Context(), all[99].Position, 300)
+	if err != nil || len(page) != 300 || page[0].Position != all[100].Position {
+		t.Fatalf("read all after the 100th event: %d events (%v), want 300 starting at %d", len(page), err, all[100].Position)
+	}
+}
+
+// KurrentDB forgets its idempotency cache on restart, after which an Any
+// append of stored ids would store them twice; the claims still make it a
+// retry.
+func TestRetryAfterKurrentDBForgotItsIdempotencyCache(t *testing.T) {
+	cases := []struct {
+		name string
+		exp  eventstore.ExpectedRevision
+	}{
+		{"any", eventstore.Any},
+		{"stream exists", eventstore.StreamExists},
+		{"exact", eventstore.NoStream},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			srv := kurrenttest.Start(t, kurrenttest.Options{})
+			s := open(t, srv.URL(), kurrentstore.Options{})
+			mustAppend(t, s, "st", eventstore.NoStream, ev("First"))
+			evs := []eventstore.EventData{ev("A"), ev("B")}
+			exp := c.exp
+			if _, ok := exp.ExactRevision(); ok {
+				exp = eventstore.Exact(1)
+			}
+			orig := mustAppend(t, s, "st", exp, evs...)
+			srv.ForgetIdempotencyCache()
+			before := srv.Events()
+			res, err := s.Append(t.Context(), "st", exp, evs...)
+			if err != nil || !res.Duplicate {
+				t.Fatalf("retry: %+v, %v; want a duplicate", res, err)
+			}
+			res.Duplicate = false
+			if res != orig {
+				t.Fatalf("retry answered %+v, want %+v", res, orig)
+			}
+			if srv.Events() != before {
+				t.Fatalf("retry wrote %d events", srv.Events()-before)
+			}
+		})
+	}
+}
+
+// A fresh append costs one claim per event and the append itself.
+func TestAppendRoundTrips(t *testing.T) {
+	srv := kurrenttest.Start(t, kurrenttest.Options{})
+	s := open(t, srv.URL(), kurrentstore.Options{})
+	before := srv.AppendCalls()
+	mustAppend(t, s, "rt", eventstore.NoStream, ev("One"))
+	if got := srv.AppendCalls() - before; got != 2 {
+		t.Fatalf("a one-event append made %d append calls, want 2 (claim, append)", got)
+	}
+	before = srv.AppendCalls()
+	mustAppend(t, s, "rt", eventstore.Exact(1), ev("Two"), ev("Three"))
+	if got := srv.AppendCalls() - before; got != 3 {
+		t.Fatalf("a two-event append made %d append calls, want 3", got)
+	}
+}
+
+// A lost node ends subscriptions with an error (not ErrClosed, so consumers
+// reopen them) and fails calls; once it is back, the same Store works again,
+// even though the client library gives up its connection for good after a
+// failed discovery.
+func TestSurvivesTheServerGoingAway(t *testing.T) {
+	srv := kurrenttest.Start(t, kurrenttest.Options{})
+	s := open(t, srv.URL(), kurrentstore.Options{})
+	first := mustAppend(t, s, "nl", eventstore.NoStream, ev("Before"))
+	sub, err := s.Subscribe(t.Context(), 0)
+	if err != nil {
+		t.Fatalf("subscribe: %v", err)
+	}
+	defer sub.Close()
+	if got, err := sub.Recv(); err != nil || got.Position != first.FirstPosition {
+		t.Fatalf("recv: %+v, %v", got, err)
+	}
+
+	srv.Stop()
+	_, err = sub.Recv()
+	if err == nil || errors.Is(err, eventstore.ErrClosed) {
+		t.Fatalf("recv after the server went away: %v, want a failure other than ErrClosed", err)
+	}
+	if _, err := s.Append(t.Context(), "nl", eventstore.Exact(1), ev("During")); err == nil {
+		t.Fatal("append succeeded with the server away")
+	}
+	// Let the library's discovery give up, as it does against a dead node.
+	_, _ = s.Head(t.Context())
+
+	if err := srv.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	var res eventstore.AppendResult
+	for {
+		res, err = s.Append(t.Context(), "nl", eventstore.Exact(1), ev("After"))
+		if err == nil || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatalf("append after the server came back: %v", err)
+	}
+	if res.FirstRevision != 2 {
+		t.Fatalf("append after the server came back landed at revision %d, want 2", res.FirstRevision)
+	}
+	sub2, err := s.Subscribe(t.Context(), first.LastPosition)
+	if err != nil {
+		t.Fatalf("subscribe again: %v", err)
+	}
+	defer sub2.Close()
+	if got, err := sub2.Recv(); err != nil || got.Position != res.FirstPosition {
+		t.Fatalf("recv after resubscribing: %+v, %v; want the event at %d", got, err, res.FirstPosition)
+	}
+}

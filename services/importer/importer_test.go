@@ -1,0 +1,218 @@
+package importer_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"testing"
+
+	"github.com/actionledger/actionledger/api"
+	"github.com/actionledger/actionledger/domain"
+	"github.com/actionledger/actionledger/services/app"
+	"github.com/actionledger/actionledger/services/backlog"
+	"github.com/actionledger/actionledger/services/eventstore/boltstore"
+	"github.com/actionledger/actionledger/services/generate"
+	"github.com/actionledger/actionledger/services/importer"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+type fixture struct {
+	app   *app.Application
+	store *boltstore.Store
+}
+
+func newFixture(t *testing.T) fixture {
+	t.Helper()
+	s, err := boltstore.Open(filepath.Join(t.TempDir(), "events.db"), boltstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	a, err := app.New(app.Config{Store: s, TokenSecret: []byte("secret"), AdminTokenHash: app.HashToken("admin"), Registerer: prometheus.NewRegistry()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fixture{app: a, store: s}
+}
+
+func tinyFile(t *testing.T) ([]byte, generate.Summary) {
+	t.Helper()
+	var buf bytes.Buffer
+	sum, err := generate.Generate(&buf, generate.Scales["tiny"], 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes(), sum
+}
+
+// TestImportTwice: a generated history imports without a refusal, writes
+// one event per item and user, and importing it again writes nothing.
+func TestImportTwice(t *testing.T) {
+	f := newFixture(t)
+	file, sum := tinyFile(t)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name              string
+		written, replayed int
+		events            uint64
+	}{
+		{"first", sum.Items, 0, uint64(sum.Events)},
+		{"again", 0, sum.Items, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var phases []string
+			rep, err := importer.Run(ctx, importer.Config{App: f.app, Store: f.store, Workers: 4,
+				Progress: func(p importer.Progress) { phases = append(phases, p.Phase) }}, bytes.NewReader(file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.Refused != 0 {
+				t.Fatalf("refused %d: %+v", rep.Refused, rep.Refusals)
+			}
+			if rep.Items != sum.Items || rep.Users != sum.Users || rep.Written != tc.written || rep.Replayed != tc.replayed || rep.Events != tc.events {
+				t.Errorf("report %+v; want %d items, %d users, %d written, %d replayed, %d events", rep, sum.Items, sum.Users, tc.written, tc.replayed, tc.events)
+			}
+			if len(phases) == 0 || phases[len(phases)-1] != "done" {
+				t.Errorf("progress phases %v, want the last to be done", phases)
+			}
+		})
+	}
+}
+
+// TestImportedItemsAreTheRoutesRequests sends every imported item to the
+// HTTP API through POST /v1/sync as its user: each must be answered as a
+// replay of what the import wrote. That holds the importer's translation
+// (paths, bodies, idempotency keys, request fingerprints) to the routes'.
+func TestImportedItemsAreTheRoutesRequests(t *testing.T) {
+	f := newFixture(t)
+	file, _ := tinyFile(t)
+	ctx := context.Background()
+	if _, err := importer.Run(ctx, importer.Config{App: f.app, Store: f.store}, bytes.NewReader(file)); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := api.New(api.Config{App: f.app, Registry: prometheus.NewRegistry()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(srv)
+	defer ts.Close()
+
+	r := backlog.NewReader(bytes.NewReader(file))
+	byUser := map[string][]backlog.Item{}
+	var order []string
+	for {
+		it, err := r.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if byUser[it.As] == nil {
+			order = append(order, it.As)
+		}
+		byUser[it.As] = append(byUser[it.As], it)
+	}
+	admin := app.Actor{ID: app.AdminActorID, Role: domain.RoleAdmin}
+	sent := 0
+	for _, ref := range order {
+		u := r.Users[ref]
+		// Creating the user again under its key answers its token.
+		res, err := f.app.CreateUser.Handle(ctx, app.CreateUser{Meta: app.Meta{Actor: admin, IdempotencyKey: u.Key(),
+			RequestHash: backlog.RequestHash("POST", "/v1/users", u.Body())}, Name: u.Name, Role: u.Role, District: u.District, Chiefdom: u.Chiefdom})
+		if err != nil || !res.Replayed {
+			t.Fatalf("user %s: replayed=%v err=%v", ref, res.Replayed, err)
+		}
+		items := byUser[ref]
+		for len(items) > 0 {
+			n := min(len(items), api.MaxSyncItems)
+			batch := items[:n]
+			items = items[n:]
+			var body struct {
+				Items []backlog.Item `json:"items"`
+			}
+			for _, it := range batch {
+				it.As = ""
+				body.Items = append(body.Items, it)
+			}
+			raw, _ := json.Marshal(body)
+			req, _ := http.NewRequest("POST", ts.URL+"/v1/sync", bytes.NewReader(raw))
+			req.Header.Set("Authorization", "Bearer "+res.Token)
+			req.Header.Set("Content-Type", "application/json")
+			resp, err := ts.Client().Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out api.SyncResponse
+			err = json.NewDecoder(resp.Body).Decode(&out)
+			resp.Body.Close()
+			if err != nil || resp.StatusCode != 200 {
+				t.Fatalf("sync as %s: %d %v", ref, resp.StatusCode, err)
+			}
+			for i, res := range out.Results {
+				if res.Status/100 != 2 || !res.Replayed {
+					t.Errorf("%s %s (key %s, as %s): %d replayed=%v %s", batch[i].Method, batch[i].Path, batch[i].Key, ref, res.Status, res.Replayed, res.Body)
+				}
+				sent++
+			}
+		}
+	}
+	if sent == 0 {
+		t.Fatal("sent nothing")
+	}
+}
+
+// TestImportRefusals: items the handlers refuse are counted with their
+// code and line, and the rest still go in.
+func TestImportRefusals(t *testing.T) {
+	f := newFixture(t)
+	file := []byte(`{"user":{"ref":"c","name":"Coord","role":"coordinator","district":"Kenema"}}
+{"user":{"ref":"m","name":"Mob","role":"mobilizer","district":"Kenema"}}
+{"as":"c","key":"1","method":"POST","path":"/v1/communities","body":{"id":"C1","name":"Kpayama","district":"Kenema","chiefdom":"Nongowa"}}
+{"as":"m","key":"2","method":"POST","path":"/v1/communities/C1/visits","body":{"kind":"initial","trust_rating":3}}
+{"as":"m","key":"3","method":"POST","path":"/v1/communities/C1/triggering","body":{"attendance":10}}
+{"as":"m","key":"4","method":"POST","path":"/v1/communities/C1/visits","body":{"kind":"initial","trust_rating":3,"zzz":1}}
+{"as":"m","key":"5","method":"POST","path":"/v1/communities/C1/visits","body":{"kind":"initial","trust_rating":3}}
+{"as":"m","key":"6","method":"POST","path":"/v1/nowhere","body":{}}
+{"as":"m","key":"7","method":"POST","path":"/v1/communities","body":{"id":"C2","name":"X","district":"Kenema","chiefdom":"Nongowa"}}
+`)
+	rep, err := importer.Run(context.Background(), importer.Config{App: f.app, Store: f.store}, bytes.NewReader(file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]int{"transition_not_allowed": 1, "invalid_input": 1, "route_not_found": 1, "forbidden": 1}
+	if rep.Written != 3 || rep.Refused != 4 || len(rep.RefusedBy) != len(want) {
+		t.Fatalf("report %+v", rep)
+	}
+	for code, n := range want {
+		if rep.RefusedBy[code] != n {
+			t.Errorf("refused by %s: %d, want %d", code, rep.RefusedBy[code], n)
+		}
+	}
+	lines := map[int]string{}
+	for _, r := range rep.Refusals {
+		lines[r.Line] = r.Code
+	}
+	if lines[4] != "transition_not_allowed" || lines[6] != "invalid_input" || lines[8] != "route_not_found" || lines[9] != "forbidden" {
+		t.Errorf("refusals by line: %v", lines)
+	}
+}
+
+func TestImportBadFile(t *testing.T) {
+	f := newFixture(t)
+	for _, tc := range []struct{ name, file string }{
+		{"not JSON", "{\n"},
+		{"undeclared user", `{"as":"x","key":"1","method":"POST","path":"/v1/communities","body":{}}` + "\n"},
+		{"user after items", `{"user":{"ref":"c","role":"coordinator"}}` + "\n" + `{"as":"c","key":"1","method":"POST","path":"/v1/x"}` + "\n" + `{"user":{"ref":"d","role":"coordinator"}}` + "\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := importer.Run(context.Background(), importer.Config{App: f.app, Store: f.store}, bytes.NewReader([]byte(tc.file))); err == nil {
+				t.Error("imported a bad file")
+			}
+		})
+	}
+}
