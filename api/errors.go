@@ -55,7 +55,8 @@ type Problem struct {
 // errors get a generic detail: their text may name files or stores.
 func problemFor(err error, instance string) Problem {
 	code := domain.ErrorCode(err)
-	if errors.Is(err, context.DeadlineExceeded) {
+	timedOut := code == domain.CodeInternal && errors.Is(err, context.DeadlineExceeded)
+	if timedOut {
 		code = domain.CodeUnavailable
 	}
 	status, ok := statusOf[code]
@@ -69,14 +70,18 @@ func problemFor(err error, instance string) Problem {
 		Code:     string(code),
 		Instance: instance,
 	}
+	// Only the domain's own messages reach the client: anything else may
+	// name stores, files or hosts.
 	var de *domain.Error
 	switch {
+	case timedOut:
+		p.Detail = "the service did not answer in time; retry"
 	case code == domain.CodeInternal:
 		p.Detail = "internal error; the request id in the logs identifies it"
 	case errors.As(err, &de):
 		p.Detail, p.Field = de.Message, de.Field
 	default:
-		p.Detail = err.Error()
+		p.Detail = http.StatusText(status)
 	}
 	return p
 }
@@ -84,7 +89,10 @@ func problemFor(err error, instance string) Problem {
 // writeError answers err as problem+json and logs internal errors.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	p := problemFor(err, r.URL.Path)
-	if p.Status >= 500 {
+	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
+		// The client went away (a dropped 2G link): nothing to alert on.
+		s.log.Info("request cancelled by the client", zap.String("request_id", requestID(r.Context())))
+	} else if p.Status >= 500 {
 		s.log.Error("request failed", zap.String("request_id", requestID(r.Context())), zap.String("code", p.Code), zap.Error(err))
 	}
 	if p.Status == http.StatusUnauthorized {

@@ -1305,7 +1305,8 @@ func TestOpenAPIDescribesResponses(t *testing.T) {
 		{name: "read the cancelled referral", role: "coordinator", method: "GET", path: "/v1/referrals/REF-2", want: 200, check: status("cancelled")},
 
 		{name: "receive feedback", role: "mobilizer", method: "POST", path: "/v1/feedback",
-			body: map[string]any{"id": "FB-1", "community_id": "KEN-1", "type": "rumour", "text": "They sell blood", "need_category": "respect", "channel": "mobilizer"},
+			body: map[string]any{"id": "FB-1", "community_id": "KEN-1", "type": "rumour", "text": "They sell blood", "need_category": "respect", "channel": "mobilizer",
+				"occurred_at": "2015-02-14T09:30:00Z"},
 			want: 201, check: header("Location", "/v1/feedback/FB-1")},
 		{name: "receive feedback of an unknown type", role: "mobilizer", method: "POST", path: "/v1/feedback",
 			body: map[string]any{"community_id": "KEN-1", "type": "gossip", "text": "t"}, want: 400, check: field("type")},

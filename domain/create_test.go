@@ -450,7 +450,7 @@ func TestRaiseReferral(t *testing.T) {
 		}
 		wantEvents(t, r, "ReferralRaised.v1")
 		wantEvent := &domain.ReferralRaised{ID: "REF-0001", CommunityID: "KAI-0042", Place: c.Place(),
-			Kind: "suspected_case", Channel: "hotline_117", PersonRef: "P-2291", SymptomOnset: onsetAt}
+			Kind: "suspected_case", Channel: "hotline_117", PersonRef: "P-2291", SymptomOnset: onsetAt, RaisedAt: raisedAt}
 		if got := r.Changes()[0]; !reflect.DeepEqual(got, wantEvent) {
 			t.Errorf("event = %+v; want %+v", got, wantEvent)
 		}

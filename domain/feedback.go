@@ -20,6 +20,7 @@ type FeedbackItem struct {
 	channel        string
 	to             string
 	response       string
+	receivedAt     time.Time
 	communicatedAt time.Time
 	satisfied      *bool
 	status         string
@@ -44,6 +45,8 @@ type ReceiveFeedback struct {
 	Text         string
 	NeedCategory string
 	Channel      string
+	// At is when the feedback was received in the field.
+	At time.Time
 }
 
 // Receive records new feedback from community.
@@ -78,7 +81,7 @@ func (f *FeedbackItem) Receive(cmd ReceiveFeedback, community *Community) error 
 	}
 	record(&f.root, &FeedbackReceived{
 		ID: cmd.ID, CommunityID: community.ID(), Place: community.Place(),
-		Type: typ, Text: body, NeedCategory: need, Channel: channel,
+		Type: typ, Text: body, NeedCategory: need, Channel: channel, ReceivedAt: utc(cmd.At),
 	}, f.apply)
 	return nil
 }
@@ -118,6 +121,9 @@ func (f *FeedbackItem) CloseLoop(communicatedAt time.Time, satisfied bool) error
 	if err := validTime("communicated_at", communicatedAt, true); err != nil {
 		return err
 	}
+	if !f.receivedAt.IsZero() && communicatedAt.Before(f.receivedAt.Add(-clockSkew)) {
+		return FieldError("communicated_at", "is before the feedback was received (%s)", f.receivedAt.Format(time.RFC3339))
+	}
 	record(&f.root, &FeedbackLoopClosed{CommunicatedAt: utc(communicatedAt), Satisfied: satisfied}, f.apply)
 	return nil
 }
@@ -138,7 +144,7 @@ func (f *FeedbackItem) apply(e Event) bool {
 	switch e := e.(type) {
 	case *FeedbackReceived:
 		f.id, f.communityID, f.place = e.ID, e.CommunityID, e.Place
-		f.typ, f.text, f.need, f.channel = e.Type, e.Text, e.NeedCategory, e.Channel
+		f.typ, f.text, f.need, f.channel, f.receivedAt = e.Type, e.Text, e.NeedCategory, e.Channel, e.ReceivedAt
 		f.status = StatusReceived
 	case *FeedbackReferred:
 		f.status, f.to = StatusReferred, e.To
@@ -189,6 +195,9 @@ type FeedbackReceived struct {
 	Text         string `json:"text"`
 	NeedCategory string `json:"need_category,omitempty"`
 	Channel      string `json:"channel"`
+	// ReceivedAt is the field time of the receipt (its occurred_at), kept in
+	// the event so the item can refuse a loop closure dated before it.
+	ReceivedAt time.Time `json:"received_at,omitzero"`
 }
 
 // EventType implements Event.
@@ -201,10 +210,11 @@ func (e *FeedbackReceived) encode(w *wire.Encoder) {
 	w.String(e.Text)
 	w.String(e.NeedCategory)
 	w.String(e.Channel)
+	w.Time(e.ReceivedAt)
 }
 func (e *FeedbackReceived) decode(r *wire.Decoder) {
 	e.ID, e.CommunityID, e.Place = r.String(), r.String(), decodePlace(r)
-	e.Type, e.Text, e.NeedCategory, e.Channel = r.String(), r.String(), r.String(), r.String()
+	e.Type, e.Text, e.NeedCategory, e.Channel, e.ReceivedAt = r.String(), r.String(), r.String(), r.String(), r.Time()
 }
 
 // FeedbackReferred.v1: the item was passed to someone who can answer.

@@ -18,6 +18,7 @@ type Referral struct {
 	channel      string
 	personRef    string
 	symptomOnset time.Time
+	raisedAt     time.Time
 	arrivedAt    time.Time
 	outcome      string
 	reason       string
@@ -84,7 +85,7 @@ func (r *Referral) Raise(cmd RaiseReferral, community *Community) error {
 	}
 	record(&r.root, &ReferralRaised{
 		ID: cmd.ID, CommunityID: community.ID(), Place: community.Place(), Kind: kind,
-		Channel: channel, PersonRef: cmd.PersonRef, SymptomOnset: utc(cmd.SymptomOnset),
+		Channel: channel, PersonRef: cmd.PersonRef, SymptomOnset: utc(cmd.SymptomOnset), RaisedAt: utc(cmd.At),
 	}, r.apply)
 	return nil
 }
@@ -117,6 +118,11 @@ func (r *Referral) Complete(arrivedAt time.Time, outcome string) error {
 	}
 	if err := validTime("arrived_at", arrivedAt, true); err != nil {
 		return err
+	}
+	// A response cannot arrive before it was called; a phone's wrong date
+	// would otherwise turn into a negative time to completion.
+	if !r.raisedAt.IsZero() && arrivedAt.Before(r.raisedAt.Add(-clockSkew)) {
+		return FieldError("arrived_at", "is before the referral was raised (%s)", r.raisedAt.Format(time.RFC3339))
 	}
 	out, err := Outcomes.parse("outcome", outcome, true)
 	if err != nil {
@@ -164,7 +170,7 @@ func (r *Referral) apply(e Event) bool {
 	switch e := e.(type) {
 	case *ReferralRaised:
 		r.id, r.communityID, r.place = e.ID, e.CommunityID, e.Place
-		r.kind, r.channel, r.personRef, r.symptomOnset = e.Kind, e.Channel, e.PersonRef, e.SymptomOnset
+		r.kind, r.channel, r.personRef, r.symptomOnset, r.raisedAt = e.Kind, e.Channel, e.PersonRef, e.SymptomOnset, e.RaisedAt
 		r.status = StatusRaised
 	case *ReferralAcknowledged:
 		r.status = StatusAcknowledged
@@ -215,6 +221,9 @@ type ReferralRaised struct {
 	Channel      string    `json:"channel"`
 	PersonRef    string    `json:"person_ref,omitempty"`
 	SymptomOnset time.Time `json:"symptom_onset,omitzero"`
+	// RaisedAt is the field time of the raise (its occurred_at), kept in the
+	// event so the referral can refuse a completion dated before it.
+	RaisedAt time.Time `json:"raised_at,omitzero"`
 }
 
 // EventType implements Event.
@@ -227,10 +236,11 @@ func (e *ReferralRaised) encode(w *wire.Encoder) {
 	w.String(e.Channel)
 	w.String(e.PersonRef)
 	w.Time(e.SymptomOnset)
+	w.Time(e.RaisedAt)
 }
 func (e *ReferralRaised) decode(r *wire.Decoder) {
 	e.ID, e.CommunityID, e.Place = r.String(), r.String(), decodePlace(r)
-	e.Kind, e.Channel, e.PersonRef, e.SymptomOnset = r.String(), r.String(), r.String(), r.Time()
+	e.Kind, e.Channel, e.PersonRef, e.SymptomOnset, e.RaisedAt = r.String(), r.String(), r.String(), r.Time(), r.Time()
 }
 
 // ReferralAcknowledged.v1: the response took the referral on.

@@ -138,8 +138,12 @@ func ParseDate(field, v string, required bool) (Date, error) {
 		}
 		return "", nil
 	}
-	if _, err := time.Parse(time.DateOnly, v); err != nil {
+	t, err := time.Parse(time.DateOnly, v)
+	if err != nil {
 		return "", FieldError(field, "must be a date as YYYY-MM-DD")
+	}
+	if t.Before(earliestTime) || !t.Before(latestTime) {
+		return "", FieldError(field, "must be between %d and %d", earliestTime.Year(), latestTime.Year()-1)
 	}
 	return Date(v), nil
 }
@@ -193,6 +197,11 @@ var (
 	earliestTime = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 	latestTime   = time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)
 )
+
+// clockSkew is how much earlier than the event it follows a field time may
+// be: phones' clocks drift by minutes, and refusing a loop closure two
+// minutes "before" its receipt would lose a real report.
+const clockSkew = 5 * time.Minute
 
 // validTime checks a field time given by the client.
 func validTime(field string, t time.Time, required bool) error {

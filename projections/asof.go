@@ -2,6 +2,7 @@ package projections
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -17,6 +18,13 @@ const (
 	// by then, including reports synced later.
 	BasisOccurred = "occurred"
 )
+
+// recordedSlack is how far past the asked time a recorded-basis replay reads
+// before it stops, in case recorded_at is not monotonic (KurrentDB).
+const recordedSlack = time.Minute
+
+// ErrBusy is returned by AsOf while another as-of replay runs.
+var ErrBusy = errors.New("projections: an as-of replay is already running; retry shortly")
 
 // AsOf is every indicator as it stood at a time, on one basis.
 type AsOf struct {
@@ -35,10 +43,21 @@ type AsOf struct {
 // showed (recorded basis) or would have shown had every report arrived on
 // time (occurred basis).
 func (e *Engine) AsOf(ctx context.Context, at time.Time, basis string, f Filter) (AsOf, error) {
+	select {
+	case e.asOfSlots <- struct{}{}:
+		defer func() { <-e.asOfSlots }()
+	default:
+		return AsOf{}, ErrBusy
+	}
 	var sel selector
 	switch basis {
 	case BasisRecorded:
-		sel = func(rec *eventstore.RecordedEvent) (bool, bool) { return true, rec.RecordedAt.After(at) }
+		// recorded_at never decreases along the embedded log; a server
+		// store's clock may step back a little across a leader change, so
+		// the replay filters, and stops only well past the time.
+		sel = func(rec *eventstore.RecordedEvent) (bool, bool) {
+			return !rec.RecordedAt.After(at), rec.RecordedAt.After(at.Add(recordedSlack))
+		}
 	case BasisOccurred:
 		sel = func(rec *eventstore.RecordedEvent) (bool, bool) { return !rec.Meta.OccurredAt.After(at), false }
 	default:

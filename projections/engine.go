@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/components/metrics"
@@ -74,6 +73,13 @@ type Engine struct {
 	done      chan struct{}
 	closeOnce sync.Once
 	rebuildMu sync.Mutex
+	// snapMu makes a snapshot (encode then write) one step with respect to
+	// a rebuild's switch: a snapshot of an old model must not land after
+	// the new one's.
+	snapMu sync.Mutex
+	// asOfSlots bounds concurrent as-of replays: each reads the whole log,
+	// and a few at once would take the CPU from the write path.
+	asOfSlots chan struct{}
 	cache     queryCache
 }
 
@@ -116,7 +122,8 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening read-model db %s: %w", cfg.Path, err)
 	}
-	e := &Engine{cfg: cfg, db: db, byName: map[string]*proj{}, log: cfg.Logger.Named("projections"), moved: make(chan struct{}), done: make(chan struct{})}
+	e := &Engine{cfg: cfg, db: db, byName: map[string]*proj{}, log: cfg.Logger.Named("projections"), moved: make(chan struct{}),
+		done: make(chan struct{}), asOfSlots: make(chan struct{}, 1)}
 	if e.metrics, err = newEngineMetrics(cfg.Registerer, e); err != nil {
 		db.Close()
 		return nil, err
@@ -347,6 +354,8 @@ func (e *Engine) snapshotLoop(ctx context.Context) {
 
 // snapshot saves every changed model with its checkpoint, each in one write.
 func (e *Engine) snapshot() error {
+	e.snapMu.Lock()
+	defer e.snapMu.Unlock()
 	for _, p := range e.projs {
 		p.mu.RLock()
 		pos, saved := p.pos, p.savedPos
@@ -398,6 +407,3 @@ func (e *Engine) read(name string, fn func(m Model)) uint64 {
 	return p.pos
 }
 
-var errNotRunning = errors.New("projections: engine not running")
-
-var _ = atomic.Int64{}

@@ -178,6 +178,7 @@ func (e *Engine) Rebuild(ctx context.Context) (RebuildReport, error) {
 	if err != nil {
 		return RebuildReport{}, err
 	}
+	e.snapMu.Lock()
 	for i, p := range e.projs {
 		p.mu.Lock()
 		// The live model may be ahead of where the rebuild stopped (or
@@ -187,6 +188,7 @@ func (e *Engine) Rebuild(ctx context.Context) (RebuildReport, error) {
 		if p.pos > last {
 			if _, _, err := replay(ctx, e.cfg.Store, last, p.pos, keepAll, fresh[i:i+1], nil); err != nil {
 				p.mu.Unlock()
+				e.snapMu.Unlock()
 				return RebuildReport{}, err
 			}
 			pos, lastAt = p.pos, p.lastAt
@@ -197,6 +199,7 @@ func (e *Engine) Rebuild(ctx context.Context) (RebuildReport, error) {
 		}
 		p.mu.Unlock()
 	}
+	e.snapMu.Unlock()
 	// The new models may answer differently at the same position.
 	e.cache.clear()
 	e.advanced()

@@ -44,7 +44,7 @@ func startProcess(t *testing.T, dataDir string) *process {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--data-dir", dataDir)
-	cmd.Env = append(os.Environ(), "ACTIONLEDGER_ADMIN_TOKEN="+adminToken, "ACTIONLEDGER_TOKEN_SECRET=test-secret")
+	cmd.Env = append(os.Environ(), "ACTIONLEDGER_ADMIN_TOKEN="+adminToken, "ACTIONLEDGER_TOKEN_SECRET="+tokenSecret)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -14,7 +14,10 @@ import (
 	"go.uber.org/zap"
 )
 
-const adminToken = "test-admin-token"
+const (
+	adminToken  = "test-admin-token"
+	tokenSecret = "test-token-secret-e2e"
+)
 
 // env is a running server and the users a test needs.
 type env struct {
@@ -35,7 +38,7 @@ func start(t *testing.T) *env {
 func startIn(t testing.TB, dir string) *env {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	m, err := server.Open(ctx, server.Config{Addr: "127.0.0.1:0", DataDir: dir, AdminToken: adminToken, TokenSecret: "test-secret"}, zap.NewNop())
+	m, err := server.Open(ctx, server.Config{Addr: "127.0.0.1:0", DataDir: dir, AdminToken: adminToken, TokenSecret: tokenSecret}, zap.NewNop())
 	if err != nil {
 		cancel()
 		t.Fatalf("opening server: %v", err)

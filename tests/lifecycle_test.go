@@ -90,7 +90,7 @@ func TestReferralLifecycle(t *testing.T) {
 	onset := time.Now().Add(-30 * time.Hour)
 	e.must(http.StatusCreated, req{method: "POST", path: "/v1/referrals", token: "mob", body: map[string]any{
 		"id": "R-1", "community_id": "KEN-3", "kind": "suspected_case", "channel": "hotline_117",
-		"person_ref": "P-0042", "symptom_onset": rfc(onset)}})
+		"person_ref": "P-0042", "symptom_onset": rfc(onset), "occurred_at": rfc(time.Now().Add(-3 * time.Hour))}})
 	e.problem(req{method: "POST", path: "/v1/referrals/R-1/acknowledge", token: "mob"}, http.StatusForbidden, "forbidden", "")
 	e.problem(req{method: "POST", path: "/v1/referrals/R-1/complete", token: "mob",
 		body: map[string]any{"arrived_at": rfc(time.Now()), "outcome": "admitted"}}, http.StatusConflict, "transition_not_allowed", "")
@@ -123,7 +123,8 @@ func TestFeedbackLifecycle(t *testing.T) {
 	e.staff()
 	e.community("KEN-4")
 	e.must(http.StatusCreated, req{method: "POST", path: "/v1/feedback", token: "mob", body: map[string]any{
-		"id": "F-1", "community_id": "KEN-4", "type": "rumour", "text": "The chlorine spreads the disease", "need_category": "security"}})
+		"id": "F-1", "community_id": "KEN-4", "type": "rumour", "text": "The chlorine spreads the disease", "need_category": "security",
+		"occurred_at": rfc(time.Now().Add(-3 * time.Hour))}})
 	e.problem(req{method: "POST", path: "/v1/feedback/F-1/answer", token: "coord", body: map[string]any{"response": "No"}},
 		http.StatusConflict, "transition_not_allowed", "")
 	e.problem(req{method: "POST", path: "/v1/feedback/F-1/refer", token: "mob", body: map[string]any{"to": "DHMT"}},

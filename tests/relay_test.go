@@ -218,7 +218,7 @@ func TestServeRunsTheRelay(t *testing.T) {
 	dir := t.TempDir()
 	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--data-dir", dir,
 		"--relay-nats-url", relayNATS, "--relay-stream", stream, "--relay-subject-prefix", prefix)
-	cmd.Env = append(os.Environ(), "ACTIONLEDGER_ADMIN_TOKEN="+adminToken, "ACTIONLEDGER_TOKEN_SECRET=test-secret")
+	cmd.Env = append(os.Environ(), "ACTIONLEDGER_ADMIN_TOKEN="+adminToken, "ACTIONLEDGER_TOKEN_SECRET="+tokenSecret)
 	e := &env{t: t, base: startCmd(t, cmd), tokens: map[string]string{"admin": adminToken}}
 	e.staff()
 	e.community("KEN-1")

@@ -36,7 +36,7 @@ func startReplica(t *testing.T, kurrentURL string) *env {
 	dir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	m, err := server.Open(ctx, server.Config{
-		Addr: "127.0.0.1:0", DataDir: dir, AdminToken: adminToken, TokenSecret: "test-secret",
+		Addr: "127.0.0.1:0", DataDir: dir, AdminToken: adminToken, TokenSecret: tokenSecret,
 		Store: server.StoreKurrentDB, KurrentDBURL: kurrentURL, SnapshotEvery: time.Second,
 	}, zap.NewNop())
 	if err != nil {
@@ -348,7 +348,7 @@ func startReplicaProcess(t *testing.T, dataDir, kurrentURL string) *replicaProce
 		t.Fatal(err)
 	}
 	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--data-dir", dataDir, "--store", "kurrentdb", "--snapshot-every", "200ms")
-	cmd.Env = append(os.Environ(), "ACTIONLEDGER_ADMIN_TOKEN="+adminToken, "ACTIONLEDGER_TOKEN_SECRET=test-secret",
+	cmd.Env = append(os.Environ(), "ACTIONLEDGER_ADMIN_TOKEN="+adminToken, "ACTIONLEDGER_TOKEN_SECRET="+tokenSecret,
 		"ACTIONLEDGER_KURRENTDB_URL="+kurrentURL)
 	return &replicaProcess{cmd: cmd, base: startCmd(t, cmd)}
 }

@@ -19,11 +19,8 @@ func updateCommunity(ctx context.Context, w *Writer, m *Meta, id string, decide 
 		if !c.Exists() {
 			return notFound("community", id)
 		}
-		if err := requireArea(m.Actor, c.Place()); err != nil {
-			return err
-		}
-		return decide(c)
-	})
+		return requireArea(m.Actor, c.Place())
+	}, decide)
 }
 
 func updateActionPoint(ctx context.Context, w *Writer, m *Meta, id string, decide func(*domain.ActionPoint) error) (Result, error) {
@@ -34,11 +31,8 @@ func updateActionPoint(ctx context.Context, w *Writer, m *Meta, id string, decid
 		if !a.Exists() {
 			return notFound("action point", id)
 		}
-		if err := requireArea(m.Actor, a.Place()); err != nil {
-			return err
-		}
-		return decide(a)
-	})
+		return requireArea(m.Actor, a.Place())
+	}, decide)
 }
 
 func updateReferral(ctx context.Context, w *Writer, m *Meta, id string, decide func(*domain.Referral) error) (Result, error) {
@@ -49,11 +43,8 @@ func updateReferral(ctx context.Context, w *Writer, m *Meta, id string, decide f
 		if !r.Exists() {
 			return notFound("referral", id)
 		}
-		if err := requireArea(m.Actor, r.Place()); err != nil {
-			return err
-		}
-		return decide(r)
-	})
+		return requireArea(m.Actor, r.Place())
+	}, decide)
 }
 
 func updateFeedback(ctx context.Context, w *Writer, m *Meta, id string, decide func(*domain.FeedbackItem) error) (Result, error) {
@@ -64,11 +55,8 @@ func updateFeedback(ctx context.Context, w *Writer, m *Meta, id string, decide f
 		if !f.Exists() {
 			return notFound("feedback item", id)
 		}
-		if err := requireArea(m.Actor, f.Place()); err != nil {
-			return err
-		}
-		return decide(f)
-	})
+		return requireArea(m.Actor, f.Place())
+	}, decide)
 }
 
 // communityFor loads the community a new action point, referral or feedback

@@ -2,7 +2,7 @@
 // each loading its aggregate from the event store, letting the domain decide,
 // and appending the result with the revision it loaded.
 //
-// Handlers share one write path (update, in repository.go) that gives every
+// Handlers share one write path (update, in writer.go) that gives every
 // command the same guarantees: idempotent replay of a request that carries an
 // Idempotency-Key, If-Match as an exact expected revision, and a bounded
 // retry of the decision when another writer got in first and the client did
@@ -88,6 +88,9 @@ func New(cfg Config) (*Application, error) {
 	}
 	w := NewWriter(cfg.Store, cfg.Clock, m)
 	d := Decorators{Log: cfg.Logger, Metrics: m}
+	if l, ok := cfg.Store.(eventstore.EventLocator); ok {
+		d.Locator = l
+	}
 	auth := newAuthenticator(cfg.Store, cfg.AdminTokenHash)
 	return &Application{
 		Auth: auth,

@@ -8,6 +8,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"sync"
+	"time"
 
 	"github.com/actionledger/actionledger/domain"
 	"github.com/actionledger/actionledger/services/eventstore"
@@ -55,9 +56,11 @@ type Authenticator struct {
 
 	refreshMu sync.Mutex // one refresh at a time
 
-	mu     sync.RWMutex
-	dir    *domain.Directory
-	byHash map[string]domain.User
+	mu       sync.RWMutex
+	tokens   float64 // refresh bucket, see refreshOnMiss
+	lastFill time.Time
+	dir      *domain.Directory
+	byHash      map[string]domain.User
 }
 
 func newAuthenticator(store eventstore.Store, adminHash []byte) *Authenticator {
@@ -77,7 +80,7 @@ func (a *Authenticator) Authenticate(ctx context.Context, token string) (Actor, 
 	if u, ok := a.lookup(h); ok {
 		return u, nil
 	}
-	if err := a.Refresh(ctx); err != nil {
+	if err := a.refreshOnMiss(ctx); err != nil {
 		return Actor{}, err
 	}
 	if u, ok := a.lookup(h); ok {
@@ -96,10 +99,46 @@ func (a *Authenticator) lookup(h []byte) (Actor, bool) {
 	return Actor{ID: u.ID, Role: u.Role, Area: u.Area}, true
 }
 
+// tokenIs reports whether user id signs in with token.
+func (a *Authenticator) tokenIs(id, token string) bool {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	u, ok := a.byHash[string(HashToken(token))]
+	return ok && u.ID == id
+}
+
+// Unknown tokens make the authenticator re-read the users stream, so that a
+// user created through another replica signs in at once. A token bucket
+// bounds those reads: a burst of refreshBurst, then refreshRate a second;
+// beyond that, junk tokens are answered 401 from memory and cost the store
+// nothing.
+const (
+	refreshBurst = 5
+	refreshRate  = 20 // per second
+)
+
+// refreshOnMiss refreshes if the bucket allows it.
+func (a *Authenticator) refreshOnMiss(ctx context.Context) error {
+	a.mu.Lock()
+	now := time.Now()
+	a.tokens = min(refreshBurst, a.tokens+now.Sub(a.lastFill).Seconds()*refreshRate)
+	a.lastFill = now
+	allowed := a.tokens >= 1
+	if allowed {
+		a.tokens--
+	}
+	a.mu.Unlock()
+	if !allowed {
+		return nil
+	}
+	return a.Refresh(ctx)
+}
+
 // Refresh folds users created since the last refresh into the directory.
 func (a *Authenticator) Refresh(ctx context.Context) error {
 	a.refreshMu.Lock()
 	defer a.refreshMu.Unlock()
+
 	a.mu.RLock()
 	after := a.dir.Revision()
 	a.mu.RUnlock()

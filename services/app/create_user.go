@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/actionledger/actionledger/domain"
 )
@@ -34,7 +35,7 @@ func NewCreateUserHandler(w *Writer, auth *Authenticator, tokenSecret []byte, d 
 				return Result{}, err
 			}
 		}
-		res, err := created(update(ctx, w, &c.Meta, domain.UsersStream, id, domain.LoadDirectory, func(dir *domain.Directory) error {
+		res, err := created(update(ctx, w, &c.Meta, domain.UsersStream, id, domain.LoadDirectory, nil, func(dir *domain.Directory) error {
 			return dir.Create(domain.CreateUser{ID: id, Name: c.Name, Role: c.Role,
 				District: c.District, Chiefdom: c.Chiefdom, TokenHash: HashToken(token)})
 		}))
@@ -44,7 +45,14 @@ func NewCreateUserHandler(w *Writer, auth *Authenticator, tokenSecret []byte, d 
 		res.Token = token
 		// The new user may sign in right away; a failed refresh is retried
 		// by Authenticate on their first request.
-		_ = auth.Refresh(ctx)
+		refreshErr := auth.Refresh(ctx)
+		if res.Replayed && refreshErr == nil && !auth.tokenIs(id, token) {
+			// The token is derived from the key and the server's token
+			// secret; if the secret changed since the first request, the
+			// token re-derived now would not sign in. Say so rather than
+			// hand it out.
+			return Result{}, fmt.Errorf("replaying the creation of user %s: the token secret differs from the one it was created with (ACTIONLEDGER_TOKEN_SECRET must be the same on every replica and across restarts)", id)
+		}
 		return res, nil
 	}))
 }

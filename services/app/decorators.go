@@ -1,11 +1,13 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"time"
 
 	"github.com/actionledger/actionledger/domain"
+	"github.com/actionledger/actionledger/services/eventstore"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 )
@@ -55,11 +57,43 @@ func newMetrics(reg prometheus.Registerer) (*Metrics, error) {
 type Decorators struct {
 	Log     *zap.Logger
 	Metrics *Metrics
+	// Locator, when the store has one, lets a repeated Idempotency-Key with
+	// a different request be refused before the command runs at all.
+	Locator eventstore.EventLocator
 }
 
-// decorate wraps h with metrics and logging.
+// decorate wraps h with logging, metrics and the idempotency-key check.
 func decorate[C Command](d Decorators, name string, h Handler[C]) Handler[C] {
-	return logged[C]{name: name, log: d.Log, next: measured[C]{name: name, m: d.Metrics, next: h}}
+	var inner Handler[C] = h
+	if d.Locator != nil {
+		inner = keyed[C]{locate: d.Locator, next: h}
+	}
+	return logged[C]{name: name, log: d.Log, next: measured[C]{name: name, m: d.Metrics, next: inner}}
+}
+
+// keyed refuses a repeated Idempotency-Key whose request differs from the
+// first one (422), wherever the first one went, before the command's own
+// checks: a client that reused a key must hear that, not a 404 or 409 from
+// a body it never meant to send twice. A repeat of the same request passes
+// on, and the write path answers it from the events it wrote.
+type keyed[C Command] struct {
+	locate eventstore.EventLocator
+	next   Handler[C]
+}
+
+func (h keyed[C]) Handle(ctx context.Context, cmd C) (Result, error) {
+	m := cmd.meta()
+	if m.IdempotencyKey != "" {
+		ev, found, err := h.locate.LocateEvent(ctx, eventID(m.Actor.ID, m.IdempotencyKey, 0))
+		if err != nil {
+			return Result{}, err
+		}
+		if found && !bytes.Equal(ev.Meta.RequestHash, m.RequestHash) {
+			return Result{}, domain.Errorf(domain.CodeIdempotencyMismatch,
+				"this Idempotency-Key was already used with a different request")
+		}
+	}
+	return h.next.Handle(ctx, cmd)
 }
 
 type measured[C Command] struct {
@@ -100,13 +134,13 @@ func (h logged[C]) Handle(ctx context.Context, cmd C) (Result, error) {
 		fields = append(fields, zap.String("correlation_id", m.CorrelationID))
 	}
 	switch code := domain.ErrorCode(err); {
+	case errors.Is(err, context.Canceled):
+		h.log.Info("command cancelled: the client went away", fields...)
 	case err == nil:
 		fields = append(fields, zap.String("aggregate_id", res.ID), zap.Uint64("revision", res.Revision), zap.Uint64("position", res.Position))
 		h.log.Info("command handled", fields...)
-	case code == domain.CodeInternal:
+	case code == domain.CodeInternal, errors.Is(err, eventstore.ErrFailed):
 		h.log.Error("command failed", append(fields, zap.Error(err))...)
-	case errors.Is(err, context.Canceled):
-		h.log.Info("command cancelled", fields...)
 	default:
 		h.log.Info("command refused", fields...)
 	}

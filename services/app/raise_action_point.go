@@ -31,7 +31,7 @@ func NewRaiseActionPointHandler(w *Writer, d Decorators) Handler[RaiseActionPoin
 		if err != nil {
 			return Result{}, err
 		}
-		return created(update(ctx, w, &c.Meta, domain.ActionPointStream(id), id, domain.LoadActionPoint, func(a *domain.ActionPoint) error {
+		return created(update(ctx, w, &c.Meta, domain.ActionPointStream(id), id, domain.LoadActionPoint, nil, func(a *domain.ActionPoint) error {
 			return a.Raise(domain.RaiseActionPoint{ID: id, Title: c.Title, Category: c.Category, Kind: c.Kind, DueDate: c.DueDate}, community)
 		}))
 	}))

@@ -36,7 +36,7 @@ func NewRaiseReferralHandler(w *Writer, d Decorators) Handler[RaiseReferral] {
 		if err != nil {
 			return Result{}, err
 		}
-		return created(update(ctx, w, &c.Meta, domain.ReferralStream(id), id, domain.LoadReferral, func(r *domain.Referral) error {
+		return created(update(ctx, w, &c.Meta, domain.ReferralStream(id), id, domain.LoadReferral, nil, func(r *domain.Referral) error {
 			return r.Raise(domain.RaiseReferral{ID: id, Kind: c.Kind, Channel: c.Channel, PersonRef: c.PersonRef,
 				SymptomOnset: c.SymptomOnset, At: at}, community)
 		}))

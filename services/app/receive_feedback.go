@@ -23,6 +23,10 @@ func NewReceiveFeedbackHandler(w *Writer, d Decorators) Handler[ReceiveFeedback]
 		if err := requireRole(c.Actor, "record feedback", domain.RoleMobilizer); err != nil {
 			return Result{}, err
 		}
+		at, err := w.occurredAt(&c.Meta)
+		if err != nil {
+			return Result{}, err
+		}
 		id, err := createID(&c.Meta, c.ID)
 		if err != nil {
 			return Result{}, err
@@ -31,8 +35,8 @@ func NewReceiveFeedbackHandler(w *Writer, d Decorators) Handler[ReceiveFeedback]
 		if err != nil {
 			return Result{}, err
 		}
-		return created(update(ctx, w, &c.Meta, domain.FeedbackStream(id), id, domain.LoadFeedbackItem, func(f *domain.FeedbackItem) error {
-			return f.Receive(domain.ReceiveFeedback{ID: id, Type: c.Type, Text: c.Text, NeedCategory: c.NeedCategory, Channel: c.Channel}, community)
+		return created(update(ctx, w, &c.Meta, domain.FeedbackStream(id), id, domain.LoadFeedbackItem, nil, func(f *domain.FeedbackItem) error {
+			return f.Receive(domain.ReceiveFeedback{ID: id, Type: c.Type, Text: c.Text, NeedCategory: c.NeedCategory, Channel: c.Channel, At: at}, community)
 		}))
 	}))
 }

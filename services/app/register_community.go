@@ -25,7 +25,7 @@ func NewRegisterCommunityHandler(w *Writer, d Decorators) Handler[RegisterCommun
 		if err != nil {
 			return Result{}, err
 		}
-		return created(update(ctx, w, &c.Meta, domain.CommunityStream(id), id, domain.LoadCommunity, func(cm *domain.Community) error {
+		return created(update(ctx, w, &c.Meta, domain.CommunityStream(id), id, domain.LoadCommunity, nil, func(cm *domain.Community) error {
 			if err := requireArea(c.Actor, c.Place); err != nil {
 				return err
 			}

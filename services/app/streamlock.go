@@ -1,6 +1,9 @@
 package app
 
-import "sync"
+import (
+	"context"
+	"sync"
+)
 
 // streamLocks serialises commands on one stream within this process.
 // Optimistic concurrency alone stays correct under contention, but every
@@ -14,32 +17,44 @@ type streamLocks struct {
 	locks map[string]*streamLock
 }
 
+// streamLock is a one-slot semaphore, so that waiting for it can end with
+// the request's context.
 type streamLock struct {
-	sync.Mutex
+	slot  chan struct{}
 	users int
 }
 
 func newStreamLocks() *streamLocks { return &streamLocks{locks: map[string]*streamLock{}} }
 
-// lock takes the lock of stream and returns its release.
-func (s *streamLocks) lock(stream string) func() {
+// lock takes the lock of stream and returns its release, or ctx's error if
+// ctx ends first.
+func (s *streamLocks) lock(ctx context.Context, stream string) (func(), error) {
 	s.mu.Lock()
 	l := s.locks[stream]
 	if l == nil {
-		l = &streamLock{}
+		l = &streamLock{slot: make(chan struct{}, 1)}
 		s.locks[stream] = l
 	}
 	l.users++
 	s.mu.Unlock()
 
-	l.Lock()
-	return func() {
-		l.Unlock()
-		s.mu.Lock()
-		l.users--
-		if l.users == 0 {
-			delete(s.locks, stream)
-		}
-		s.mu.Unlock()
+	select {
+	case l.slot <- struct{}{}:
+	case <-ctx.Done():
+		s.done(stream, l)
+		return nil, ctx.Err()
 	}
+	return func() {
+		<-l.slot
+		s.done(stream, l)
+	}, nil
+}
+
+func (s *streamLocks) done(stream string, l *streamLock) {
+	s.mu.Lock()
+	l.users--
+	if l.users == 0 {
+		delete(s.locks, stream)
+	}
+	s.mu.Unlock()
 }

@@ -61,7 +61,9 @@ type aggregate interface {
 
 // update loads the aggregate in stream, lets decide record its events and
 // appends them at the loaded revision. id is the aggregate's id for the
-// result.
+// result. guard (nil for creates) runs before If-Match is compared, so that
+// an unknown aggregate is a 404 and a foreign one a 403 — never a 412 that
+// tells a caller outside the area what revision the record is at.
 //
 // With an idempotency key, the events get ids derived from (actor, key), and
 // a stream that already holds the first of them means this request was
@@ -69,7 +71,7 @@ type aggregate interface {
 // Looking in the aggregate's own stream makes the record of a request and its
 // effect one atomic write, in every store.
 func update[A aggregate](ctx context.Context, w *Writer, m *Meta, stream, id string,
-	load func([]domain.Event) (A, error), decide func(A) error) (Result, error) {
+	load func([]domain.Event) (A, error), guard, decide func(A) error) (Result, error) {
 	occurredAt, err := w.occurredAt(m)
 	if err != nil {
 		return Result{}, err
@@ -78,7 +80,11 @@ func update[A aggregate](ctx context.Context, w *Writer, m *Meta, stream, id str
 	if m.IdempotencyKey != "" {
 		firstID = eventID(m.Actor.ID, m.IdempotencyKey, 0)
 	}
-	defer w.locks.lock(stream)()
+	unlock, err := w.locks.lock(ctx, stream)
+	if err != nil {
+		return Result{}, err
+	}
+	defer unlock()
 	for attempt := 1; ; attempt++ {
 		recorded, history, err := w.cache.load(ctx, stream)
 		if err != nil {
@@ -93,8 +99,11 @@ func update[A aggregate](ctx context.Context, w *Writer, m *Meta, stream, id str
 		if err != nil {
 			return Result{}, fmt.Errorf("loading %s: %w", stream, err)
 		}
-		// A missing aggregate is the decision's to report (404), whatever
-		// If-Match says.
+		if guard != nil {
+			if err := guard(agg); err != nil {
+				return Result{}, err
+			}
+		}
 		if m.IfMatch != nil && agg.Revision() > 0 && *m.IfMatch != agg.Revision() {
 			return Result{}, staleError(*m.IfMatch, agg.Revision())
 		}
@@ -120,7 +129,9 @@ func update[A aggregate](ctx context.Context, w *Writer, m *Meta, stream, id str
 			}
 			if attempt < maxAttempts {
 				// Another replica wrote first; let it finish its burst.
-				time.Sleep(time.Duration(min(attempt, 6)*(1+rand.IntN(8))) * time.Millisecond)
+				if err := sleep(ctx, time.Duration(min(attempt, 6)*(1+rand.IntN(8)))*time.Millisecond); err != nil {
+					return Result{}, err
+				}
 				continue
 			}
 			return Result{}, domain.Errorf(domain.CodeUnavailable,
@@ -128,6 +139,8 @@ func update[A aggregate](ctx context.Context, w *Writer, m *Meta, stream, id str
 		case errors.Is(err, eventstore.ErrDuplicateEventID):
 			return Result{}, domain.Errorf(domain.CodeIdempotencyMismatch,
 				"this Idempotency-Key was already used for a request on another resource")
+		case errors.Is(err, eventstore.ErrFailed):
+			return Result{}, &failedStore{err}
 		case err != nil:
 			return Result{}, err
 		}
@@ -254,4 +267,34 @@ func notInFuture(w *Writer, field string, t time.Time) error {
 		return domain.FieldError(field, "is more than %s in the future", MaxFutureSkew)
 	}
 	return nil
+}
+
+// sleep waits d, or less if ctx ends: a client that hung up stops holding
+// its place in the queue of a busy aggregate.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// failedStore reports a store that stopped after a write error: the client
+// may retry later (503), the operator must restart it, and the log says so
+// at error level with the cause.
+type failedStore struct{ cause error }
+
+func (e *failedStore) Error() string { return e.cause.Error() }
+func (e *failedStore) Unwrap() error { return e.cause }
+
+// As lets the API see a 503 with a plain message instead of the cause.
+func (e *failedStore) As(target any) bool {
+	if t, ok := target.(**domain.Error); ok {
+		*t = &domain.Error{Code: domain.CodeUnavailable, Message: "the event store has stopped after a write error; nothing was written; retry later"}
+		return true
+	}
+	return false
 }

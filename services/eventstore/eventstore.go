@@ -55,6 +55,14 @@ type Store interface {
 	Close() error
 }
 
+// EventLocator is implemented by stores that can find an event by its id
+// anywhere in the log. The write path uses it to recognise a repeated
+// idempotency key before anything else; stores without it fall back to
+// finding the key's events in the target stream.
+type EventLocator interface {
+	LocateEvent(ctx context.Context, id uuid.UUID) (RecordedEvent, bool, error)
+}
+
 // Subscription is a catch-up-then-live stream of the global log.
 type Subscription interface {
 	// Recv blocks until the next event, or returns an error when the
@@ -187,6 +195,9 @@ var (
 	// ErrInvalid: the append itself is malformed (no events, empty stream or
 	// type name, zero event id).
 	ErrInvalid = errors.New("eventstore: invalid append")
+	// ErrFailed: the store met an error it cannot safely continue after
+	// (a failed commit) and refuses further appends until it is reopened.
+	ErrFailed = errors.New("eventstore: store failed; restart it")
 )
 
 // WrongRevisionError details an ErrWrongRevision.

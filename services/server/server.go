@@ -110,6 +110,27 @@ func OpenStore(ctx context.Context, cfg Config, log *zap.Logger) (eventstore.Sto
 	return nil, fmt.Errorf("unknown store %q: use %q or %q", cfg.Store, StoreBolt, StoreKurrentDB)
 }
 
+// minSecret is the shortest admin token or token secret accepted from the
+// environment: the admin token guards user creation, and the token secret
+// keys every token issued with an Idempotency-Key.
+const minSecret = 16
+
+// validate refuses configurations that would run but fail users later.
+func (c Config) validate() error {
+	if c.AdminToken != "" && len(c.AdminToken) < minSecret {
+		return fmt.Errorf("ACTIONLEDGER_ADMIN_TOKEN is shorter than %d characters", minSecret)
+	}
+	if c.TokenSecret != "" && len(c.TokenSecret) < minSecret {
+		return fmt.Errorf("ACTIONLEDGER_TOKEN_SECRET is shorter than %d characters", minSecret)
+	}
+	// Replicas on a shared store must share both: a secret generated into
+	// each replica's own data dir would make tokens differ between them.
+	if c.storeKind() == StoreKurrentDB && (c.AdminToken == "" || c.TokenSecret == "") {
+		return errors.New("the kurrentdb store is shared by replicas: set ACTIONLEDGER_ADMIN_TOKEN and ACTIONLEDGER_TOKEN_SECRET, the same on every replica")
+	}
+	return nil
+}
+
 // Main is a running actionledger.
 type Main struct {
 	cfg      Config
@@ -127,6 +148,9 @@ type Main struct {
 // Open opens the store, builds the application and binds the listener. It
 // does not serve yet: Serve does.
 func Open(ctx context.Context, cfg Config, log *zap.Logger) (*Main, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/google/uuid"
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/actionledger/actionledger/services/eventstore"
@@ -207,4 +208,26 @@ func (sub *subscription) Recv() (eventstore.RecordedEvent, error) {
 func (sub *subscription) Close() error {
 	sub.closeOnce.Do(func() { close(sub.closed) })
 	return nil
+}
+
+// LocateEvent implements eventstore.EventLocator: the event with id, found
+// through the in-memory id index.
+func (s *Store) LocateEvent(ctx context.Context, id uuid.UUID) (eventstore.RecordedEvent, bool, error) {
+	if err := s.closedErr(); err != nil {
+		return eventstore.RecordedEvent{}, false, err
+	}
+	s.index.mu.RLock()
+	pos, ok := s.index.ids[id]
+	s.index.mu.RUnlock()
+	if !ok {
+		return eventstore.RecordedEvent{}, false, nil
+	}
+	evs, err := s.ReadAll(ctx, pos-1, 1)
+	if err != nil {
+		return eventstore.RecordedEvent{}, false, err
+	}
+	if len(evs) != 1 || evs[0].ID != id {
+		return eventstore.RecordedEvent{}, false, fmt.Errorf("boltstore: index names position %d for event %s, which holds another event", pos, id)
+	}
+	return evs[0], true, nil
 }

@@ -70,6 +70,12 @@ type Store struct {
 	closeOnce  sync.Once
 	closeErr   error
 
+	// failure is set by the first failed commit. bbolt may have written
+	// part of that commit (a meta page before a failed fsync), so neither
+	// the file nor the in-memory index can be trusted to continue: the store
+	// stops (fail-stop) and a restart rebuilds the index from the file.
+	failure atomic.Pointer[error]
+
 	head  atomic.Uint64 // last committed position
 	index *index
 	// pending is the writer's overlay for the batch being committed.
@@ -184,10 +190,21 @@ func (s *Store) Head(ctx context.Context) (uint64, error) {
 	if s.isClosed.Load() {
 		return 0, eventstore.ErrClosed
 	}
+	if err := s.failed(); err != nil {
+		return 0, err
+	}
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
 	return s.head.Load(), nil
+}
+
+// failed returns the error that stopped the store, or nil.
+func (s *Store) failed() error {
+	if p := s.failure.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 // Close stops accepting appends, lets the queued ones commit, ends every

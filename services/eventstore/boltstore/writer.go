@@ -37,6 +37,9 @@ func (s *Store) Append(ctx context.Context, stream string, expected eventstore.E
 	if err := ctx.Err(); err != nil {
 		return eventstore.AppendResult{}, err
 	}
+	if err := s.failed(); err != nil {
+		return eventstore.AppendResult{}, err
+	}
 	r := &request{stream: stream, expected: expected, events: events, done: make(chan struct{})}
 	s.mu.RLock()
 	if s.closed {
@@ -118,6 +121,13 @@ func (s *Store) writer() {
 // returns the arena for reuse: bbolt keeps references to keys and values only
 // until the transaction ends.
 func (s *Store) commit(batch []*request, arena []byte) []byte {
+	if err := s.failed(); err != nil {
+		for _, r := range batch {
+			r.res, r.err = eventstore.AppendResult{}, err
+			close(r.done)
+		}
+		return arena
+	}
 	var before, after headState
 	s.pending.reset()
 	err := s.db.Update(func(tx *bolt.Tx) error {
@@ -150,7 +160,8 @@ func (s *Store) commit(batch []*request, arena []byte) []byte {
 		return nil
 	})
 	if err != nil {
-		err = fmt.Errorf("boltstore: commit: %w", err)
+		err = fmt.Errorf("%w: boltstore: commit: %w", eventstore.ErrFailed, err)
+		s.failure.CompareAndSwap(nil, &err)
 		for _, r := range batch {
 			r.res, r.err = eventstore.AppendResult{}, err
 		}
