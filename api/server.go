@@ -166,7 +166,10 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	if err := s.ready(ctx); err != nil {
-		s.writeError(w, r, errorf(codeNotReady, "not ready: %v", err))
+		// The reason goes to the log; the unauthenticated answer only says
+		// "not ready", as it may name stores or hosts.
+		s.log.Info("not ready", zap.Error(err))
+		s.writeError(w, r, errorf(codeNotReady, "not ready"))
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
