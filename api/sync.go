@@ -86,14 +86,16 @@ type SyncResponse struct {
 // sync handles POST /v1/sync.
 func (s *Server) sync(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	actor := actorFrom(r.Context())
-	if actor.Role != domain.RoleMobilizer && actor.Role != domain.RoleCoordinator {
-		s.writeError(w, r, domain.Errorf(domain.CodeForbidden, "%s may not sync; mobilizers and coordinators may", roleArticle(actor.Role)))
-		return
-	}
+	// The batch is read before the role is checked, as every write route
+	// reads its body before its handler checks the role.
 	items, skew, err := readSyncBatch(r)
 	if err != nil {
 		s.writeError(w, r, err)
+		return
+	}
+	actor := actorFrom(r.Context())
+	if actor.Role != domain.RoleMobilizer && actor.Role != domain.RoleCoordinator {
+		s.writeError(w, r, domain.Errorf(domain.CodeForbidden, "%s may not sync; mobilizers and coordinators may", roleArticle(actor.Role)))
 		return
 	}
 	// Items run on a context of their own: the outer request's carries its

@@ -406,4 +406,3 @@ func (e *Engine) read(name string, fn func(m Model)) uint64 {
 	fn(p.model)
 	return p.pos
 }
-

@@ -35,6 +35,9 @@ type flakyProxy struct {
 	after    atomic.Int64 // dropped after the server answered
 	wg       sync.WaitGroup
 	tr       *http.Transport
+	mu       sync.Mutex
+	conns    map[net.Conn]bool
+	closed   bool
 }
 
 func newFlakyProxy(t *testing.T, backend string, every int) *flakyProxy {
@@ -47,10 +50,17 @@ func newFlakyProxy(t *testing.T, backend string, every int) *flakyProxy {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &flakyProxy{t: t, ln: ln, backend: u, every: every, tr: &http.Transport{}}
+	p := &flakyProxy{t: t, ln: ln, backend: u, every: every, tr: &http.Transport{}, conns: map[net.Conn]bool{}}
 	p.wg.Go(p.serve)
 	t.Cleanup(func() {
 		_ = ln.Close()
+		// Clients keep idle connections open; end them rather than wait.
+		p.mu.Lock()
+		p.closed = true
+		for c := range p.conns {
+			_ = c.Close()
+		}
+		p.mu.Unlock()
 		p.wg.Wait()
 		p.tr.CloseIdleConnections()
 	})
@@ -65,13 +75,26 @@ func (p *flakyProxy) serve() {
 		if err != nil {
 			return
 		}
+		p.mu.Lock()
+		if p.closed {
+			p.mu.Unlock()
+			_ = conn.Close()
+			return
+		}
+		p.conns[conn] = true
+		p.mu.Unlock()
 		p.wg.Go(func() { p.conn(conn) })
 	}
 }
 
 // conn serves one client connection, request by request (keep-alive).
 func (p *flakyProxy) conn(c net.Conn) {
-	defer c.Close()
+	defer func() {
+		p.mu.Lock()
+		delete(p.conns, c)
+		p.mu.Unlock()
+		_ = c.Close()
+	}()
 	br := bufio.NewReader(c)
 	for {
 		req, err := http.ReadRequest(br)

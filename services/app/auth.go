@@ -60,7 +60,7 @@ type Authenticator struct {
 	tokens   float64 // refresh bucket, see refreshOnMiss
 	lastFill time.Time
 	dir      *domain.Directory
-	byHash      map[string]domain.User
+	byHash   map[string]domain.User
 }
 
 func newAuthenticator(store eventstore.Store, adminHash []byte) *Authenticator {

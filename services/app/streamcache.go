@@ -34,8 +34,17 @@ const DefaultStreamCacheEvents = 200_000
 type streamCache struct {
 	store eventstore.Store
 	max   int // events kept at most; 0 disables the cache
+	// Streams are spread over shards, each with its own lock and its share
+	// of the bound: hundreds of concurrent commands (an import, a busy
+	// server) would otherwise queue on one mutex.
+	shards [cacheShards]cacheShard
+}
 
+const cacheShards = 32
+
+type cacheShard struct {
 	mu      sync.Mutex
+	max     int
 	entries map[string]*list.Element // of *cachedStream
 	lru     list.List                // front: most recently used
 	held    int                      // events held
@@ -45,7 +54,7 @@ type streamCache struct {
 // indexes beyond what any caller was handed), under mu.
 type cachedStream struct {
 	stream  string
-	counted int // events of this entry in streamCache.held; under streamCache.mu
+	counted int // events of this entry in cacheShard.held; under cacheShard.mu
 	mu      sync.Mutex
 	recs    []recordRef
 	events  []domain.Event
@@ -61,7 +70,21 @@ type recordRef struct {
 }
 
 func newStreamCache(store eventstore.Store, maxEvents int) *streamCache {
-	return &streamCache{store: store, max: maxEvents, entries: map[string]*list.Element{}}
+	c := &streamCache{store: store, max: maxEvents}
+	for i := range c.shards {
+		c.shards[i].entries = map[string]*list.Element{}
+		c.shards[i].max = max(maxEvents/cacheShards, 1)
+	}
+	return c
+}
+
+// shard returns the shard of stream (FNV-1a of its name).
+func (c *streamCache) shard(stream string) *cacheShard {
+	h := uint32(2166136261)
+	for i := 0; i < len(stream); i++ {
+		h = (h ^ uint32(stream[i])) * 16777619
+	}
+	return &c.shards[h%cacheShards]
 }
 
 // load returns the whole of stream, decoded: the cached prefix and its tail,
@@ -71,7 +94,8 @@ func (c *streamCache) load(ctx context.Context, stream string) ([]recordRef, []d
 	if c.max <= 0 {
 		return loadUncached(ctx, c.store, stream, nil, nil)
 	}
-	e := c.entry(stream)
+	sh := c.shard(stream)
+	e := sh.entry(stream)
 	e.mu.Lock()
 	recs, events, err := loadUncached(ctx, c.store, stream, e.recs, e.events)
 	if err == nil {
@@ -83,7 +107,7 @@ func (c *streamCache) load(ctx context.Context, stream string) ([]recordRef, []d
 	if err != nil {
 		return nil, nil, err
 	}
-	c.grew(e, n)
+	sh.grew(e, n)
 	return recs, events, nil
 }
 
@@ -101,9 +125,10 @@ func (c *streamCache) appended(stream string, res eventstore.AppendResult, data 
 	if c.max <= 0 || n == 0 || len(events) != len(data) || res.LastRevision-res.FirstRevision+1 != n || res.LastPosition-res.FirstPosition+1 != n {
 		return
 	}
-	c.mu.Lock()
-	el, ok := c.entries[stream]
-	c.mu.Unlock()
+	sh := c.shard(stream)
+	sh.mu.Lock()
+	el, ok := sh.entries[stream]
+	sh.mu.Unlock()
 	if !ok {
 		return
 	}
@@ -120,11 +145,11 @@ func (c *streamCache) appended(stream string, res eventstore.AppendResult, data 
 	}
 	size := len(e.recs)
 	e.mu.Unlock()
-	c.grew(e, size)
+	sh.grew(e, size)
 }
 
 // entry returns the entry of stream, creating it, and marks it used.
-func (c *streamCache) entry(stream string) *cachedStream {
+func (c *cacheShard) entry(stream string) *cachedStream {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if el, ok := c.entries[stream]; ok {
@@ -139,7 +164,7 @@ func (c *streamCache) entry(stream string) *cachedStream {
 // grew accounts for e now holding n events and evicts the least recently
 // used streams beyond the bound. An evicted entry may still be in use by a
 // command; it simply is not found by the next one.
-func (c *streamCache) grew(e *cachedStream, n int) {
+func (c *cacheShard) grew(e *cachedStream, n int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if el, ok := c.entries[e.stream]; ok && el.Value == e && n > e.counted {

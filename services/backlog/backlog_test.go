@@ -157,3 +157,32 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+// TestFastParserMatchesFull: every item line the writer produces takes the
+// fast path and parses to exactly what the full decoder gives.
+func TestFastParserMatchesFull(t *testing.T) {
+	items := []backlog.Item{
+		{As: "mob-1", Key: "KAI01-0001/7", Method: "POST", Path: "/v1/action-points/KAI01-0001-AP1/start", IfMatch: `"1"`, Body: json.RawMessage(`{"note":"Agreed, \"all\" of it","occurred_at":"2015-01-07T10:00:00Z"}`)},
+		{Key: "k", Method: "POST", Path: "/v1/feedback", Body: json.RawMessage(`{"text":"tab\tand unicode é — ok","concerns":[{"need":"basic"}]}`)},
+		{Key: "k2", Method: "POST", Path: "/v1/referrals/R1/acknowledge"},
+		{Key: `we"ird\key`, Method: "POST", Path: "/v1/x", IfMatch: `W/"12"`},
+	}
+	var buf bytes.Buffer
+	w := backlog.NewWriter(&buf)
+	for _, it := range items {
+		must(t, w.Item(it))
+	}
+	must(t, w.Flush())
+	for i, line := range bytes.Split(bytes.TrimSpace(buf.Bytes()), []byte("\n")) {
+		fast, ok := backlog.ParseItemFast(line)
+		if !ok {
+			t.Errorf("line %d took the slow path: %s", i+1, line)
+			continue
+		}
+		full, err := backlog.ParseItemFull(line)
+		must(t, err)
+		if !reflect.DeepEqual(fast, full) {
+			t.Errorf("line %d: fast %+v, full %+v", i+1, fast, full)
+		}
+	}
+}

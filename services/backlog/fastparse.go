@@ -95,19 +95,30 @@ func (p *fastParser) byte(c byte) bool {
 	return true
 }
 
-// str reads a string without escapes or control characters.
+// str reads a string; one with escapes (an If-Match value is one: "\"3\"")
+// is unquoted by encoding/json.
 func (p *fastParser) str() (string, bool) {
 	if !p.byte('"') {
 		return "", false
 	}
 	start := p.i
+	escaped := false
 	for p.i < len(p.b) {
 		switch c := p.b[p.i]; {
 		case c == '"':
-			s := string(p.b[start:p.i])
 			p.i++
+			if !escaped {
+				return string(p.b[start : p.i-1]), true
+			}
+			var s string
+			if json.Unmarshal(p.b[start-1:p.i], &s) != nil {
+				return "", false
+			}
 			return s, true
-		case c == '\\' || c < 0x20:
+		case c == '\\':
+			escaped = true
+			p.i++ // the escaped character, whatever it is
+		case c < 0x20:
 			return "", false
 		}
 		p.i++

@@ -1,0 +1,10 @@
+package backlog
+
+// ParseItemFast and ParseItemFull expose the two parsers to the tests,
+// which hold the fast one to the full one.
+func ParseItemFast(raw []byte) (Item, bool) { return parseItemFast(raw) }
+
+func ParseItemFull(raw []byte) (Item, error) {
+	l, err := parseLine(raw)
+	return l.Item, err
+}
