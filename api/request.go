@@ -2,10 +2,8 @@ package api
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"mime"
 	"net/http"
@@ -67,7 +65,7 @@ func readCommand(r *http.Request, dst any) (*command, error) {
 			return nil, domain.FieldError("Idempotency-Key", "must be 1 to %d visible ASCII characters", maxKey)
 		}
 		c.meta.IdempotencyKey = key
-		c.meta.RequestHash = requestHash(r.Method, r.URL.Path, body)
+		c.meta.RequestHash = app.RequestHash(r.Method, r.URL.Path, body)
 	}
 	if v := r.Header.Get("If-Match"); v != "" && v != "*" {
 		rev, err := parseETag(v)
@@ -77,20 +75,6 @@ func readCommand(r *http.Request, dst any) (*command, error) {
 		c.meta.IfMatch = &rev
 	}
 	return c, nil
-}
-
-// requestHash fingerprints a request for idempotency: the same key with the
-// same method, path and JSON body (whitespace aside) is the same request.
-func requestHash(method, path string, body []byte) []byte {
-	var compact bytes.Buffer
-	if json.Compact(&compact, body) != nil {
-		compact.Reset()
-		compact.Write(body)
-	}
-	h := sha256.New()
-	fmt.Fprintf(h, "%s\n%s\n", method, path)
-	h.Write(compact.Bytes())
-	return h.Sum(nil)
 }
 
 func parseETag(v string) (uint64, error) {

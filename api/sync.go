@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/actionledger/actionledger/domain"
+	"github.com/actionledger/actionledger/services/app"
 	"go.uber.org/zap"
 )
 
@@ -93,9 +94,8 @@ func (s *Server) sync(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	actor := actorFrom(r.Context())
-	if actor.Role != domain.RoleMobilizer && actor.Role != domain.RoleCoordinator {
-		s.writeError(w, r, domain.Errorf(domain.CodeForbidden, "%s may not sync; mobilizers and coordinators may", roleArticle(actor.Role)))
+	if err := app.RequireRole(actorFrom(r.Context()), "sync; mobilizers and coordinators may", domain.RoleMobilizer, domain.RoleCoordinator); err != nil {
+		s.writeError(w, r, err)
 		return
 	}
 	// Items run on a context of their own: the outer request's carries its
@@ -129,7 +129,7 @@ func (s *Server) sync(w http.ResponseWriter, r *http.Request) {
 	}
 	// One line per batch, beside the one per item: counts only, never keys,
 	// paths or bodies.
-	s.log.Info("sync batch", zap.String("request_id", outerID), zap.String("actor_id", actor.ID),
+	s.log.Info("sync batch", zap.String("request_id", outerID), zap.String("actor_id", actorFrom(r.Context()).ID),
 		zap.Int("items", len(items)), zap.Int("written", written), zap.Int("replayed", replayed),
 		zap.Int("refused", refused), zap.Duration("took", time.Since(start)))
 	if len(items) > 0 && replayed == len(items) {
@@ -343,16 +343,6 @@ func isToken(s string) bool {
 		}
 	}
 	return s != ""
-}
-
-func roleArticle(role string) string {
-	switch role {
-	case "":
-		return "a caller without a role"
-	case domain.RoleAdmin, domain.RoleAuditor:
-		return "an " + role
-	}
-	return "a " + role
 }
 
 // itemRecorder is the in-memory ResponseWriter an item is answered into.

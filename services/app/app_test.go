@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"path/filepath"
@@ -201,3 +202,21 @@ func counter(t *testing.T, reg *prometheus.Registry, name string) float64 {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// RequestHash is the one fingerprint of the API, sync and import: whitespace in the body does not
+// matter, the method, path and content do.
+func TestRequestHash(t *testing.T) {
+	a := app.RequestHash("POST", "/v1/x", []byte(`{"a": 1}`))
+	if !bytes.Equal(a, app.RequestHash("POST", "/v1/x", []byte(`{"a":1}`))) {
+		t.Error("whitespace changed the hash")
+	}
+	for _, other := range [][]byte{
+		app.RequestHash("POST", "/v1/y", []byte(`{"a":1}`)),
+		app.RequestHash("PUT", "/v1/x", []byte(`{"a":1}`)),
+		app.RequestHash("POST", "/v1/x", []byte(`{"a":2}`)),
+	} {
+		if bytes.Equal(a, other) {
+			t.Error("different requests hash alike")
+		}
+	}
+}

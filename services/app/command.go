@@ -1,7 +1,11 @@
 package app
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
 	"time"
 
 	"github.com/actionledger/actionledger/domain"
@@ -50,6 +54,22 @@ type Result struct {
 	Replayed bool
 	// Token is set only by CreateUser.
 	Token string
+}
+
+// RequestHash fingerprints a request for idempotency: the same key with the
+// same method, path and JSON body (whitespace aside) is the same request. The
+// API, the sync route and the importer all use this one function, so a
+// request replayed through any of them is recognised.
+func RequestHash(method, path string, body []byte) []byte {
+	var compact bytes.Buffer
+	if json.Compact(&compact, body) != nil {
+		compact.Reset()
+		compact.Write(body)
+	}
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\n%s\n", method, path)
+	h.Write(compact.Bytes())
+	return h.Sum(nil)
 }
 
 // Handler handles one kind of command.

@@ -25,7 +25,6 @@ package backlog
 import (
 	"bufio"
 	"bytes"
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -258,24 +257,6 @@ func (w *Writer) Item(it Item) error { return w.write(it) }
 
 // Flush writes out what is buffered.
 func (w *Writer) Flush() error { return w.w.Flush() }
-
-// RequestHash is the fingerprint the HTTP API gives a request for
-// idempotency (api/request.go): method, path and the JSON body without
-// insignificant whitespace. An importer that writes through the command
-// handlers directly gives its events the same fingerprint, so that sending
-// an imported item to a server later is recognised as the same request
-// (a replay), not a different one under a reused key (422).
-func RequestHash(method, path string, body []byte) []byte {
-	var compact bytes.Buffer
-	if json.Compact(&compact, body) != nil {
-		compact.Reset()
-		compact.Write(body)
-	}
-	h := sha256.New()
-	fmt.Fprintf(h, "%s\n%s\n", method, path)
-	h.Write(compact.Bytes())
-	return h.Sum(nil)
-}
 
 // Partitioner tells which community an item belongs to, so that items can
 // be spread over parallel workers without breaking the order that matters:

@@ -133,24 +133,6 @@ func TestPartitioner(t *testing.T) {
 	}
 }
 
-// RequestHash must be the API's fingerprint: whitespace in the body does not
-// matter, the method, path and content do.
-func TestRequestHash(t *testing.T) {
-	a := backlog.RequestHash("POST", "/v1/x", []byte(`{"a": 1}`))
-	if !bytes.Equal(a, backlog.RequestHash("POST", "/v1/x", []byte(`{"a":1}`))) {
-		t.Error("whitespace changed the hash")
-	}
-	for _, other := range [][]byte{
-		backlog.RequestHash("POST", "/v1/y", []byte(`{"a":1}`)),
-		backlog.RequestHash("PUT", "/v1/x", []byte(`{"a":1}`)),
-		backlog.RequestHash("POST", "/v1/x", []byte(`{"a":2}`)),
-	} {
-		if bytes.Equal(a, other) {
-			t.Error("different requests hash alike")
-		}
-	}
-}
-
 func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {

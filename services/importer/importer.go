@@ -283,7 +283,7 @@ func (run *runner) users(ctx context.Context, users []backlog.User) (map[string]
 	for _, u := range users {
 		body := u.Body()
 		res, err := run.cfg.App.CreateUser.Handle(ctx, app.CreateUser{
-			Meta: app.Meta{Actor: admin, IdempotencyKey: u.Key(), RequestHash: backlog.RequestHash("POST", "/v1/users", body),
+			Meta: app.Meta{Actor: admin, IdempotencyKey: u.Key(), RequestHash: app.RequestHash("POST", "/v1/users", body),
 				CorrelationID: "import"},
 			Name: u.Name, Role: u.Role, District: u.District, Chiefdom: u.Chiefdom,
 		})
@@ -396,7 +396,7 @@ func (run *runner) dispatch(ctx context.Context, it backlog.Item, actors map[str
 	}
 	m := app.Meta{
 		Actor: actor, IdempotencyKey: it.Key, IfMatch: ifMatch,
-		RequestHash:   backlog.RequestHash(it.Method, it.Path, it.Body),
+		RequestHash:   app.RequestHash(it.Method, it.Path, it.Body),
 		CorrelationID: "import",
 	}
 	return rt.run(ctx, run.cfg.App, m, id, it.Body)

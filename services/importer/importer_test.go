@@ -123,7 +123,7 @@ func TestImportedItemsAreTheRoutesRequests(t *testing.T) {
 		u := r.Users[ref]
 		// Creating the user again under its key answers its token.
 		res, err := f.app.CreateUser.Handle(ctx, app.CreateUser{Meta: app.Meta{Actor: admin, IdempotencyKey: u.Key(),
-			RequestHash: backlog.RequestHash("POST", "/v1/users", u.Body())}, Name: u.Name, Role: u.Role, District: u.District, Chiefdom: u.Chiefdom})
+			RequestHash: app.RequestHash("POST", "/v1/users", u.Body())}, Name: u.Name, Role: u.Role, District: u.District, Chiefdom: u.Chiefdom})
 		if err != nil || !res.Replayed {
 			t.Fatalf("user %s: replayed=%v err=%v", ref, res.Replayed, err)
 		}
