@@ -111,6 +111,8 @@ func printDemo(w io.Writer, m *server.Main, cfg server.Config) {
 	fmt.Fprintf(w, "  curl -s -H 'Authorization: Bearer %s' %s/v1/action-points/KEN-NON-11-AP1\n", mob, base)
 	fmt.Fprintf(w, "  curl -s -X POST -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' \\\n    -d '{\"note\":\"Buckets delivered\"}' %s/v1/action-points/KEN-NON-11-AP1/progress\n", mob, base)
 	fmt.Fprintf(w, "  curl -s -H 'Authorization: Bearer %s' %s/v1/referrals/KEN-NON-11-R1\n", coord, base)
+	fmt.Fprintf(w, "  curl -s -H 'Authorization: Bearer %s' '%s/v1/stats/completion?interval=week'\n", coord, base)
+	fmt.Fprintf(w, "  curl -s -H 'Authorization: Bearer %s' %s/v1/stats/trust\n", coord, base)
 	fmt.Fprintf(w, "\nThe API is described at %s/v1/openapi.json\n%s\n", base, strings.Repeat("-", 60))
 }
 
