@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"strings"
@@ -51,6 +52,9 @@ type Config struct {
 	// RebuildProjections rebuilds every read model from the first event
 	// after start, while the stored ones keep serving.
 	RebuildProjections bool
+	// DebugAddr, when set, serves Go's profiler (net/http/pprof) on its own
+	// listener — keep it on loopback: profiles show internals.
+	DebugAddr string
 	// SnapshotEvery is how often read models are saved (0: the default).
 	SnapshotEvery time.Duration
 	// TrustWeights weigh T1..T4 (zero: the defaults).
@@ -249,6 +253,20 @@ func (m *Main) Read() *projections.Engine { return m.read }
 // ShutdownTimeout to finish, the read models save, and only then (in Close)
 // does the store close.
 func (m *Main) Serve(ctx context.Context) error {
+	if m.cfg.DebugAddr != "" {
+		ln, err := net.Listen("tcp", m.cfg.DebugAddr)
+		if err != nil {
+			return fmt.Errorf("debug listener: %w", err)
+		}
+		mux := http.NewServeMux()
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		dbg := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = dbg.Serve(ln) }()
+		defer dbg.Close()
+		m.log.Info("profiler listening", zap.String("debug_addr", ln.Addr().String()))
+	}
 	readCtx, stopRead := context.WithCancel(context.Background())
 	readDone := make(chan error, 1)
 	go func() { readDone <- m.read.Run(readCtx) }()
