@@ -25,7 +25,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	f.Duration(&cfg.ShutdownTimeout, "shutdown-timeout", 15*time.Second, "how long in-flight requests may finish on SIGTERM")
 	f.String(&logLevel, "log-level", "info", "debug, info, warn or error")
 	f.Bool(&cfg.RebuildProjections, "rebuild-projections", false, "rebuild the read models from the first event after start, serving the stored ones meanwhile")
-	f.Duration(&cfg.SnapshotEvery, "snapshot-every", 10*time.Second, "how often read models are saved with their checkpoint")
+	f.Duration(&cfg.SnapshotEvery, "snapshot-every", time.Minute, "how often read models are saved with their checkpoint (a restart replays at most this much of the log)")
 	f.String(&cfg.DebugAddr, "debug-addr", "", "serve Go's profiler (/debug/pprof/) on this address, e.g. 127.0.0.1:6060 (off when empty)")
 	var weights string
 	f.String(&weights, "trust-weights", "0.4,0.2,0.2,0.2", "weights of T1,T2,T3,T4 in the trust index")

@@ -86,10 +86,14 @@ func (s *Store) readAll(ctx context.Context, after uint64, limit int) ([]eventst
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if after >= s.head.Load() {
+	head := s.head.Load()
+	if after >= head {
 		return nil, s.closedErr()
 	}
-	out := make([]eventstore.RecordedEvent, 0, min(limit, readPrealloc))
+	// Positions are contiguous, so what is there to read is known: a live
+	// subscription reading the one new event must not allocate room for a
+	// page (four read models, every commit).
+	out := make([]eventstore.RecordedEvent, 0, min(uint64(limit), head-after, readPrealloc))
 	err := s.view(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketEvents).Cursor()
 		for k, v := c.Seek(posKey(nil, after+1)); k != nil && len(out) < limit; k, v = c.Next() {
