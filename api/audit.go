@@ -251,13 +251,10 @@ func (h *auditRoutes) asOfIndicators(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if h.asOf == nil {
-		h.s.writeError(w, r, domain.Errorf(domain.CodeUnavailable, "this server runs no read models to rebuild"))
+		h.s.writeError(w, r, domain.Errorf(domain.CodeUnavailable, "this server runs no read models to answer from"))
 		return
 	}
 	res, err := h.asOf.AsOf(r.Context(), at, basis, projections.Filter{District: f.Area.District, Chiefdom: f.Area.Chiefdom, CommunityID: f.CommunityID})
-	if errors.Is(err, projections.ErrBusy) {
-		err = domain.Errorf(domain.CodeUnavailable, "another as-of question is being answered; retry in a few seconds")
-	}
 	if err != nil {
 		h.s.writeError(w, r, err)
 		return

@@ -28,15 +28,7 @@ import (
 //
 //	go test ./projections -run '^$' -bench AsOf -benchtime 3x
 func BenchmarkAsOf(b *testing.B) {
-	communities := 12000
-	if v := os.Getenv("ACTIONLEDGER_BENCH_COMMUNITIES"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 16 {
-			b.Fatalf("ACTIONLEDGER_BENCH_COMMUNITIES=%q: want an integer of at least 16", v)
-		}
-		communities = n
-	}
-	spec := cleaSpec(communities)
+	spec := cleaSpec(benchCommunities(b))
 	store, events := cachedHistory(b, spec)
 	eng, err := projections.Open(context.Background(), projections.Config{Store: store, Path: filepath.Join(b.TempDir(), "projections.db")})
 	if err != nil {
@@ -46,6 +38,15 @@ func BenchmarkAsOf(b *testing.B) {
 	b.Logf("history: %d events, %d communities, %d weeks from %s", events, spec.communities, spec.weeks, spec.start.Format(time.DateOnly))
 	mid := spec.start.AddDate(0, 0, 7*spec.weeks/2)
 	end := spec.start.AddDate(0, 0, 7*spec.weeks)
+	// As-of answers from the live models: a server has them at the head
+	// already. This engine does not run, so its first question brings them
+	// there (a full fold of the log, as a start without snapshots would):
+	// done once here, outside the timings.
+	start := time.Now()
+	if _, err := eng.AsOf(context.Background(), end, projections.BasisOccurred, projections.Filter{}); err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("models caught up with the log in %s", time.Since(start).Round(time.Millisecond))
 	for _, tc := range []struct {
 		name  string
 		at    time.Time
@@ -75,6 +76,20 @@ func BenchmarkAsOf(b *testing.B) {
 			}
 		})
 	}
+}
+
+// benchCommunities is the size of the benchmark history: CLEA-national's
+// 12,000 communities unless ACTIONLEDGER_BENCH_COMMUNITIES says otherwise.
+func benchCommunities(b *testing.B) int {
+	communities := 12000
+	if v := os.Getenv("ACTIONLEDGER_BENCH_COMMUNITIES"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 16 {
+			b.Fatalf("ACTIONLEDGER_BENCH_COMMUNITIES=%q: want an integer of at least 16", v)
+		}
+		communities = n
+	}
+	return communities
 }
 
 // cpuTime is the CPU time (user and system) this process has used.

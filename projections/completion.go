@@ -24,6 +24,7 @@ type Completion struct {
 	recs  []apRecord
 	byID  map[string]int32
 	idx   index
+	names interner
 	first time.Time
 	last  time.Time
 }
@@ -36,17 +37,19 @@ type apRecord struct {
 	Kind     string
 	Due      int64 // UTC day number of the due date; 0: none
 	RaisedAt time.Time
+	Pos      uint64   // log position of the raise
 	Steps    []apStep // status changes after the raise, in log order
 }
 
 type apStep struct {
-	At     time.Time
+	At     time.Time // occurred_at
+	Pos    uint64    // log position
 	Status uint8
 }
 
 // NewCompletion returns an empty model.
 func NewCompletion() *Completion {
-	return &Completion{byID: map[string]int32{}, idx: index{}}
+	return &Completion{byID: map[string]int32{}, idx: index{}, names: newInterner()}
 }
 
 func (r *apRecord) status() uint8 {
@@ -71,6 +74,23 @@ func (r *apRecord) statusAt(t time.Time) (uint8, bool) {
 	return s, true
 }
 
+// statusIn is the status a fresh model fed only the events of c would give
+// the action point, and whether it would know it: it exists if its raise is
+// in c, and its status is that of the last of its changes in c, in log order
+// (a change left out is skipped; later ones still apply).
+func (r *apRecord) statusIn(c *cut) (uint8, bool) {
+	if !c.has(r.Pos, nanos(r.RaisedAt)) {
+		return 0, false
+	}
+	s := apOpen
+	for i := range r.Steps {
+		if st := &r.Steps[i]; c.has(st.Pos, nanos(st.At)) {
+			s = st.Status
+		}
+	}
+	return s, true
+}
+
 // Apply implements Model.
 func (m *Completion) Apply(ev *Event) error {
 	switch e := ev.Data.(type) {
@@ -78,8 +98,9 @@ func (m *Completion) Apply(ev *Event) error {
 		if _, dup := m.byID[e.ID]; dup {
 			return nil
 		}
-		rec := apRecord{ID: e.ID, Place: placeOf(e.Place, e.CommunityID), Names: [2]string{e.District, e.Chiefdom},
-			Category: e.Category, Kind: e.Kind, RaisedAt: ev.OccurredAt}
+		in := m.names
+		rec := apRecord{ID: e.ID, Place: in.placeOf(e.Place, e.CommunityID), Names: [2]string{in.str(e.District), in.str(e.Chiefdom)},
+			Category: in.str(e.Category), Kind: in.str(e.Kind), RaisedAt: ev.OccurredAt, Pos: ev.Position}
 		if t := e.DueDate.Time(); !t.IsZero() {
 			rec.Due = dayOf(t)
 		}
@@ -119,7 +140,7 @@ func (m *Completion) seen(t time.Time) {
 func (m *Completion) step(ev *Event, s uint8) {
 	_, id := domain.SplitStream(ev.Stream)
 	if n, ok := m.byID[id]; ok {
-		m.recs[n].Steps = append(m.recs[n].Steps, apStep{At: ev.OccurredAt, Status: s})
+		m.recs[n].Steps = append(m.recs[n].Steps, apStep{At: ev.OccurredAt, Pos: ev.Position, Status: s})
 		m.seen(ev.OccurredAt)
 	}
 }
@@ -195,22 +216,7 @@ func (m *Completion) Stats(f Filter, weekly bool) CompletionStats {
 	if now.IsZero() {
 		now = time.Now()
 	}
-	today := dayOf(now)
-	out := CompletionStats{ByCategory: map[string]*Counts{}, ByKind: map[string]*Counts{}}
-	m.selected(&f, func(r *apRecord) {
-		s := r.status()
-		od := isOverdue(r.Due, s, today)
-		out.add(s, od)
-		bucket(out.ByCategory, r.Category).add(s, od)
-		bucket(out.ByKind, r.Kind).add(s, od)
-	})
-	out.finish()
-	for _, c := range out.ByCategory {
-		c.finish()
-	}
-	for _, c := range out.ByKind {
-		c.finish()
-	}
+	out := m.counts(&f, dayOf(now), nil)
 	if weekly {
 		weeks := seriesRange(&f, m.first, m.last, now)
 		out.Series = make([]CompletionWeek, len(weeks))
@@ -241,6 +247,43 @@ func (m *Completion) Stats(f Filter, weekly bool) CompletionStats {
 		}
 	}
 	return out
+}
+
+// counts computes the totals of Stats for f with today's UTC day number;
+// with c, as a fresh model fed only the events of c would.
+func (m *Completion) counts(f *Filter, today int64, c *cut) CompletionStats {
+	out := CompletionStats{ByCategory: map[string]*Counts{}, ByKind: map[string]*Counts{}}
+	m.selected(f, func(r *apRecord) {
+		s := r.status()
+		if c != nil {
+			var ok bool
+			if s, ok = r.statusIn(c); !ok {
+				return
+			}
+		}
+		od := isOverdue(r.Due, s, today)
+		out.add(s, od)
+		bucket(out.ByCategory, r.Category).add(s, od)
+		bucket(out.ByKind, r.Kind).add(s, od)
+	})
+	out.finish()
+	for _, c := range out.ByCategory {
+		c.finish()
+	}
+	for _, c := range out.ByKind {
+		c.finish()
+	}
+	return out
+}
+
+// asOf answers Stats(f, false) for the events of c, f.Now being the time
+// asked about.
+func (m *Completion) asOf(f Filter, c *cut) CompletionStats {
+	now := f.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	return m.counts(&f, dayOf(now), c)
 }
 
 // ActionPointItem is one row of the follow-up list.
@@ -314,7 +357,9 @@ func (m *Completion) UnmarshalBinary(data []byte) error {
 		return err
 	}
 	*m = *NewCompletion()
+	in := m.names
 	for _, r := range recs {
+		r.Place, r.Names, r.Category, r.Kind = in.place(r.Place), [2]string{in.str(r.Names[0]), in.str(r.Names[1])}, in.str(r.Category), in.str(r.Kind)
 		m.add(r)
 	}
 	return nil

@@ -48,4 +48,10 @@
 //   - index: the weighted mean of the components that have data (weights 0.4,
 //     0.2, 0.2, 0.2 by default — a starting point, configurable);
 //   - falling: the index is at least 0.10 below its value four weeks earlier.
+//
+// As of (Engine.AsOf): every indicator as a fresh model fed only the events
+// recorded by a time, or only those that occurred by it, would answer. The
+// live models answer it themselves: each record keeps the log position and
+// occurred_at of every event folded into it, and a cut (cut.go) says which
+// of them such a model would have seen.
 package projections

@@ -27,8 +27,10 @@ const (
 )
 
 // stateVersion changes whenever a model's snapshot layout does; stored state
-// of another version is discarded and rebuilt from the log.
-const stateVersion = 2
+// of another version is discarded and rebuilt from the log. 3: records keep
+// the log position and occurred_at of every event folded into them (as-of
+// from the live models), and the as-of clock is saved with them.
+const stateVersion = 3
 
 // Config wires an Engine.
 type Config struct {
@@ -39,7 +41,7 @@ type Config struct {
 	// TrustWeights weigh T1..T4 (zero: DefaultTrustWeights).
 	TrustWeights [4]float64
 	// SnapshotEvery is how often changed models are saved with their
-	// checkpoint (default 10s); a restart replays at most that much.
+	// checkpoint (default 1m); a restart replays at most that much.
 	SnapshotEvery time.Duration
 	// Models overrides the set of read models (tests inject failing ones);
 	// nil means the four standard models.
@@ -77,10 +79,9 @@ type Engine struct {
 	// a rebuild's switch: a snapshot of an old model must not land after
 	// the new one's.
 	snapMu sync.Mutex
-	// asOfSlots bounds concurrent as-of replays: each reads the whole log,
-	// and a few at once would take the CPU from the write path.
-	asOfSlots chan struct{}
-	cache     queryCache
+	// clock samples recorded_at along the log for recorded-basis as-of cuts.
+	clock logClock
+	cache queryCache
 }
 
 // proj is one read model and its checkpoint.
@@ -98,7 +99,7 @@ type proj struct {
 // them.
 func Open(ctx context.Context, cfg Config) (*Engine, error) {
 	if cfg.SnapshotEvery <= 0 {
-		cfg.SnapshotEvery = 10 * time.Second
+		cfg.SnapshotEvery = time.Minute
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = zap.NewNop()
@@ -123,7 +124,7 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 		return nil, fmt.Errorf("opening read-model db %s: %w", cfg.Path, err)
 	}
 	e := &Engine{cfg: cfg, db: db, byName: map[string]*proj{}, log: cfg.Logger.Named("projections"), moved: make(chan struct{}),
-		done: make(chan struct{}), asOfSlots: make(chan struct{}, 1)}
+		done: make(chan struct{})}
 	if e.metrics, err = newEngineMetrics(cfg.Registerer, e); err != nil {
 		db.Close()
 		return nil, err
@@ -143,6 +144,10 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 		return nil, err
 	}
 	e.readyAt = head
+	if e.clock.covered.Load() > head {
+		// A clock ahead of the log was built on another log.
+		e.clock.reset()
+	}
 	return e, nil
 }
 
@@ -150,6 +155,9 @@ var (
 	bucketState  = []byte("state")
 	bucketPoison = []byte("poison")
 	keyVersion   = []byte("version")
+	// keyClock holds the as-of clock; no model may be named so (a model's
+	// name is its key).
+	keyClock = []byte("\x00as-of clock")
 )
 
 // load restores each model from its snapshot; a snapshot that cannot be read
@@ -175,6 +183,12 @@ func (e *Engine) load() error {
 				return err
 			}
 			return st.Put(keyVersion, binary.BigEndian.AppendUint64(nil, stateVersion))
+		}
+		if v := st.Get(keyClock); v != nil {
+			if err := e.clock.UnmarshalBinary(v); err != nil {
+				e.log.Warn("dropping an unreadable as-of clock", zap.Error(err))
+				e.clock.reset()
+			}
 		}
 		for _, p := range e.projs {
 			v := st.Get([]byte(p.def.Name))
@@ -264,6 +278,7 @@ func (e *Engine) apply(p *proj, rec *eventstore.RecordedEvent) error {
 			return fmt.Errorf("%s at position %d: %w", p.def.Name, rec.Position, err)
 		}
 	}
+	e.clock.observe(p.pos, rec.Position, rec.RecordedAt)
 	p.pos, p.lastAt = rec.Position, rec.RecordedAt
 	e.advanced()
 	return nil
@@ -278,6 +293,7 @@ func (e *Engine) skip(name string, position uint64, recordedAt time.Time) {
 	}
 	p.mu.Lock()
 	if position > p.pos {
+		e.clock.observe(p.pos, position, recordedAt)
 		p.pos, p.lastAt = position, recordedAt
 	}
 	p.mu.Unlock()
@@ -380,6 +396,12 @@ func (e *Engine) snapshot() error {
 		p.mu.Lock()
 		p.savedPos = pos
 		p.mu.Unlock()
+	}
+	if data, n, changed := e.clock.unsaved(); changed {
+		if err := e.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketState).Put(keyClock, data) }); err != nil {
+			return err
+		}
+		e.clock.saved(n)
 	}
 	return nil
 }

@@ -13,6 +13,12 @@ type Feedback struct {
 	recs  []fbRecord
 	byID  map[string]int32
 	idx   index
+	names interner
+	steps stepLog
+	// prior keeps, per record, communicated_at and satisfied of every loop
+	// closure but its last, in log order (the domain closes a loop once, so
+	// it stays empty).
+	prior map[int32][]fbClosure
 	first time.Time
 	last  time.Time
 }
@@ -23,20 +29,39 @@ type fbRecord struct {
 	Type       string
 	Need       string
 	ReceivedAt time.Time
-	Status     string
-	ClosedAt   time.Time // communicated_at of the loop closure
+	ClosedAt   time.Time // communicated_at of the (last) loop closure
+	Pos        uint64    // log position of the receipt
+	Steps      stepChain // transitions after the receipt, in log order
+	Status     uint8
 	Satisfied  bool
 }
 
+type fbClosure struct {
+	ClosedAt  time.Time
+	Satisfied bool
+}
+
+// Feedback statuses in the read model.
+const (
+	fbReceived uint8 = iota
+	fbReferred
+	fbAnswered
+	fbLoopClosed
+)
+
+var fbStatusNames = [...]string{domain.StatusReceived, domain.StatusReferred, domain.StatusAnswered, domain.StatusLoopClosed}
+
 // NewFeedback returns an empty model.
-func NewFeedback() *Feedback { return &Feedback{byID: map[string]int32{}, idx: index{}} }
+func NewFeedback() *Feedback {
+	return &Feedback{byID: map[string]int32{}, idx: index{}, names: newInterner(), prior: map[int32][]fbClosure{}}
+}
 
 // Apply implements Model.
 func (m *Feedback) Apply(ev *Event) error {
 	if e, ok := ev.Data.(*domain.FeedbackReceived); ok {
 		if _, dup := m.byID[e.ID]; !dup {
-			m.add(fbRecord{ID: e.ID, Place: placeOf(e.Place, e.CommunityID), Type: e.Type, Need: e.NeedCategory,
-				ReceivedAt: ev.OccurredAt, Status: domain.StatusReceived})
+			m.add(fbRecord{ID: e.ID, Place: m.names.placeOf(e.Place, e.CommunityID), Type: m.names.str(e.Type), Need: m.names.str(e.NeedCategory),
+				ReceivedAt: ev.OccurredAt, Status: fbReceived, Pos: ev.Position})
 		}
 		return nil
 	}
@@ -48,13 +73,41 @@ func (m *Feedback) Apply(ev *Event) error {
 	r := &m.recs[n]
 	switch e := ev.Data.(type) {
 	case *domain.FeedbackReferred:
-		r.Status = domain.StatusReferred
+		r.Status = fbReferred
 	case *domain.FeedbackAnswered:
-		r.Status = domain.StatusAnswered
+		r.Status = fbAnswered
 	case *domain.FeedbackLoopClosed:
-		r.Status, r.ClosedAt, r.Satisfied = domain.StatusLoopClosed, e.CommunicatedAt, e.Satisfied
+		if m.steps.count(r.Steps, fbLoopClosed) > 0 {
+			m.prior[n] = append(m.prior[n], fbClosure{ClosedAt: r.ClosedAt, Satisfied: r.Satisfied})
+		}
+		r.Status, r.ClosedAt, r.Satisfied = fbLoopClosed, e.CommunicatedAt, e.Satisfied
+	default:
+		return nil
 	}
+	m.steps.add(&r.Steps, ev.Position, nanos(ev.OccurredAt), r.Status)
 	return nil
+}
+
+// in returns item n as a fresh model fed only the events of c would hold
+// it, and whether it would hold it at all: it exists if its receipt is in c;
+// its status is that of its last transition in c, in log order (one left
+// out is skipped, later ones still apply), and its closure fields those of
+// its last loop closure in c.
+func (m *Feedback) in(n int32, c *cut) (fbRecord, bool) {
+	r := &m.recs[n]
+	if !c.has(r.Pos, nanos(r.ReceivedAt)) {
+		return fbRecord{}, false
+	}
+	v := *r
+	var last int
+	v.Status, last = m.steps.in(r.Steps, c, fbReceived, fbLoopClosed)
+	switch prior := m.prior[n]; {
+	case last < 0:
+		v.ClosedAt, v.Satisfied = time.Time{}, false
+	case last < len(prior):
+		v.ClosedAt, v.Satisfied = prior[last].ClosedAt, prior[last].Satisfied
+	}
+	return v, true
 }
 
 func (m *Feedback) add(r fbRecord) {
@@ -93,7 +146,7 @@ func (c *FeedbackCounts) add(r *fbRecord) {
 	if r.Need != "" {
 		c.ByNeed[r.Need]++
 	}
-	if r.Status == domain.StatusLoopClosed {
+	if r.Status == fbLoopClosed {
 		c.LoopClosed++
 		c.days = append(c.days, r.ClosedAt.Sub(r.ReceivedAt).Hours()/24)
 		if r.Satisfied {
@@ -123,7 +176,15 @@ type FeedbackWeek struct {
 
 // Stats computes the feedback indicators for f; with weekly set, the items
 // received each week too.
-func (m *Feedback) Stats(f Filter, weekly bool) FeedbackStats {
+func (m *Feedback) Stats(f Filter, weekly bool) FeedbackStats { return m.stats(&f, weekly, nil) }
+
+// asOf answers Stats(f, false) for the events of c.
+func (m *Feedback) asOf(f Filter, c *cut) FeedbackStats { return m.stats(&f, false, c) }
+
+// stats computes the indicators; with c, as a fresh model fed only the
+// events of c would (without the series: the range of weeks it would span
+// is not worked out for c).
+func (m *Feedback) stats(f *Filter, weekly bool, c *cut) FeedbackStats {
 	now := f.Now
 	if now.IsZero() {
 		now = time.Now()
@@ -132,15 +193,23 @@ func (m *Feedback) Stats(f Filter, weekly bool) FeedbackStats {
 	var weeks []Week
 	pos := map[Week]int{}
 	if weekly {
-		weeks = seriesRange(&f, m.first, m.last, now)
+		weeks = seriesRange(f, m.first, m.last, now)
 		out.Series = make([]FeedbackWeek, len(weeks))
 		for i, w := range weeks {
 			out.Series[i] = FeedbackWeek{Week: w.String(), FeedbackCounts: newFeedbackCounts()}
 			pos[w] = i
 		}
 	}
+	var v fbRecord
 	for _, n := range m.idx[f.scopeKey()] {
 		r := &m.recs[n]
+		if c != nil {
+			var ok bool
+			if v, ok = m.in(n, c); !ok {
+				continue
+			}
+			r = &v
+		}
 		if !f.matches(r.Place, r.ReceivedAt) {
 			continue
 		}
@@ -156,22 +225,34 @@ func (m *Feedback) Stats(f Filter, weekly bool) FeedbackStats {
 	return out
 }
 
+type fbSnapshot struct {
+	Recs  []fbRecord
+	Steps stepLog
+	Prior map[int32][]fbClosure
+}
+
 // MarshalBinary implements Model.
 func (m *Feedback) MarshalBinary() ([]byte, error) {
 	var b bytes.Buffer
-	err := gob.NewEncoder(&b).Encode(m.recs)
+	err := gob.NewEncoder(&b).Encode(fbSnapshot{Recs: m.recs, Steps: m.steps, Prior: m.prior})
 	return b.Bytes(), err
 }
 
 // UnmarshalBinary implements Model.
 func (m *Feedback) UnmarshalBinary(data []byte) error {
-	var recs []fbRecord
-	if err := gob.NewDecoder(bytes.NewReader(data)).Decode(&recs); err != nil {
+	var s fbSnapshot
+	if err := gob.NewDecoder(bytes.NewReader(data)).Decode(&s); err != nil {
 		return err
 	}
 	*m = *NewFeedback()
-	for _, r := range recs {
+	in := m.names
+	for _, r := range s.Recs {
+		r.Place, r.Type, r.Need = in.place(r.Place), in.str(r.Type), in.str(r.Need)
 		m.add(r)
+	}
+	m.steps = s.Steps
+	if s.Prior != nil {
+		m.prior = s.Prior
 	}
 	return nil
 }

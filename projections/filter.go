@@ -29,8 +29,44 @@ type place struct {
 	Community string
 }
 
-func placeOf(p domain.Place, community string) place {
-	return place{District: domain.PlaceKey(p.District), Chiefdom: domain.PlaceKey(p.Chiefdom), Community: community}
+// interner shares the strings records repeat — place keys, community ids,
+// kinds, categories, types, outcomes — so that a record does not hold its
+// own copy decoded from its event (a third of what the models would hold
+// otherwise), and remembers the key of each place name it has seen.
+type interner struct {
+	strs map[string]string
+	keys map[string]string // place name as written -> its PlaceKey
+}
+
+func newInterner() interner {
+	return interner{strs: map[string]string{}, keys: map[string]string{}}
+}
+
+func (in interner) str(s string) string {
+	if v, ok := in.strs[s]; ok {
+		return v
+	}
+	in.strs[s] = s
+	return s
+}
+
+func (in interner) key(name string) string {
+	if k, ok := in.keys[name]; ok {
+		return k
+	}
+	k := in.str(domain.PlaceKey(name))
+	in.keys[name] = k
+	return k
+}
+
+// placeOf is the place of a record of community, at p.
+func (in interner) placeOf(p domain.Place, community string) place {
+	return place{District: in.key(p.District), Chiefdom: in.key(p.Chiefdom), Community: in.str(community)}
+}
+
+// place shares the strings of a place read back from a snapshot.
+func (in interner) place(p place) place {
+	return place{District: in.str(p.District), Chiefdom: in.str(p.Chiefdom), Community: in.str(p.Community)}
 }
 
 // matches reports whether a record at p, created at t, is selected by f.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
+	"github.com/actionledger/actionledger/services/eventstore"
 	"github.com/actionledger/actionledger/services/eventstore/pubsub"
 	bolt "go.etcd.io/bbolt"
 	"go.uber.org/zap"
@@ -107,4 +108,22 @@ func (e *Engine) poisonCount() int {
 		return nil
 	})
 	return n
+}
+
+// poisonOne lists an event model p could not apply outside the router (an
+// as-of catch-up), as the router's poison queue would.
+func (e *Engine) poisonOne(p *proj, rec *eventstore.RecordedEvent, reason error) {
+	item := Poisoned{Projection: p.def.Name, Position: rec.Position, EventID: rec.ID.String(), EventType: rec.Type,
+		Stream: rec.Stream, Reason: reason.Error(), PoisonedAt: e.cfg.Clock().UTC()}
+	val, err := json.Marshal(item)
+	if err == nil {
+		key := binary.BigEndian.AppendUint64([]byte(item.Projection+"\x00"), item.Position)
+		err = e.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketPoison).Put(key, val) })
+	}
+	if err != nil {
+		e.log.Error("listing a poisoned event", zap.String("projection", item.Projection), zap.Uint64("position", item.Position), zap.Error(err))
+	}
+	e.log.Warn("event poisoned: a read model skipped it",
+		zap.String("projection", item.Projection), zap.Uint64("position", item.Position), zap.String("event_type", item.EventType))
+	p.poisoned.Inc()
 }

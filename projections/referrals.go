@@ -10,9 +10,15 @@ import (
 
 // Referrals is the referral read model: one record per referral.
 type Referrals struct {
-	recs []refRecord
-	byID map[string]int32
-	idx  index
+	recs  []refRecord
+	byID  map[string]int32
+	idx   index
+	names interner
+	steps stepLog
+	// prior keeps, per record, the arrival and outcome of every completion
+	// but its last, in log order (the domain completes a referral once, so
+	// it stays empty).
+	prior map[int32][]refCompletion
 }
 
 type refRecord struct {
@@ -21,20 +27,40 @@ type refRecord struct {
 	Kind      string
 	RaisedAt  time.Time
 	Onset     time.Time
-	Status    string
+	ArrivedAt time.Time // of the last completion
+	Outcome   string    // of the last completion
+	Pos       uint64    // log position of the raise
+	Steps     stepChain // transitions after the raise, in log order
+	Status    uint8
+}
+
+type refCompletion struct {
 	ArrivedAt time.Time
 	Outcome   string
 }
 
+// Referral statuses in the read model.
+const (
+	refRaised uint8 = iota
+	refAcknowledged
+	refCompleted
+	refClosed
+	refCancelled
+)
+
+var refStatusNames = [...]string{domain.StatusRaised, domain.StatusAcknowledged, domain.StatusCompleted, domain.StatusClosed, domain.StatusCancelled}
+
 // NewReferrals returns an empty model.
-func NewReferrals() *Referrals { return &Referrals{byID: map[string]int32{}, idx: index{}} }
+func NewReferrals() *Referrals {
+	return &Referrals{byID: map[string]int32{}, idx: index{}, names: newInterner(), prior: map[int32][]refCompletion{}}
+}
 
 // Apply implements Model.
 func (m *Referrals) Apply(ev *Event) error {
 	if e, ok := ev.Data.(*domain.ReferralRaised); ok {
 		if _, dup := m.byID[e.ID]; !dup {
-			m.add(refRecord{ID: e.ID, Place: placeOf(e.Place, e.CommunityID), Kind: e.Kind,
-				RaisedAt: ev.OccurredAt, Onset: e.SymptomOnset, Status: domain.StatusRaised})
+			m.add(refRecord{ID: e.ID, Place: m.names.placeOf(e.Place, e.CommunityID), Kind: m.names.str(e.Kind),
+				RaisedAt: ev.OccurredAt, Onset: e.SymptomOnset, Status: refRaised, Pos: ev.Position})
 		}
 		return nil
 	}
@@ -46,14 +72,20 @@ func (m *Referrals) Apply(ev *Event) error {
 	r := &m.recs[n]
 	switch e := ev.Data.(type) {
 	case *domain.ReferralAcknowledged:
-		r.Status = domain.StatusAcknowledged
+		r.Status = refAcknowledged
 	case *domain.ReferralCompleted:
-		r.Status, r.ArrivedAt, r.Outcome = domain.StatusCompleted, e.ArrivedAt, e.Outcome
+		if m.steps.count(r.Steps, refCompleted) > 0 {
+			m.prior[n] = append(m.prior[n], refCompletion{ArrivedAt: r.ArrivedAt, Outcome: r.Outcome})
+		}
+		r.Status, r.ArrivedAt, r.Outcome = refCompleted, e.ArrivedAt, m.names.str(e.Outcome)
 	case *domain.ReferralClosed:
-		r.Status = domain.StatusClosed
+		r.Status = refClosed
 	case *domain.ReferralCancelled:
-		r.Status = domain.StatusCancelled
+		r.Status = refCancelled
+	default:
+		return nil
 	}
+	m.steps.add(&r.Steps, ev.Position, nanos(ev.OccurredAt), r.Status)
 	return nil
 }
 
@@ -62,6 +94,28 @@ func (m *Referrals) add(r refRecord) {
 	m.recs = append(m.recs, r)
 	m.byID[r.ID] = n
 	m.idx.add(r.Place, n)
+}
+
+// in returns record n as a fresh model fed only the events of c would hold
+// it, and whether it would hold it at all: it exists if its raise is in c;
+// its status is that of its last transition in c, in log order (one left
+// out is skipped, later ones still apply), and its arrival and outcome
+// those of its last completion in c.
+func (m *Referrals) in(n int32, c *cut) (refRecord, bool) {
+	r := &m.recs[n]
+	if !c.has(r.Pos, nanos(r.RaisedAt)) {
+		return refRecord{}, false
+	}
+	v := *r
+	var last int
+	v.Status, last = m.steps.in(r.Steps, c, refRaised, refCompleted)
+	switch prior := m.prior[n]; {
+	case last < 0:
+		v.ArrivedAt, v.Outcome = time.Time{}, ""
+	case last < len(prior):
+		v.ArrivedAt, v.Outcome = prior[last].ArrivedAt, prior[last].Outcome
+	}
+	return v, true
 }
 
 // withinOnset reports whether a suspected case was raised within 24 hours of
@@ -85,17 +139,32 @@ type ReferralStats struct {
 }
 
 // Stats computes the referral indicators for f.
-func (m *Referrals) Stats(f Filter) ReferralStats {
+func (m *Referrals) Stats(f Filter) ReferralStats { return m.stats(&f, nil) }
+
+// asOf answers Stats(f) for the events of c.
+func (m *Referrals) asOf(f Filter, c *cut) ReferralStats { return m.stats(&f, c) }
+
+// stats computes the indicators for f; with c, as a fresh model fed only the
+// events of c would.
+func (m *Referrals) stats(f *Filter, c *cut) ReferralStats {
 	out := ReferralStats{ByStatus: map[string]int{}, ByKind: map[string]int{}}
 	var suspected, within, deaths, safe int
 	var hours []float64
+	var v refRecord
 	for _, n := range m.idx[f.scopeKey()] {
 		r := &m.recs[n]
+		if c != nil {
+			var ok bool
+			if v, ok = m.in(n, c); !ok {
+				continue
+			}
+			r = &v
+		}
 		if !f.matches(r.Place, r.RaisedAt) {
 			continue
 		}
 		out.Total++
-		out.ByStatus[r.Status]++
+		out.ByStatus[refStatusNames[r.Status]]++
 		out.ByKind[r.Kind]++
 		if w, ok := r.withinOnset(); ok {
 			suspected++
@@ -120,22 +189,34 @@ func (m *Referrals) Stats(f Filter) ReferralStats {
 	return out
 }
 
+type refSnapshot struct {
+	Recs  []refRecord
+	Steps stepLog
+	Prior map[int32][]refCompletion
+}
+
 // MarshalBinary implements Model.
 func (m *Referrals) MarshalBinary() ([]byte, error) {
 	var b bytes.Buffer
-	err := gob.NewEncoder(&b).Encode(m.recs)
+	err := gob.NewEncoder(&b).Encode(refSnapshot{Recs: m.recs, Steps: m.steps, Prior: m.prior})
 	return b.Bytes(), err
 }
 
 // UnmarshalBinary implements Model.
 func (m *Referrals) UnmarshalBinary(data []byte) error {
-	var recs []refRecord
-	if err := gob.NewDecoder(bytes.NewReader(data)).Decode(&recs); err != nil {
+	var s refSnapshot
+	if err := gob.NewDecoder(bytes.NewReader(data)).Decode(&s); err != nil {
 		return err
 	}
 	*m = *NewReferrals()
-	for _, r := range recs {
+	in := m.names
+	for _, r := range s.Recs {
+		r.Place, r.Kind, r.Outcome = in.place(r.Place), in.str(r.Kind), in.str(r.Outcome)
 		m.add(r)
+	}
+	m.steps = s.Steps
+	if s.Prior != nil {
+		m.prior = s.Prior
 	}
 	return nil
 }

@@ -174,7 +174,15 @@ func (e *Engine) Rebuild(ctx context.Context) (RebuildReport, error) {
 			}
 		}
 	}
-	last, bad, err := replay(ctx, e.cfg.Store, 0, 0, keepAll, fresh, onBad)
+	// The rebuild reads the whole log: the as-of clock (cut.go) counts it
+	// on the way, so that it is complete when the models are saved.
+	var prev uint64
+	observe := func(rec *eventstore.RecordedEvent) (bool, bool) {
+		e.clock.observe(prev, rec.Position, rec.RecordedAt)
+		prev = rec.Position
+		return true, false
+	}
+	last, bad, err := replay(ctx, e.cfg.Store, 0, 0, observe, fresh, onBad)
 	if err != nil {
 		return RebuildReport{}, err
 	}

@@ -2,7 +2,10 @@ package projections
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/gob"
+	"errors"
+	"math"
 	"time"
 
 	"github.com/actionledger/actionledger/domain"
@@ -23,6 +26,7 @@ type Trust struct {
 	comms   []trustCommunity
 	byID    map[string]int32
 	idx     index
+	names   interner
 	fbByID  map[string][2]int32 // feedback id -> community, item
 	first   time.Time
 	last    time.Time
@@ -31,26 +35,94 @@ type Trust struct {
 type trustCommunity struct {
 	ID       string
 	Place    place
-	Visits   []trustVisit
+	Visits   visitList
 	Feedback []trustFeedback
 	Cases    []trustCase
+	RegPos   uint64 // log position of its registration; 0: not seen
+	RegAt    int64  // occurred_at of its registration
+	// Reclosed keeps the loop closures a later closure of the same item
+	// replaced, in log order (the domain closes a loop once: nil).
+	Reclosed []trustClosure
 }
 
+// Every Pos below is the log position of the event, and every time is in
+// unix nanoseconds; At, ReceivedAt, RaisedAt and CloseAt are occurred_at.
+
 type trustVisit struct {
-	At     int64 // unix nanoseconds, like every time below
+	At     int64
+	Pos    uint64
 	Rating int8
+}
+
+// visitList is a community's visits, in log order.
+type visitList []trustVisit
+
+// GobEncode packs the visits as varints (time and position as deltas from
+// the visit before): snapshots hold half a million of them.
+func (l visitList) GobEncode() ([]byte, error) {
+	b := make([]byte, 0, 2+len(l)*12)
+	b = binary.AppendUvarint(b, uint64(len(l)))
+	var at int64
+	var pos uint64
+	for _, v := range l {
+		b = binary.AppendVarint(b, v.At-at)
+		b = binary.AppendUvarint(b, v.Pos-pos)
+		b = append(b, byte(v.Rating))
+		at, pos = v.At, v.Pos
+	}
+	return b, nil
+}
+
+var errBadVisits = errors.New("projections: bad visit list in snapshot")
+
+// GobDecode unpacks what GobEncode packed.
+func (l *visitList) GobDecode(b []byte) error {
+	n, k := binary.Uvarint(b)
+	if k <= 0 || n > uint64(len(b)) {
+		return errBadVisits
+	}
+	b = b[k:]
+	out := make(visitList, n)
+	var at int64
+	var pos uint64
+	for i := range out {
+		da, k1 := binary.Varint(b)
+		if k1 <= 0 {
+			return errBadVisits
+		}
+		dp, k2 := binary.Uvarint(b[k1:])
+		if k2 <= 0 || len(b) < k1+k2+1 {
+			return errBadVisits
+		}
+		at, pos = at+da, pos+dp
+		out[i] = trustVisit{At: at, Pos: pos, Rating: int8(b[k1+k2])}
+		b = b[k1+k2+1:]
+	}
+	*l = out
+	return nil
 }
 
 type trustFeedback struct {
 	ID         string
 	ReceivedAt int64
-	ClosedAt   int64 // 0: loop not closed
-	Negative   bool  // complaint, rumour or refusal
+	ClosedAt   int64 // communicated_at of the last closure; 0: loop not closed
+	Pos        uint64
+	ClosePos   uint64 // the last closure; 0: none
+	CloseAt    int64
+	Negative   bool // complaint, rumour or refusal
 }
 
 type trustCase struct {
 	RaisedAt int64
+	Pos      uint64
 	Within   bool // raised within 24 h of symptom onset
+}
+
+type trustClosure struct {
+	Item     int32 // index in Feedback
+	Pos      uint64
+	At       int64
+	ClosedAt int64
 }
 
 // NewTrust returns an empty model with the given weights (zero: defaults).
@@ -58,7 +130,7 @@ func NewTrust(weights [4]float64) *Trust {
 	if weights == [4]float64{} {
 		weights = DefaultTrustWeights
 	}
-	return &Trust{weights: weights, byID: map[string]int32{}, idx: index{}, fbByID: map[string][2]int32{}}
+	return &Trust{weights: weights, byID: map[string]int32{}, idx: index{}, names: newInterner(), fbByID: map[string][2]int32{}}
 }
 
 // community returns the index of a community, adding it at p if new (an
@@ -75,6 +147,15 @@ func (m *Trust) community(id string, p place) int32 {
 	return n
 }
 
+// communityAt is community for an event that names the community and its
+// place.
+func (m *Trust) communityAt(id string, p domain.Place) int32 {
+	if n, ok := m.byID[id]; ok {
+		return n
+	}
+	return m.community(id, m.names.placeOf(p, id))
+}
+
 func (m *Trust) seen(t time.Time) {
 	if m.first.IsZero() || t.Before(m.first) {
 		m.first = t
@@ -88,36 +169,44 @@ func (m *Trust) seen(t time.Time) {
 func (m *Trust) Apply(ev *Event) error {
 	switch e := ev.Data.(type) {
 	case *domain.CommunityRegistered:
-		m.community(e.ID, placeOf(e.Place, e.ID))
+		n := m.communityAt(e.ID, e.Place)
+		if c := &m.comms[n]; c.RegPos == 0 {
+			c.RegPos, c.RegAt = ev.Position, nanos(ev.OccurredAt)
+		}
 	case *domain.VisitRecorded:
 		_, id := domain.SplitStream(ev.Stream)
 		n, ok := m.byID[id]
 		if !ok {
 			return nil
 		}
-		m.comms[n].Visits = append(m.comms[n].Visits, trustVisit{At: ev.OccurredAt.UnixNano(), Rating: int8(e.TrustRating)})
+		m.comms[n].Visits = append(m.comms[n].Visits, trustVisit{At: ev.OccurredAt.UnixNano(), Pos: ev.Position, Rating: int8(e.TrustRating)})
 		m.seen(ev.OccurredAt)
 	case *domain.FeedbackReceived:
 		if _, dup := m.fbByID[e.ID]; dup {
 			return nil
 		}
-		n := m.community(e.CommunityID, placeOf(e.Place, e.CommunityID))
+		n := m.communityAt(e.CommunityID, e.Place)
 		c := &m.comms[n]
 		m.fbByID[e.ID] = [2]int32{n, int32(len(c.Feedback))}
-		c.Feedback = append(c.Feedback, trustFeedback{ID: e.ID, ReceivedAt: ev.OccurredAt.UnixNano(),
+		c.Feedback = append(c.Feedback, trustFeedback{ID: e.ID, ReceivedAt: ev.OccurredAt.UnixNano(), Pos: ev.Position,
 			Negative: e.Type == "complaint" || e.Type == "rumour" || e.Type == "refusal"})
 		m.seen(ev.OccurredAt)
 	case *domain.FeedbackLoopClosed:
 		_, id := domain.SplitStream(ev.Stream)
 		if at, ok := m.fbByID[id]; ok {
-			m.comms[at[0]].Feedback[at[1]].ClosedAt = e.CommunicatedAt.UnixNano()
+			c := &m.comms[at[0]]
+			fb := &c.Feedback[at[1]]
+			if fb.ClosePos != 0 {
+				c.Reclosed = append(c.Reclosed, trustClosure{Item: at[1], Pos: fb.ClosePos, At: fb.CloseAt, ClosedAt: fb.ClosedAt})
+			}
+			fb.ClosedAt, fb.ClosePos, fb.CloseAt = e.CommunicatedAt.UnixNano(), ev.Position, nanos(ev.OccurredAt)
 		}
 	case *domain.ReferralRaised:
 		if e.Kind != "suspected_case" || e.SymptomOnset.IsZero() {
 			return nil
 		}
-		n := m.community(e.CommunityID, placeOf(e.Place, e.CommunityID))
-		m.comms[n].Cases = append(m.comms[n].Cases, trustCase{RaisedAt: ev.OccurredAt.UnixNano(),
+		n := m.communityAt(e.CommunityID, e.Place)
+		m.comms[n].Cases = append(m.comms[n].Cases, trustCase{RaisedAt: ev.OccurredAt.UnixNano(), Pos: ev.Position,
 			Within: ev.OccurredAt.Sub(e.SymptomOnset) <= hoursIn24})
 		m.seen(ev.OccurredAt)
 	}
@@ -160,13 +249,114 @@ type trustAgg struct {
 	cases, casesIn24 int
 }
 
+// notCreated: a community a cut does not create.
+const notCreated = math.MaxUint64
+
+// createdIn is the position at which a fresh model fed only the events of c
+// would create the community: that of the first of its creating events in c
+// — its registration, a feedback item, a suspected case (the model creates
+// a community it has not seen from an item or a case) — or notCreated.
+// Every creating event of a community carries the same place (the domain
+// copies the registered place into items and referrals, and a place never
+// changes), so which one creates it does not change where it is.
+func (cm *trustCommunity) createdIn(c *cut) uint64 {
+	created := uint64(notCreated)
+	if cm.RegPos != 0 && c.has(cm.RegPos, cm.RegAt) {
+		created = cm.RegPos
+	}
+	for i := range cm.Feedback {
+		if fb := &cm.Feedback[i]; c.has(fb.Pos, fb.ReceivedAt) {
+			created = min(created, fb.Pos)
+			break
+		}
+	}
+	for i := range cm.Cases {
+		if rc := &cm.Cases[i]; c.has(rc.Pos, rc.RaisedAt) {
+			created = min(created, rc.Pos)
+			break
+		}
+	}
+	return created
+}
+
+// visitIn: a visit counts in c if it is in c and the community exists by
+// then (a visit to a community the model does not know is dropped).
+func (v *trustVisit) in(c *cut, created uint64) bool {
+	return v.Pos > created && c.has(v.Pos, v.At)
+}
+
+// closedIn is the ClosedAt item i would have in a fresh model fed only the
+// events of c (its receipt being in c): that of its last closure in c.
+func (cm *trustCommunity) closedIn(i int, c *cut) int64 {
+	fb := &cm.Feedback[i]
+	if fb.ClosePos != 0 && c.has(fb.ClosePos, fb.CloseAt) {
+		return fb.ClosedAt
+	}
+	for j := len(cm.Reclosed) - 1; j >= 0; j-- {
+		if rc := &cm.Reclosed[j]; int(rc.Item) == i && c.has(rc.Pos, rc.At) {
+			return rc.ClosedAt
+		}
+	}
+	return 0
+}
+
 // Stats computes the weekly trust trend for f.
-func (m *Trust) Stats(f Filter) TrustStats {
+func (m *Trust) Stats(f Filter) TrustStats { return m.stats(&f, nil) }
+
+// asOf answers Stats(f) for the events of c.
+func (m *Trust) asOf(f Filter, c *cut) TrustStats { return m.stats(&f, c) }
+
+// spanIn is the first and last field time a fresh model fed only the events
+// of c would have seen (what seen records), and where c creates each
+// community.
+func (m *Trust) spanIn(c *cut) (first, last time.Time, created []uint64) {
+	created = make([]uint64, len(m.comms))
+	lo, hi := int64(math.MaxInt64), int64(math.MinInt64)
+	see := func(t int64) {
+		lo, hi = min(lo, t), max(hi, t)
+	}
+	for n := range m.comms {
+		cm := &m.comms[n]
+		cr := cm.createdIn(c)
+		created[n] = cr
+		if cr == notCreated {
+			continue
+		}
+		for i := range cm.Visits {
+			if v := &cm.Visits[i]; v.in(c, cr) {
+				see(v.At)
+			}
+		}
+		for i := range cm.Feedback {
+			if fb := &cm.Feedback[i]; c.has(fb.Pos, fb.ReceivedAt) {
+				see(fb.ReceivedAt)
+			}
+		}
+		for i := range cm.Cases {
+			if rc := &cm.Cases[i]; c.has(rc.Pos, rc.RaisedAt) {
+				see(rc.RaisedAt)
+			}
+		}
+	}
+	if lo <= hi {
+		first, last = time.Unix(0, lo), time.Unix(0, hi)
+	}
+	return first, last, created
+}
+
+// stats computes the trend for f; with c, as a fresh model fed only the
+// events of c would.
+func (m *Trust) stats(f *Filter, c *cut) TrustStats {
 	now := f.Now
 	if now.IsZero() {
 		now = time.Now()
 	}
-	weeks := seriesRange(&f, m.first, m.last, now)
+	seenFirst, seenLast := m.first, m.last
+	var created []uint64
+	if c != nil {
+		seenFirst, seenLast, created = m.spanIn(c)
+	}
+	weeks := seriesRange(f, seenFirst, seenLast, now)
 	out := TrustStats{Weights: m.weights, Series: make([]TrustWeek, len(weeks))}
 	if len(weeks) == 0 {
 		return out
@@ -187,20 +377,38 @@ func (m *Trust) Stats(f Filter) TrustStats {
 	}
 	cf := Filter{District: f.District, Chiefdom: f.Chiefdom, CommunityID: f.CommunityID}
 	for _, n := range m.idx[cf.scopeKey()] {
-		c := &m.comms[n]
-		if !cf.matches(c.Place, time.Time{}) {
+		cm := &m.comms[n]
+		if !cf.matches(cm.Place, time.Time{}) {
 			continue
 		}
-		for _, v := range c.Visits {
+		var cr uint64
+		if c != nil {
+			if cr = created[n]; cr == notCreated {
+				continue
+			}
+		}
+		for i := range cm.Visits {
+			v := &cm.Visits[i]
+			if c != nil && !v.in(c, cr) {
+				continue
+			}
 			if a := at(v.At); a != nil {
 				a.t1sum += float64(v.Rating-1) / 4
 				a.visits++
 			}
 		}
-		for _, fb := range c.Feedback {
+		for i := range cm.Feedback {
+			fb := &cm.Feedback[i]
+			closed := fb.ClosedAt
+			if c != nil {
+				if !c.has(fb.Pos, fb.ReceivedAt) {
+					continue
+				}
+				closed = cm.closedIn(i, c)
+			}
 			if a := at(fb.ReceivedAt); a != nil {
 				a.fbReceived++
-				if fb.ClosedAt != 0 && fb.ClosedAt-fb.ReceivedAt <= int64(days14) {
+				if closed != 0 && closed-fb.ReceivedAt <= int64(days14) {
 					a.fbClosedIn14++
 				}
 				if fb.Negative {
@@ -208,7 +416,11 @@ func (m *Trust) Stats(f Filter) TrustStats {
 				}
 			}
 		}
-		for _, rc := range c.Cases {
+		for i := range cm.Cases {
+			rc := &cm.Cases[i]
+			if c != nil && !c.has(rc.Pos, rc.RaisedAt) {
+				continue
+			}
 			if a := at(rc.RaisedAt); a != nil {
 				a.cases++
 				if rc.Within {
@@ -282,6 +494,7 @@ func (m *Trust) UnmarshalBinary(data []byte) error {
 	}
 	fresh := NewTrust(m.weights)
 	for _, c := range s.Comms {
+		c.Place = fresh.names.place(c.Place)
 		n := fresh.community(c.ID, c.Place)
 		fresh.comms[n] = c
 		for i, fb := range c.Feedback {
