@@ -89,23 +89,31 @@ func (x *index) streamPositions(stream string, after uint64, limit int) []uint64
 // loadIndex rebuilds the index from the index bucket, or, if that bucket
 // does not agree with the head, from the records themselves (slower: it reads
 // the whole log), so that a damaged index bucket costs time, not data.
-func loadIndex(tx *bolt.Tx, head headState) (*index, error) {
-	x, err := loadFromIndexBucket(tx, head)
+// releaseOpenEvery is how many entries the index load at open reads between
+// releases of the memory map (see releasePages): opening a 1.6-million-event
+// store then keeps tens of megabytes of the file resident, not all of it.
+const releaseOpenEvery = 1 << 16
+
+func loadIndex(tx *bolt.Tx, head headState, release func()) (*index, error) {
+	x, err := loadFromIndexBucket(tx, head, release)
 	if err == nil {
 		return x, nil
 	}
-	x, err2 := loadFromRecords(tx, head)
+	x, err2 := loadFromRecords(tx, head, release)
 	if err2 != nil {
 		return nil, fmt.Errorf("rebuild index: %w (index bucket: %v)", err2, err)
 	}
 	return x, nil
 }
 
-func loadFromIndexBucket(tx *bolt.Tx, head headState) (*index, error) {
+func loadFromIndexBucket(tx *bolt.Tx, head headState, release func()) (*index, error) {
 	x := newIndex(head.pos)
 	c := tx.Bucket(bucketIndex).Cursor()
 	var last uint64
 	for k, v := c.First(); k != nil; k, v = c.Next() {
+		if last%releaseOpenEvery == releaseOpenEvery-1 {
+			release()
+		}
 		if len(k) != 8 || binary.BigEndian.Uint64(k) != last+1 {
 			return nil, fmt.Errorf("index entry %x after position %d", k, last)
 		}
@@ -124,11 +132,14 @@ func loadFromIndexBucket(tx *bolt.Tx, head headState) (*index, error) {
 	return x, nil
 }
 
-func loadFromRecords(tx *bolt.Tx, head headState) (*index, error) {
+func loadFromRecords(tx *bolt.Tx, head headState, release func()) (*index, error) {
 	x := newIndex(head.pos)
 	c := tx.Bucket(bucketEvents).Cursor()
 	var last uint64
 	for k, v := c.First(); k != nil; k, v = c.Next() {
+		if last%releaseOpenEvery == releaseOpenEvery-1 {
+			release()
+		}
 		if len(k) != 8 || binary.BigEndian.Uint64(k) != last+1 {
 			return nil, fmt.Errorf("event key %x after position %d", k, last)
 		}

@@ -76,8 +76,11 @@ type Store struct {
 	// stops (fail-stop) and a restart rebuilds the index from the file.
 	failure atomic.Pointer[error]
 
-	head  atomic.Uint64 // last committed position
-	index *index
+	head atomic.Uint64 // last committed position
+	// scanned counts roughly how many events reads went through since the
+	// memory map's pages were last released (see releasePages).
+	scanned atomic.Uint64
+	index   *index
 	// pending is the writer's overlay for the batch being committed.
 	pending *overlay
 	// headMu guards headCh, the broadcast channel that is closed and replaced
@@ -103,7 +106,7 @@ func Open(path string, opts Options) (*Store, error) {
 		Timeout: opts.OpenTimeout,
 		// The freelist is rebuilt by scanning at open instead of being
 		// rewritten by every commit, which keeps commits small.
-		NoFreelistSync: true,
+		NoFreelistSync: false,
 		FreelistType:   bolt.FreelistMapType,
 	})
 	if err != nil {
@@ -121,7 +124,9 @@ func Open(path string, opts Options) (*Store, error) {
 		if head, err = initLayout(tx); err != nil {
 			return err
 		}
-		idx, err = loadIndex(tx, head)
+		release := func() { releasePages(db.Info().Data, int(tx.Size())) }
+		idx, err = loadIndex(tx, head, release)
+		release()
 		return err
 	})
 	if err != nil {
