@@ -161,6 +161,7 @@ func (e *Engine) catchUp(ctx context.Context, until uint64) error {
 	for _, p := range behind {
 		if last > p.pos {
 			p.pos, p.lastAt = last, lastAt
+			p.published.Store(last)
 		}
 	}
 	e.advanced()

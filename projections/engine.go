@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/components/metrics"
@@ -93,6 +94,8 @@ type proj struct {
 	lastAt   time.Time // recorded_at of the event at pos
 	savedPos uint64
 	poisoned prometheus.Counter
+	// published mirrors pos for lock-free readers (Position, Ready).
+	published atomic.Uint64
 }
 
 // Open loads every read model from its last snapshot. Run starts feeding
@@ -201,6 +204,7 @@ func (e *Engine) load() error {
 				continue
 			}
 			p.model, p.pos, p.savedPos = m, binary.BigEndian.Uint64(v[:8]), binary.BigEndian.Uint64(v[:8])
+			p.published.Store(p.pos)
 		}
 		return nil
 	})
@@ -289,6 +293,7 @@ func (e *Engine) apply(p *proj, rec *eventstore.RecordedEvent) error {
 	}
 	e.clock.observe(p.pos, rec.Position, rec.RecordedAt)
 	p.pos, p.lastAt = rec.Position, rec.RecordedAt
+	p.published.Store(p.pos)
 	e.advanced()
 	return nil
 }
@@ -304,6 +309,7 @@ func (e *Engine) skip(name string, position uint64, recordedAt time.Time) {
 	if position > p.pos {
 		e.clock.observe(p.pos, position, recordedAt)
 		p.pos, p.lastAt = position, recordedAt
+		p.published.Store(p.pos)
 	}
 	p.mu.Unlock()
 	p.poisoned.Inc()
@@ -319,14 +325,15 @@ func (e *Engine) advanced() {
 
 // Position is the lowest checkpoint of the models: every event up to it is
 // reflected in every indicator.
+//
+// It reads each model's published position without its lock, so readiness
+// probes and waiting readers never queue behind a model that is catching up.
 func (e *Engine) Position() uint64 {
 	var lowest uint64
 	for i, p := range e.projs {
-		p.mu.RLock()
-		if i == 0 || p.pos < lowest {
-			lowest = p.pos
+		if pos := p.published.Load(); i == 0 || pos < lowest {
+			lowest = pos
 		}
-		p.mu.RUnlock()
 	}
 	return lowest
 }

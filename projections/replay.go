@@ -202,6 +202,7 @@ func (e *Engine) Rebuild(ctx context.Context) (RebuildReport, error) {
 			pos, lastAt = p.pos, p.lastAt
 		}
 		p.model, p.pos, p.savedPos = fresh[i], pos, 0
+		p.published.Store(pos)
 		if !lastAt.IsZero() {
 			p.lastAt = lastAt
 		}
