@@ -114,7 +114,10 @@ func (e *AuditedEvent) View() EventView {
 	case nil:
 		v.DataBase64 = base64.StdEncoding.EncodeToString(rec.Data)
 	case *domain.UserCreated:
-		v.Data, v.Redacted = userView{ID: ev.ID, Role: ev.Role, Area: ev.Area}, []string{"name", "token_hash"}
+		// The idempotency key goes too: with the token secret, it is what a
+		// repeated creation derives the user's token from.
+		v.Data, v.Redacted = userView{ID: ev.ID, Role: ev.Role, Area: ev.Area}, []string{"name", "token_hash", "idempotency_key"}
+		v.IdempotencyKey = ""
 	default:
 		v.Data = ev
 	}

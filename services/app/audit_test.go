@@ -137,13 +137,14 @@ func errorsAs(err error, de **domain.Error) bool {
 	return ok
 }
 
-// A user's name and token hash never leave the server; the rest of the
+// A user's name, token hash and creation key (from which, with the token
+// secret, the token is derived) never leave the server; the rest of the
 // event does.
 func TestAuditEventViewRedactsUsers(t *testing.T) {
 	f := newFixture(t)
 	a, _ := f.replica(t)
 	admin := app.Actor{ID: app.AdminActorID, Role: domain.RoleAdmin}
-	if _, err := a.CreateUser.Handle(t.Context(), app.CreateUser{Meta: app.Meta{Actor: admin}, Name: "Fatmata Kamara", Role: "mobilizer", District: "Kenema"}); err != nil {
+	if _, err := a.CreateUser.Handle(t.Context(), app.CreateUser{Meta: app.Meta{Actor: admin, IdempotencyKey: "phone-42-user-7", RequestHash: []byte{1}}, Name: "Fatmata Kamara", Role: "mobilizer", District: "Kenema"}); err != nil {
 		t.Fatal(err)
 	}
 	events, _, err := a.Audit.StreamEvents(t.Context(), nationalAuditor, domain.UsersStream, 0, 10)
@@ -154,7 +155,8 @@ func TestAuditEventViewRedactsUsers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if view := string(b); strings.Contains(view, "Fatmata") || strings.Contains(view, "Kamara") || !strings.Contains(view, `"redacted":["name","token_hash"]`) ||
+	if view := string(b); strings.Contains(view, "Fatmata") || strings.Contains(view, "Kamara") || strings.Contains(view, "phone-42-user-7") ||
+		!strings.Contains(view, `"redacted":["name","token_hash","idempotency_key"]`) ||
 		!strings.Contains(view, `"role":"mobilizer"`) || !strings.Contains(view, `"district":"Kenema"`) {
 		t.Errorf("view %s", view)
 	}
