@@ -22,6 +22,9 @@ const (
 	keyRequestID ctxKey = iota
 	keyActor
 	keyActorSlot
+	// keyTrustedActor carries the actor of an in-process write (Execute):
+	// only this package can set it, so no HTTP request can claim one.
+	keyTrustedActor
 )
 
 type httpMetrics struct {
@@ -127,18 +130,22 @@ func routeTemplate(r *http.Request) string {
 }
 
 // authenticate resolves the bearer token to an actor for every /v1 route
-// except the OpenAPI document.
+// except the OpenAPI document; an in-process write (Execute) comes with its
+// actor already known.
 func (s *Server) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		token, ok := bearer(r.Header.Get("Authorization"))
-		if !ok {
-			s.writeError(w, r, domain.Errorf(domain.CodeUnauthenticated, "send Authorization: Bearer <token>"))
-			return
-		}
-		actor, err := s.app.Auth.Authenticate(r.Context(), token)
-		if err != nil {
-			s.writeError(w, r, err)
-			return
+		actor, trusted := r.Context().Value(keyTrustedActor).(app.Actor)
+		if !trusted {
+			token, ok := bearer(r.Header.Get("Authorization"))
+			if !ok {
+				s.writeError(w, r, domain.Errorf(domain.CodeUnauthenticated, "send Authorization: Bearer <token>"))
+				return
+			}
+			var err error
+			if actor, err = s.app.Auth.Authenticate(r.Context(), token); err != nil {
+				s.writeError(w, r, err)
+				return
+			}
 		}
 		if slot, ok := r.Context().Value(keyActorSlot).(*app.Actor); ok {
 			*slot = actor

@@ -73,7 +73,7 @@ func importCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	defer m.Close()
 
 	bar := newProgressBar(stderr)
-	rep, err := importer.Run(ctx, importer.Config{App: m.App(), Store: m.Store(), Workers: workers,
+	rep, err := importer.Run(ctx, importer.Config{Exec: m.API(), Store: m.Store(), Workers: workers,
 		Progress: func(p importer.Progress) {
 			bar.show(p.Phase, p.Done, p.Total, fmt.Sprintf("%s events, %s/s", thousands(int(p.Events)), thousands(int(rate(p.Events, p.Elapsed)))), p.Elapsed)
 		}}, in)

@@ -1,7 +1,8 @@
 // Package importer loads a backlog (services/backlog) straight into a store
-// through the application's own command handlers: the same validation and
-// the same events as the HTTP routes, without HTTP. It is how a national
-// history is loaded in one go (`actionledger import`).
+// through the API's own routes, run in process (Executor): the same
+// validation, handlers and events as the requests over HTTP, without a
+// network. It is how a national history is loaded in one go
+// (`actionledger import`).
 //
 // Speed comes from parallelism that keeps the order that matters: every item
 // belongs to one community, so items are grouped by community, each group
@@ -22,6 +23,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"runtime"
 	"sort"
 	"sync"
@@ -42,7 +44,8 @@ const DefaultWorkers = 512
 
 // Config tunes an import.
 type Config struct {
-	App   *app.Application
+	// Exec runs each write through its route (api.Server).
+	Exec  Executor
 	Store eventstore.Store
 	// Workers run communities side by side (default DefaultWorkers).
 	Workers int
@@ -281,12 +284,7 @@ func (run *runner) users(ctx context.Context, users []backlog.User) (map[string]
 	admin := app.Actor{ID: app.AdminActorID, Role: domain.RoleAdmin}
 	actors := make(map[string]app.Actor, len(users))
 	for _, u := range users {
-		body := u.Body()
-		res, err := run.cfg.App.CreateUser.Handle(ctx, app.CreateUser{
-			Meta: app.Meta{Actor: admin, IdempotencyKey: u.Key(), RequestHash: app.RequestHash("POST", "/v1/users", body),
-				CorrelationID: "import"},
-			Name: u.Name, Role: u.Role, District: u.District, Chiefdom: u.Chiefdom,
-		})
+		res, err := run.execute(ctx, admin, backlog.Item{Key: u.Key(), Method: http.MethodPost, Path: "/v1/users", Body: u.Body()})
 		if err != nil {
 			return nil, fmt.Errorf("creating user %q: %w", u.Ref, err)
 		}
@@ -383,23 +381,7 @@ func (run *runner) dispatch(ctx context.Context, it backlog.Item, actors map[str
 	if !ok {
 		return app.Result{}, domain.Errorf(domain.CodeUnauthenticated, "the item names no declared user (as %q)", it.As)
 	}
-	rt, id, err := match(it.Method, it.Path)
-	if err != nil {
-		return app.Result{}, err
-	}
-	if err := checkKey(it.Key); err != nil {
-		return app.Result{}, err
-	}
-	ifMatch, err := parseIfMatch(it.IfMatch)
-	if err != nil {
-		return app.Result{}, err
-	}
-	m := app.Meta{
-		Actor: actor, IdempotencyKey: it.Key, IfMatch: ifMatch,
-		RequestHash:   app.RequestHash(it.Method, it.Path, it.Body),
-		CorrelationID: "import",
-	}
-	return rt.run(ctx, run.cfg.App, m, id, it.Body)
+	return run.execute(ctx, actor, it)
 }
 
 // progress calls cfg.Progress every ProgressEvery until stopped.

@@ -22,6 +22,7 @@ import (
 
 type fixture struct {
 	app   *app.Application
+	api   *api.Server
 	store *boltstore.Store
 }
 
@@ -36,7 +37,11 @@ func newFixture(t *testing.T) fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return fixture{app: a, store: s}
+	srv, err := api.New(api.Config{App: a, Registry: prometheus.NewRegistry()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fixture{app: a, api: srv, store: s}
 }
 
 func tinyFile(t *testing.T) ([]byte, generate.Summary) {
@@ -65,7 +70,7 @@ func TestImportTwice(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var phases []string
-			rep, err := importer.Run(ctx, importer.Config{App: f.app, Store: f.store, Workers: 4,
+			rep, err := importer.Run(ctx, importer.Config{Exec: f.api, Store: f.store, Workers: 4,
 				Progress: func(p importer.Progress) { phases = append(phases, p.Phase) }}, bytes.NewReader(file))
 			if err != nil {
 				t.Fatal(err)
@@ -84,21 +89,17 @@ func TestImportTwice(t *testing.T) {
 }
 
 // TestImportedItemsAreTheRoutesRequests sends every imported item to the
-// HTTP API through POST /v1/sync as its user: each must be answered as a
-// replay of what the import wrote. That holds the importer's translation
-// (paths, bodies, idempotency keys, request fingerprints) to the routes'.
+// HTTP API through POST /v1/sync as its user, with its token: each must be
+// answered as a replay of what the import wrote in process. That holds the
+// in-process path (the actor given, not a token) to the network one.
 func TestImportedItemsAreTheRoutesRequests(t *testing.T) {
 	f := newFixture(t)
 	file, _ := tinyFile(t)
 	ctx := context.Background()
-	if _, err := importer.Run(ctx, importer.Config{App: f.app, Store: f.store}, bytes.NewReader(file)); err != nil {
+	if _, err := importer.Run(ctx, importer.Config{Exec: f.api, Store: f.store}, bytes.NewReader(file)); err != nil {
 		t.Fatal(err)
 	}
-	srv, err := api.New(api.Config{App: f.app, Registry: prometheus.NewRegistry()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewServer(srv)
+	ts := httptest.NewServer(f.api)
 	defer ts.Close()
 
 	r := backlog.NewReader(bytes.NewReader(file))
@@ -180,7 +181,7 @@ func TestImportRefusals(t *testing.T) {
 {"as":"m","key":"6","method":"POST","path":"/v1/nowhere","body":{}}
 {"as":"m","key":"7","method":"POST","path":"/v1/communities","body":{"id":"C2","name":"X","district":"Kenema","chiefdom":"Nongowa"}}
 `)
-	rep, err := importer.Run(context.Background(), importer.Config{App: f.app, Store: f.store}, bytes.NewReader(file))
+	rep, err := importer.Run(context.Background(), importer.Config{Exec: f.api, Store: f.store}, bytes.NewReader(file))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -210,7 +211,7 @@ func TestImportBadFile(t *testing.T) {
 		{"user after items", `{"user":{"ref":"c","role":"coordinator"}}` + "\n" + `{"as":"c","key":"1","method":"POST","path":"/v1/x"}` + "\n" + `{"user":{"ref":"d","role":"coordinator"}}` + "\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if _, err := importer.Run(context.Background(), importer.Config{App: f.app, Store: f.store}, bytes.NewReader([]byte(tc.file))); err == nil {
+			if _, err := importer.Run(context.Background(), importer.Config{Exec: f.api, Store: f.store}, bytes.NewReader([]byte(tc.file))); err == nil {
 				t.Error("imported a bad file")
 			}
 		})

@@ -142,6 +142,7 @@ type Main struct {
 	store    eventstore.Store
 	app      *app.Application
 	read     *projections.Engine
+	api      *api.Server
 	registry *prometheus.Registry
 	http     *http.Server
 	listener net.Listener
@@ -212,7 +213,7 @@ func Open(ctx context.Context, cfg Config, log *zap.Logger) (*Main, error) {
 	if err := m.registry.Register(projections.NewGauges(m.read)); err != nil {
 		return nil, fmt.Errorf("registering the indicator gauges: %w", err)
 	}
-	handler, err := api.New(api.Config{App: m.app, Read: m.read, Logger: log, Registry: m.registry, Ready: m.ready})
+	m.api, err = api.New(api.Config{App: m.app, Read: m.read, Logger: log, Registry: m.registry, Ready: m.ready})
 	if err != nil {
 		return nil, err
 	}
@@ -221,7 +222,7 @@ func Open(ctx context.Context, cfg Config, log *zap.Logger) (*Main, error) {
 		return nil, fmt.Errorf("listening on %s: %w", cfg.Addr, err)
 	}
 	m.http = &http.Server{
-		Handler:           handler,
+		Handler:           m.api,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      5 * time.Minute, // exports stream for a while
@@ -241,6 +242,9 @@ func (m *Main) URL() string { return "http://" + m.Addr() }
 
 // App exposes the application, for in-process tools (import, demo).
 func (m *Main) App() *app.Application { return m.app }
+
+// API exposes the HTTP interface, whose Execute runs writes in process.
+func (m *Main) API() *api.Server { return m.api }
 
 // Store exposes the event store.
 func (m *Main) Store() eventstore.Store { return m.store }
