@@ -84,6 +84,10 @@ func New(cfg Config) (*Server, error) {
 	s.mountFeedback(v1)
 	s.mountAudit(v1)
 	s.mountSync(v1)
+	s.mountMe(v1)
+	if err := s.mountApp(); err != nil {
+		return nil, err
+	}
 	if s.read != nil {
 		s.mountStats(v1)
 		s.mountAdmin(v1)
