@@ -370,6 +370,17 @@ async function formScreen(id, params) {
   const form = formById(id);
   if (!form) return home();
   const values = Object.fromEntries(params);
+  // A change to a record the phone can read now is made against the
+  // revision read here (sent as if_match), so a change someone else made
+  // meanwhile comes back as a conflict rather than being overwritten.
+  if (form.ifMatch && values[form.target] && navigator.onLine) {
+    try {
+      const v = await api(`/v1/${readPath[form.record]}/${encodeURIComponent(values[form.target])}`);
+      await setRevision(form.record, v.id, v.revision);
+    } catch (err) {
+      if (err.message === 'revoked') return;
+    }
+  }
   const controls = [];
   const fieldset = el('div', {});
   const render = async () => {
@@ -379,11 +390,17 @@ async function formScreen(id, params) {
       const fid = `f-${f.name}`;
       const label = el('label', { for: fid, text: t(f.label || `f_${f.name}`) + (f.required ? ' *' : '') });
       let input;
+      let opts = null;
       if (['select', 'district', 'chiefdom', 'community', 'action_point', 'referral', 'feedback'].includes(f.kind) || f.kind === 'yesno') {
-        let opts;
         if (f.kind === 'select') opts = f.options.map((o) => [o, f.raw ? o : t(o)]);
         else if (f.kind === 'yesno') opts = [['yes', t('yes')], ['no', t('no')]];
         else opts = await options(f.kind, values);
+      }
+      if (f.kind !== 'select' && f.kind !== 'yesno' && opts && opts.length === 0) {
+        // Nothing cached yet (a phone that has never synced): the code or
+        // name is typed, and the server checks it.
+        input = el('input', { id: fid, name: f.name, type: 'text', required: f.required, value: values[f.name] || '' });
+      } else if (opts) {
         input = el('select', { id: fid, name: f.name, required: f.required }, el('option', { value: '', text: t('choose') }),
           opts.map(([v, text]) => el('option', { value: v, text, selected: values[f.name] === v })));
         if (f.kind === 'district') input.addEventListener('change', async () => { values.district = input.value; values.chiefdom = ''; collect(); await render(); });
