@@ -276,6 +276,15 @@ function overdueFirst(a, b) {
   return String(a.due_date || '9999').localeCompare(String(b.due_date || '9999'));
 }
 
+// NEXT are the steps offered from each status (PRODUCT.md's lifecycle);
+// the server still decides, this only keeps the list short.
+const NEXT = {
+  open: ['start', 'drop'],
+  in_progress: ['progress', 'achieve', 'drop'],
+  achieved: ['reopen'],
+  dropped: ['reopen'],
+};
+
 async function actionPoints() {
   const list = (await records('action_point')).filter((a) => !['achieved', 'dropped'].includes(a.status));
   list.sort(overdueFirst);
@@ -287,7 +296,7 @@ async function actionPoints() {
         el('strong', { text: a.title || a.id }), ' ',
         el('span', { text: [a.community_name || a.community_id, a.status ? t(a.status) : '', a.due_date ? `${late ? t('overdue') : t('due')} ${a.due_date}` : ''].filter(Boolean).join(' · ') }),
         a.unsent ? el('span', { class: 'unsent', text: ` (${t('not_sent')})` }) : null,
-        el('span', { class: 'actions' }, ['start', 'progress', 'achieve', 'drop', 'reopen'].map((act) =>
+        el('span', { class: 'actions' }, (NEXT[a.status] || NEXT.open).map((act) =>
           el('a', { href: `#/form/${act}?action_point=${encodeURIComponent(a.id)}`, text: t(formById(act).title) }))));
     })));
 }
