@@ -24,6 +24,11 @@ func importCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	var workers int
 	var noRebuild bool
 	f := newFlags("import", stderr)
+	f.describe(stdout, `Loads a backlog (from generate, or a phone's queue) into the embedded store
+through the API's own routes and command handlers, so every rule applies, then
+rebuilds the read models. The server must be stopped: one process at a time
+opens the store.`,
+		"actionledger import --data-dir ./data --file tiny.ndjson")
 	f.String(&dataDir, "data-dir", "./data", "directory of the embedded store (the server must be stopped)")
 	f.String(&file, "file", "", "backlog to load (NDJSON, as written by generate); - for stdin")
 	f.IntVar(&workers, "workers", importer.DefaultWorkers, "communities imported side by side")

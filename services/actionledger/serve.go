@@ -19,6 +19,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var cfg server.Config
 	var logLevel string
 	f := newFlags("serve", stderr)
+	f.describe(stdout, `Runs the HTTP API (/v1, /healthz, /readyz, /metrics) on the embedded store in
+--data-dir, or on KurrentDB with --store kurrentdb. With --demo it first loads a
+small demo data set (idempotent: a second start writes nothing new) and prints a
+token per role and curl lines to try.`,
+		"actionledger serve --demo --data-dir ./demo-data",
+		"actionledger serve --addr 0.0.0.0:8080 --data-dir /var/lib/actionledger")
 	f.String(&cfg.Addr, "addr", "127.0.0.1:8080", "address to listen on")
 	f.String(&cfg.DataDir, "data-dir", "./data", "directory of the embedded store and generated secrets")
 	f.Bool(&cfg.Demo, "demo", false, "load the demo data set and print a token per role")

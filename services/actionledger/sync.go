@@ -24,6 +24,10 @@ func syncCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	var parallel, batch int
 	var noGzip bool
 	f := newFlags("sync", stderr)
+	f.describe(stdout, `Sends a backlog of offline writes to a running server through POST /v1/sync, in
+batches, resending a batch whose answer was lost (same keys: nothing doubles).
+Prints each item's outcome and a summary; exits 1 when any item was refused.`,
+		`actionledger sync --server http://127.0.0.1:8080 --token "$MOB" --file scripts/sample-backlog.ndjson`)
 	f.String(&server, "server", "http://127.0.0.1:8080", "base URL of the server")
 	f.String(&token, "token", "", "bearer token: the phone user's, or the admin's for a file that declares users")
 	f.String(&file, "file", "", "backlog to send (NDJSON of sync items, as written by generate); - for stdin")
