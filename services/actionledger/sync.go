@@ -73,6 +73,11 @@ Prints each item's outcome and a summary; exits 1 when any item was refused.`,
 		}
 	}
 	printSyncSummary(stdout, sum, itemsMode)
+	if err == nil {
+		// Exit 1 when anything was refused: a script must not take a
+		// partly refused backlog for a synced one.
+		err = sum.Err()
+	}
 	return err
 }
 
