@@ -56,7 +56,7 @@ func TestEveryCommandHelpSaysWhatItDoesWithAnExample(t *testing.T) {
 				if code != 0 {
 					t.Fatalf("actionledger %s exited %d; stderr:\n%s", name, code, stderr)
 				}
-				example := regexp.MustCompile(`(?m)^Example:\n  actionledger \S|^Example:\n  \S+=\S+ actionledger \S`)
+				example := regexp.MustCompile(`(?m)^Example:\n  (?:\w+=(?:"[^"]*"|'[^']*'|\S+) )*actionledger \S`)
 				if !example.MatchString(stdout) {
 					t.Errorf("actionledger %s shows no example command line on stdout:\n%s", name, stdout)
 				}

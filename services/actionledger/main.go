@@ -4,6 +4,8 @@
 //
 // Every flag can also be set as an ACTIONLEDGER_* environment variable
 // (--data-dir is ACTIONLEDGER_DATA_DIR); a flag wins over the variable.
+// "actionledger <command> --help" says what a command does, with an
+// example, and exits 0.
 package main
 
 import (

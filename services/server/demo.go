@@ -5,7 +5,9 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"time"
 
@@ -92,7 +94,11 @@ func LoadDemo(ctx context.Context, a *app.Application, now time.Time) (Demo, err
 	errs := make(chan error, 64)
 	n := 0
 	for _, p := range demoPlaces {
-		for chiefdom, sections := range p.chiefdoms {
+		// In a fixed order: each community's seed is its rank, so the demo
+		// is the same data set on every machine (the README's examples
+		// rely on the states it gives).
+		for _, chiefdom := range slices.Sorted(maps.Keys(p.chiefdoms)) {
+			sections := p.chiefdoms[chiefdom]
 			for si, section := range sections {
 				for k := 1; k <= 2; k++ {
 					n++
