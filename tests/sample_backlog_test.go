@@ -119,3 +119,28 @@ func TestSyncSampleBacklogAgainstTheDemo(t *testing.T) {
 		t.Errorf("stderr does not say what was refused:\n%s", stderr)
 	}
 }
+
+// import, like sync, loads the sample cleanly and fails (exit 1) on a
+// backlog with a refused item, after loading the rest.
+func TestImportExitsNonZeroWhenAnItemIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	env := []string{"ACTIONLEDGER_ADMIN_TOKEN=" + adminToken, "ACTIONLEDGER_TOKEN_SECRET=" + tokenSecret}
+	stdout, stderr, code := runCLI(t, env, "import", "--data-dir", dir, "--file", sampleBacklog)
+	if code != 0 || !strings.Contains(stdout, "11 written, 0 already there, 0 refused") {
+		t.Fatalf("importing the sample: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	bad := filepath.Join(t.TempDir(), "refused.ndjson")
+	if err := os.WriteFile(bad, []byte(
+		`{"user":{"ref":"mob","name":"Mobilizer","role":"mobilizer","district":"Kenema"}}`+"\n"+
+			`{"as":"mob","key":"v/1","method":"POST","path":"/v1/communities/SAMPLE-KEN-1/visits","body":{"kind":"follow_up","trust_rating":4}}`+"\n"+
+			`{"as":"mob","key":"v/2","method":"POST","path":"/v1/communities/NO-SUCH-1/visits","body":{"kind":"initial","trust_rating":3}}`+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	stdout, stderr, code = runCLI(t, env, "import", "--data-dir", dir, "--file", bad)
+	if code == 0 {
+		t.Fatalf("an import with a refused item exited 0\nstdout:\n%s", stdout)
+	}
+	if !strings.Contains(stdout, "1 written, 0 already there, 1 refused") || !strings.Contains(stderr, "1 of 2 items were refused") {
+		t.Errorf("import of a refused item:\nstdout:\n%s\nstderr:\n%s", stdout, stderr)
+	}
+}
