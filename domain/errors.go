@@ -3,6 +3,7 @@ package domain
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Code classifies an error for callers: the API maps each code to one HTTP
@@ -108,13 +109,24 @@ func (e *TransitionError) As(target any) bool {
 	return false
 }
 
+// message is read by the person who sent the request, so it is a sentence:
+// "cannot record a visit for a community that is registered; that is
+// allowed only when it is triggered or under follow up". Statuses are shown
+// as words; the stable part for programs is the code.
 func (e *TransitionError) message() string {
-	msg := fmt.Sprintf("cannot %s %s that is %s", e.Action, article(e.Aggregate), e.From)
+	msg := fmt.Sprintf("cannot %s %s that is %s", e.Action, article(e.Aggregate), words(e.From))
 	if len(e.Allowed) > 0 {
-		msg += fmt.Sprintf("; %s is allowed only from: %s", e.Action, joinOr(e.Allowed))
+		allowed := make([]string, len(e.Allowed))
+		for i, s := range e.Allowed {
+			allowed[i] = words(s)
+		}
+		msg += "; that is allowed only when it is " + joinOr(allowed)
 	}
 	return msg
 }
+
+// words turns a status like in_progress into the words "in progress".
+func words(status string) string { return strings.ReplaceAll(status, "_", " ") }
 
 func article(noun string) string {
 	switch noun[0] {

@@ -22,6 +22,11 @@ func generateCmd(_ context.Context, args []string, stdout, stderr io.Writer) err
 	var scale, out string
 	var seed uint64
 	f := newFlags("generate", stderr)
+	f.describe(stdout, `Writes a deterministic CLEA-shaped history (communities, visits, action points,
+referrals, feedback, with back-dated field times) as a backlog: NDJSON of sync
+items, the input of import and sync. The same scale and seed give the same file;
+a summary goes to stderr.`,
+		"actionledger generate --scale tiny --seed 1 --out tiny.ndjson")
 	f.String(&scale, "scale", "tiny", "size of the history: "+strings.Join(generate.ScaleNames, ", "))
 	f.Uint64Var(&seed, "seed", 1, "seed; the same scale and seed give the same file")
 	f.String(&out, "out", "", "file to write (default: stdout)")

@@ -24,6 +24,11 @@ func importCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	var workers int
 	var noRebuild bool
 	f := newFlags("import", stderr)
+	f.describe(stdout, `Loads a backlog (from generate, or a phone's queue) into the embedded store
+through the API's own routes and command handlers, so every rule applies, then
+rebuilds the read models. Exits 1 when any item was refused. The server must
+be stopped: one process at a time opens the store.`,
+		"actionledger import --data-dir ./data --file tiny.ndjson")
 	f.String(&dataDir, "data-dir", "./data", "directory of the embedded store (the server must be stopped)")
 	f.String(&file, "file", "", "backlog to load (NDJSON, as written by generate); - for stdin")
 	f.IntVar(&workers, "workers", importer.DefaultWorkers, "communities imported side by side")
@@ -94,8 +99,14 @@ func importCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		fmt.Fprintf(stdout, "refused by code: %s; the first ones:\n", strings.Join(codes, ", "))
 		_ = importer.MarshalRefusals(stdout, rep.Refusals)
 	}
+	// Like sync: a backlog that did not all get in is a failure (exit 1),
+	// after what was written has been made readable.
+	var refused error
+	if rep.Refused > 0 {
+		refused = fmt.Errorf("%s of %s items were refused (see above)", thousands(rep.Refused), thousands(rep.Items))
+	}
 	if noRebuild {
-		return nil
+		return refused
 	}
 	rb, err := m.Read().Rebuild(ctx)
 	if err != nil {
@@ -103,7 +114,7 @@ func importCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	fmt.Fprintf(stdout, "rebuilt the read models from %s events in %s (%s events/s)\n",
 		thousands(int(rb.Events)), rb.Took.Round(time.Millisecond), thousands(int(rb.PerSec)))
-	return nil
+	return refused
 }
 
 // startCPUProfile profiles the process into path until stop is called.

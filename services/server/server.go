@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/actionledger/actionledger/api"
@@ -148,6 +149,9 @@ type Main struct {
 	listener net.Listener
 	// DemoTokens holds the demo users' tokens after Open with Demo set.
 	DemoTokens []DemoUser
+	// DemoLoadedAt is when the demo was first loaded into this store: its
+	// field times run from DemoDays days before it to it.
+	DemoLoadedAt time.Time
 }
 
 // Open opens the store, builds the application and binds the listener. It
@@ -187,9 +191,16 @@ func Open(ctx context.Context, cfg Config, log *zap.Logger) (*Main, error) {
 		return nil, fmt.Errorf("opening the event store: %w", err)
 	}
 	m.store = store
+	// The demo load's per-command lines go at debug (see quietCore).
+	var demoLoading atomic.Bool
+	appLog := log
+	if cfg.Demo {
+		demoLoading.Store(true)
+		appLog = quietWhile(log, &demoLoading)
+	}
 	m.app, err = app.New(app.Config{
 		Store: store, Clock: cfg.Clock, AdminTokenHash: app.HashToken(adminToken),
-		TokenSecret: []byte(tokenSecret), Logger: log, Registerer: m.registry,
+		TokenSecret: []byte(tokenSecret), Logger: appLog, Registerer: m.registry,
 	})
 	if err != nil {
 		return nil, err
@@ -198,9 +209,16 @@ func Open(ctx context.Context, cfg Config, log *zap.Logger) (*Main, error) {
 		return nil, fmt.Errorf("loading users: %w", err)
 	}
 	if cfg.Demo {
-		if m.DemoTokens, err = LoadDemo(ctx, m.app, cfg.Clock()); err != nil {
+		demo, err := LoadDemo(ctx, m.app, cfg.Clock())
+		demoLoading.Store(false)
+		if err != nil {
 			return nil, fmt.Errorf("loading the demo data set: %w", err)
 		}
+		m.DemoTokens = demo.Users
+		if m.DemoLoadedAt, err = demoLoadedAt(ctx, store, demo.FirstPosition); err != nil {
+			return nil, fmt.Errorf("dating the demo data set: %w", err)
+		}
+		log.Info("demo data set loaded", zap.Time("first_loaded_at", m.DemoLoadedAt))
 	}
 	m.read, err = projections.Open(ctx, projections.Config{
 		Store: store, Path: filepath.Join(cfg.DataDir, "projections.db"), TrustWeights: cfg.TrustWeights,
