@@ -189,6 +189,15 @@ func (d *Directory) IssueToken(cmd IssueUserToken) error {
 	return nil
 }
 
+// CheckManager refuses (403, 404) a manager who may not deactivate or give
+// a new token to user id, without recording anything: the write path asks
+// before it compares revisions, so a caller outside the area hears 403,
+// never 412.
+func (d *Directory) CheckManager(id string, by Manager) error {
+	_, err := d.managed(id, by, "manage")
+	return err
+}
+
 // managed finds the user id names and checks that by may manage them: the
 // role first (so that a caller who may manage nobody learns nothing about
 // who exists), then existence, then the area.
