@@ -17,6 +17,7 @@ const (
 	CodeAlreadyExists       Code = "already_exists"
 	CodeTransition          Code = "transition_not_allowed"
 	CodeUnauthenticated     Code = "unauthenticated"
+	CodeUserDeactivated     Code = "user_deactivated"
 	CodeForbidden           Code = "forbidden"
 	CodeStaleRevision       Code = "stale_revision"
 	CodeIdempotencyMismatch Code = "idempotency_key_reused"
@@ -80,6 +81,41 @@ func ErrorCode(err error) Code {
 		return e.Code
 	}
 	return CodeInternal
+}
+
+// DeactivatedError refuses a request from a user who was switched off. It
+// carries the reason and whether their phone should wipe its local data, so
+// the mobilizers' app can say why and act on it; it matches
+// ErrUnauthenticated's status but keeps its own code.
+type DeactivatedError struct {
+	UserID string
+	Reason string
+	Wipe   bool
+}
+
+func (e *DeactivatedError) Error() string { return string(CodeUserDeactivated) + ": " + e.message() }
+
+// Is matches any *Error with CodeUserDeactivated.
+func (e *DeactivatedError) Is(target error) bool {
+	t, ok := target.(*Error)
+	return ok && t.Code == CodeUserDeactivated
+}
+
+// As lets callers that only know *Error see the code and the message.
+func (e *DeactivatedError) As(target any) bool {
+	if t, ok := target.(**Error); ok {
+		*t = &Error{Code: CodeUserDeactivated, Message: e.message()}
+		return true
+	}
+	return false
+}
+
+func (e *DeactivatedError) message() string {
+	msg := "this user was deactivated: " + e.Reason
+	if e.Wipe {
+		msg += "; erase the data on this device (wipe: true)"
+	}
+	return msg
 }
 
 // TransitionError says which lifecycle step was refused and why; it matches

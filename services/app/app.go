@@ -41,7 +41,9 @@ const MaxFutureSkew = 5 * time.Minute
 type Application struct {
 	Auth *Authenticator
 
-	CreateUser Handler[CreateUser]
+	CreateUser     Handler[CreateUser]
+	DeactivateUser Handler[DeactivateUser]
+	IssueToken     Handler[IssueToken]
 
 	RegisterCommunity Handler[RegisterCommunity]
 	TriggerCommunity  Handler[TriggerCommunity]
@@ -91,11 +93,13 @@ func New(cfg Config) (*Application, error) {
 	if l, ok := cfg.Store.(eventstore.EventLocator); ok {
 		d.Locator = l
 	}
-	auth := newAuthenticator(cfg.Store, cfg.AdminTokenHash)
+	auth := newAuthenticator(cfg.Store, cfg.AdminTokenHash, cfg.Logger)
 	return &Application{
 		Auth: auth,
 
-		CreateUser: NewCreateUserHandler(w, auth, cfg.TokenSecret, d),
+		CreateUser:     NewCreateUserHandler(w, auth, cfg.TokenSecret, d),
+		DeactivateUser: NewDeactivateUserHandler(w, auth, d),
+		IssueToken:     NewIssueTokenHandler(w, auth, cfg.TokenSecret, d),
 
 		RegisterCommunity: NewRegisterCommunityHandler(w, d),
 		TriggerCommunity:  NewTriggerCommunityHandler(w, d),

@@ -118,6 +118,12 @@ func (e *AuditedEvent) View() EventView {
 		// repeated creation derives the user's token from.
 		v.Data, v.Redacted = userView{ID: ev.ID, Role: ev.Role, Area: ev.Area}, []string{"name", "token_hash", "idempotency_key"}
 		v.IdempotencyKey = ""
+	case *domain.UserTokenIssued:
+		// Likewise: the key derives the new token.
+		v.Data, v.Redacted = struct {
+			ID string `json:"id"`
+		}{ev.ID}, []string{"token_hash", "idempotency_key"}
+		v.IdempotencyKey = ""
 	default:
 		v.Data = ev
 	}

@@ -289,6 +289,14 @@ func (m *Main) Serve(ctx context.Context) error {
 		defer dbg.Close()
 		m.log.Info("profiler listening", zap.String("debug_addr", ln.Addr().String()))
 	}
+	// The directory follows the users stream while serving, so a user
+	// switched off through another replica is refused here within a second.
+	authCtx, stopAuth := context.WithCancel(context.Background())
+	authDone := make(chan struct{})
+	go func() {
+		defer close(authDone)
+		m.app.Auth.Follow(authCtx, 0)
+	}()
 	readCtx, stopRead := context.WithCancel(context.Background())
 	readDone := make(chan error, 1)
 	go func() { readDone <- m.read.Run(readCtx) }()
@@ -317,6 +325,8 @@ func (m *Main) Serve(ctx context.Context) error {
 	if err := m.http.Shutdown(sctx); err != nil && serveErr == nil {
 		serveErr = fmt.Errorf("shutting down http: %w", err)
 	}
+	stopAuth()
+	<-authDone
 	stopRead()
 	if err := <-readDone; err != nil && serveErr == nil && !errors.Is(err, context.Canceled) {
 		serveErr = fmt.Errorf("read models: %w", err)
