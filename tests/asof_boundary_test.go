@@ -104,13 +104,13 @@ func TestAsOfExactBoundary(t *testing.T) {
 		etag        string
 	}{
 		{"recorded_start_exactly_at", "recorded", startedRec, "in_progress", `"2"`},
-		{"recorded_start_1ns_later", "recorded", startedRec.Add(-time.Nanosecond), "open", `"1"`},
+		{"recorded_start_1ns_after_at", "recorded", startedRec.Add(-time.Nanosecond), "open", `"1"`},
 		{"recorded_raise_exactly_at", "recorded", raisedRec, "open", `"1"`},
-		{"recorded_raise_1ns_later", "recorded", raisedRec.Add(-time.Nanosecond), "", ""},
+		{"recorded_raise_1ns_after_at", "recorded", raisedRec.Add(-time.Nanosecond), "", ""},
 		{"occurred_start_exactly_at", "occurred", startedAt, "in_progress", `"2"`},
-		{"occurred_start_1ns_later", "occurred", startedAt.Add(-time.Nanosecond), "open", `"1"`},
+		{"occurred_start_1ns_after_at", "occurred", startedAt.Add(-time.Nanosecond), "open", `"1"`},
 		{"occurred_raise_exactly_at", "occurred", raisedAt, "open", `"1"`},
-		{"occurred_raise_1ns_later", "occurred", raisedAt.Add(-time.Nanosecond), "", ""},
+		{"occurred_raise_1ns_after_at", "occurred", raisedAt.Add(-time.Nanosecond), "", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := e.on(t)
