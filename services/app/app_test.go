@@ -109,12 +109,23 @@ func TestReplicasRetryConflicts(t *testing.T) {
 }
 
 // With If-Match, a replica that lost the race answers ErrStaleRevision and
-// writes nothing: no lost update.
+// writes nothing: no lost update. The change is a progress note, which the
+// lifecycle allows any number of times, so only If-Match can refuse the
+// loser: were it ignored, both notes would land.
 func TestIfMatchAcrossReplicas(t *testing.T) {
 	f := newFixture(t)
 	a, _ := f.replica(t)
 	b, _ := f.replica(t)
 	seed(t, a)
+	ctx := context.Background()
+	head := func() uint64 {
+		t.Helper()
+		h, err := f.store.Head(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return h
+	}
 	rev := uint64(2)
 	var wg sync.WaitGroup
 	results := make([]error, 2)
@@ -122,7 +133,7 @@ func TestIfMatchAcrossReplicas(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, results[i] = r.AchieveActionPoint.Handle(context.Background(), app.AchieveActionPoint{Meta: app.Meta{Actor: mobilizer, IfMatch: &rev}, ID: "AP1"})
+			_, results[i] = r.NoteProgress.Handle(ctx, app.NoteProgress{Meta: app.Meta{Actor: mobilizer, IfMatch: &rev}, ID: "AP1", Note: "race"})
 		}()
 	}
 	wg.Wait()
@@ -131,7 +142,7 @@ func TestIfMatchAcrossReplicas(t *testing.T) {
 		switch {
 		case err == nil:
 			ok++
-		case errors.Is(err, domain.ErrStaleRevision), errors.Is(err, domain.ErrTransition):
+		case errors.Is(err, domain.ErrStaleRevision):
 			stale++
 		default:
 			t.Fatalf("unexpected error %v", err)
@@ -140,10 +151,30 @@ func TestIfMatchAcrossReplicas(t *testing.T) {
 	if ok != 1 || stale != 1 {
 		t.Fatalf("%d successes, %d refusals; want 1 and 1", ok, stale)
 	}
-	v, _ := a.Queries.ActionPoint(context.Background(), mobilizer, "AP1")
-	if v.Revision != 3 {
-		t.Fatalf("revision %d, want 3", v.Revision)
+	v, _ := a.Queries.ActionPoint(ctx, mobilizer, "AP1")
+	if v.Revision != 3 || v.ProgressNotes != 1 {
+		t.Fatalf("revision %d with %d notes, want 3 with 1", v.Revision, v.ProgressNotes)
 	}
+
+	// A stale revision sent later, through the replica that did not write
+	// it, is refused the same way and writes nothing at all.
+	before := head()
+	for _, r := range []*app.Application{b, a} {
+		_, err := r.NoteProgress.Handle(ctx, app.NoteProgress{Meta: app.Meta{Actor: mobilizer, IfMatch: &rev}, ID: "AP1", Note: "late"})
+		if !errors.Is(err, domain.ErrStaleRevision) {
+			t.Fatalf("a note at revision %d on revision 3: %v, want ErrStaleRevision", rev, err)
+		}
+	}
+	if h := head(); h != before {
+		t.Fatalf("the log grew from %d to %d on refused writes", before, h)
+	}
+	v, _ = b.Queries.ActionPoint(ctx, mobilizer, "AP1")
+	if v.Revision != 3 || v.ProgressNotes != 1 {
+		t.Fatalf("after refused writes: revision %d with %d notes, want 3 with 1", v.Revision, v.ProgressNotes)
+	}
+	// The current revision is accepted.
+	cur := uint64(3)
+	must(t)(b.NoteProgress.Handle(ctx, app.NoteProgress{Meta: app.Meta{Actor: mobilizer, IfMatch: &cur}, ID: "AP1", Note: "current"}))
 }
 
 func TestOccurredAtBounds(t *testing.T) {
