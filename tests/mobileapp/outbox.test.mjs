@@ -171,6 +171,18 @@ test('a malformed batch sets the named item aside and sends the rest', async () 
   assert.deepEqual(left.map((e) => [e.key, e.state]), [['k2', REFUSED]]);
 });
 
+test("another user's entries are never sent with this user's token", async () => {
+  const s = await freshStore();
+  await s.add(item(1, { who: 'u-ann' }));
+  await s.add(item(2, { who: 'u-bob' }));
+  await s.add(item(3, { who: 'u-ann' }));
+  const srv = fakeServer();
+  const r = await flush({ store: s, fetch: srv.fetch, token: 'bob-token', who: 'u-bob' });
+  assert.equal(r.done, 1);
+  assert.deepEqual(srv.calls.flatMap((c) => c.items.map((i) => i.key)), ['k2']);
+  assert.deepEqual((await s.entries()).map((e) => e.key), ['k1', 'k3']);
+});
+
 test('a withdrawn token stops the flush and keeps the outbox', async () => {
   const s = await freshStore();
   await s.add(item(1));

@@ -157,7 +157,7 @@ async function sync() {
   document.getElementById('sync').textContent = t('syncing');
   try {
     const report = await flush({
-      store: state.store, fetch: (...a) => fetch(...a), token: state.token,
+      store: state.store, fetch: (...a) => fetch(...a), token: state.token, who: (state.me || {}).id || '',
       onDone: async (e, r) => {
         if (r.body && typeof r.body.revision === 'number') await setRevision(e.record.kind, e.record.id, r.body.revision);
       },

@@ -49,13 +49,18 @@ function blockedByEarlier(e, remaining) {
 
 // flush sends every pending entry once. It answers what happened; the caller
 // schedules the next attempt (report.retry) and shows conflicts and refusals.
-export async function flush({ store, fetch, token, base = '', gzip = true, now = () => new Date(), batch = BATCH, onDone }) {
+//
+// who is the signed-in user's id: an entry another user saved on this phone
+// (a shared phone, a sign-out and a sign-in) is never sent with this user's
+// token; it stays in the outbox, exportable.
+export async function flush({ store, fetch, token, who = '', base = '', gzip = true, now = () => new Date(), batch = BATCH, onDone }) {
   const report = { sent: 0, done: 0, conflicts: 0, refused: 0, held: 0, retry: false, revoked: null, error: null };
   const tried = new Set();
   let size = batch;
   for (;;) {
     const all = await store.entries();
-    const group = all.filter((e) => e.state === PENDING && !tried.has(e.seq)).slice(0, size);
+    const mine = (e) => !who || !e.who || e.who === who;
+    const group = all.filter((e) => e.state === PENDING && !tried.has(e.seq) && mine(e)).slice(0, size);
     if (group.length === 0) break;
 
     const payload = JSON.stringify({
