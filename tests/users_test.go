@@ -290,15 +290,52 @@ func TestIssueToken(t *testing.T) {
 	}
 }
 
-// A sync batch in flight when its user is switched off: the items before
-// the deactivation land, every one after it is refused with the reason.
-func TestSyncBatchStraddlingADeactivation(t *testing.T) {
-	e := start(t)
-	e.staff()
-	e.community("KEN-S1")
-	mobID := e.user("mob-2", "mobilizer", "Kenema", "")
-	e.must(http.StatusCreated, req{method: "POST", path: "/v1/action-points", token: "mob-2",
-		body: map[string]any{"id": "AP-S1", "community_id": "KEN-S1", "title": "Buckets", "category": "hygiene", "kind": "continuous"}})
+// A sync batch in flight when its user is switched off, or given a new
+// token: the items before the change land, every one after it is refused.
+func TestSyncBatchStraddlingAChange(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		path     string
+		body     map[string]any
+		code     string
+		inDetail string
+	}{
+		{"deactivation", "deactivate", map[string]any{"reason": "left mid-sync"}, "user_deactivated", "left mid-sync"},
+		{"new_token", "token", map[string]any{}, "unauthenticated", "replaced"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := start(t)
+			e.staff()
+			e.community("KEN-S1")
+			mobID := e.user("mob-2", "mobilizer", "Kenema", "")
+			e.must(http.StatusCreated, req{method: "POST", path: "/v1/action-points", token: "mob-2",
+				body: map[string]any{"id": "AP-S1", "community_id": "KEN-S1", "title": "Buckets", "category": "hygiene", "kind": "continuous"}})
+			results := straddle(t, e, "mob-2", func() {
+				e.must(http.StatusOK, req{method: "POST", path: "/v1/users/" + mobID + "/" + tc.path, token: "admin", body: tc.body})
+			})
+			first := slices.IndexFunc(results, func(r syncResult) bool { return r.Status != http.StatusOK })
+			if first < 0 {
+				t.Fatal("no item was refused, though the change came while the batch ran")
+			}
+			if first < 3 {
+				t.Fatalf("first refused item %d: the batch was under way (3 writes) before the change", first)
+			}
+			for i, r := range results[first:] {
+				var p map[string]any
+				_ = json.Unmarshal(r.Body, &p)
+				if r.Status != http.StatusUnauthorized || p["code"] != tc.code || !strings.Contains(fmt.Sprint(p["detail"]), tc.inDetail) {
+					t.Fatalf("item %d after the first refused one: %d %s", first+i, r.Status, r.Body)
+				}
+			}
+			t.Logf("%d items landed before the change, %d refused", first, len(results)-first)
+		})
+	}
+}
+
+// straddle sends a batch of 500 progress notes on AP-S1 as token, runs
+// change once the batch has written 3 events, and returns the results.
+func straddle(t *testing.T, e *env, token string, change func()) []syncResult {
+	t.Helper()
 	const n = 500
 	items := make([]syncItem, n)
 	for i := range items {
@@ -313,7 +350,7 @@ func TestSyncBatchStraddlingADeactivation(t *testing.T) {
 		defer wg.Done()
 		raw, _ := json.Marshal(map[string]any{"items": items})
 		r, _ := http.NewRequest(http.MethodPost, e.base+"/v1/sync", strings.NewReader(string(raw)))
-		r.Header.Set("Authorization", "Bearer "+e.tokens["mob-2"])
+		r.Header.Set("Authorization", "Bearer "+e.tokens[token])
 		r.Header.Set("Content-Type", "application/json")
 		resp, err := http.DefaultClient.Do(r)
 		if err != nil {
@@ -329,7 +366,6 @@ func TestSyncBatchStraddlingADeactivation(t *testing.T) {
 		}
 		results = out.Results
 	}()
-	// Deactivate once the batch is under way.
 	deadline := time.Now().Add(10 * time.Second)
 	for e.head() < before+3 {
 		if time.Now().After(deadline) {
@@ -337,29 +373,15 @@ func TestSyncBatchStraddlingADeactivation(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond)
 	}
-	e.must(http.StatusOK, req{method: "POST", path: "/v1/users/" + mobID + "/deactivate", token: "admin", body: map[string]any{"reason": "left mid-sync"}})
+	change()
 	wg.Wait()
 	if batchErr != "" {
 		t.Fatal(batchErr)
 	}
 	if len(results) != n {
-		t.Fatalf("%d results", len(results))
+		t.Fatalf("%d results for %d items", len(results), n)
 	}
-	first := slices.IndexFunc(results, func(r syncResult) bool { return r.Status != http.StatusOK })
-	if first < 0 {
-		t.Fatal("no item was refused, though the user was deactivated while the batch ran")
-	}
-	if first < 3 {
-		t.Fatalf("first refused item %d: the batch was under way (3 writes) before the deactivation", first)
-	}
-	for i, r := range results[first:] {
-		var p map[string]any
-		_ = json.Unmarshal(r.Body, &p)
-		if r.Status != http.StatusUnauthorized || p["code"] != "user_deactivated" || p["reason"] != "left mid-sync" {
-			t.Fatalf("item %d after the first refused one: %d %s", first+i, r.Status, r.Body)
-		}
-	}
-	t.Logf("%d items landed before the deactivation, %d refused", first, n-first)
+	return results
 }
 
 // A deactivation or a new token made through one replica ends the old
