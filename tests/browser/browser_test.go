@@ -3,9 +3,11 @@ package browser_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -117,7 +119,9 @@ func browserTools(t *testing.T) (chromium, node string) {
 	}
 	node, err := exec.LookPath("node")
 	if err != nil {
-		missing = append(missing, "node not installed: apt-get install nodejs npm")
+		missing = append(missing, "node not installed: apt-get install nodejs npm (node 20 or later)")
+	} else if v, err := exec.Command(node, "--version").Output(); err != nil || nodeMajor(string(v)) < 20 {
+		missing = append(missing, fmt.Sprintf("node %s is too old: playwright-core needs node 20 or later", strings.TrimSpace(string(v))))
 	}
 	for _, pkg := range []string{"playwright-core", "axe-core"} {
 		if _, err := os.Stat(filepath.Join("node_modules", pkg, "package.json")); err != nil {
@@ -133,4 +137,11 @@ func browserTools(t *testing.T) (chromium, node string) {
 	}
 	t.Skip(msg)
 	return "", ""
+}
+
+// nodeMajor reads the major version of `node --version` ("v20.1.0").
+func nodeMajor(v string) int {
+	major, _, _ := strings.Cut(strings.TrimPrefix(strings.TrimSpace(v), "v"), ".")
+	n, _ := strconv.Atoi(major)
+	return n
 }
