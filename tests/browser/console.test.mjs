@@ -38,6 +38,17 @@ test('a coordinator signs in, sees This week for their district, and signs out',
   await shot(page, '02-this-week-coordinator');
   await axe(page, 'This week (coordinator)');
 
+  // Page weight: the page and its stylesheet, well under 100 KB.
+  const html = await (await page.request.get(base + '/')).body();
+  const css = await (await page.request.get(base + '/assets/console.css')).body();
+  assert.ok(html.length + css.length <= 100 * 1024, `This week weighs ${html.length + css.length} bytes`);
+
+  // A small screen: nothing cut off, nothing to scroll sideways.
+  await page.setViewportSize({ width: 360, height: 740 });
+  assert.equal(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), true, 'no sideways scrolling at 360 px');
+  await shot(page, '02b-this-week-small-screen');
+  await page.setViewportSize({ width: 1024, height: 768 });
+
   await page.emulateMedia({ media: 'print' });
   await shot(page, '03-this-week-print');
   assert.equal(await page.getByRole('button', { name: 'Sign out' }).isVisible(), false, 'no buttons on paper');
