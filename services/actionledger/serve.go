@@ -114,6 +114,7 @@ func printDemo(w io.Writer, m *server.Main, cfg server.Config) {
 	fmt.Fprintf(w, "  curl -s -H 'Authorization: Bearer %s' %s/v1/referrals/KEN-NON-11-R1\n", coord, base)
 	fmt.Fprintf(w, "  curl -s -H 'Authorization: Bearer %s' '%s/v1/stats/completion?interval=week'\n", coord, base)
 	fmt.Fprintf(w, "  curl -s -H 'Authorization: Bearer %s' %s/v1/stats/trust\n", coord, base)
+	fmt.Fprintf(w, "\nThe web console is at %s/ (sign in with a token above).\n", base)
 	fmt.Fprintf(w, "\nThe API is described at %s/v1/openapi.json\n%s\n", base, strings.Repeat("-", 60))
 }
 
