@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"net/http"
 
 	"github.com/actionledger/actionledger/api/console"
 	"github.com/actionledger/actionledger/domain"
@@ -25,6 +26,11 @@ func (s *Server) mountConsole(r *mux.Router) error {
 		Reads:    consoleReads{s: s},
 		StatusOf: func(err error) int { return problemFor(err, "").Status },
 		Logger:   s.log.Named("console"),
+		SignedIn: func(r *http.Request, actor app.Actor) {
+			if slot, ok := r.Context().Value(keyActorSlot).(*app.Actor); ok {
+				*slot = actor
+			}
+		},
 	})
 	if err != nil {
 		return err

@@ -68,6 +68,9 @@ type Config struct {
 	SessionTTL time.Duration
 	// MaxSessions bounds the sessions kept in memory (default 100,000).
 	MaxSessions int
+	// SignedIn, when set, is told who a request's user is once the session
+	// is checked (the API's request log names the actor with it).
+	SignedIn func(r *http.Request, actor app.Actor)
 }
 
 // Console serves the web console's pages.

@@ -94,6 +94,7 @@ type harness struct {
 	reads *fakeReads
 	now   time.Time
 	mu    sync.Mutex
+	seen  []string // actor ids the console reported signed in, per request
 }
 
 func newHarness(t *testing.T) *harness {
@@ -113,6 +114,11 @@ func newHarness(t *testing.T) *harness {
 		},
 	}
 	c, err := console.New(console.Config{Auth: h.auth, Reads: h.reads, Clock: h.clock,
+		SignedIn: func(_ *http.Request, a app.Actor) {
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			h.seen = append(h.seen, a.ID)
+		},
 		StatusOf: func(err error) int {
 			switch domain.ErrorCode(err) {
 			case domain.CodeForbidden:
@@ -574,5 +580,18 @@ func TestAcceptLanguageFallsBackToEnglish(t *testing.T) {
 	h.h.ServeHTTP(rec, req)
 	if got := rec.Header().Get("Content-Language"); got != "en" {
 		t.Errorf("Content-Language %q, want en", got)
+	}
+}
+
+func TestRequestsNameTheirSignedInUser(t *testing.T) {
+	h := newHarness(t)
+	b := h.browser()
+	b.do(http.MethodGet, "/", nil)
+	b.signIn(coordToken)
+	b.do(http.MethodGet, "/", nil)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !slices.Equal(h.seen, []string{"u-coord"}) {
+		t.Errorf("signed-in users reported %q, want one request of u-coord", h.seen)
 	}
 }

@@ -164,6 +164,9 @@ func (c *Console) signedIn(w http.ResponseWriter, r *http.Request) (*session, ap
 		c.signInForm(w, r, http.StatusOK, "signed_out_no_access")
 		return nil, app.Actor{}, false
 	}
+	if c.cfg.SignedIn != nil {
+		c.cfg.SignedIn(r, actor)
+	}
 	return s, actor, true
 }
 
