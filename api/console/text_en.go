@@ -28,6 +28,7 @@ var english = map[string]string{
 	"error_internal":           "Something went wrong on the server. Try again; if it keeps happening, tell your administrator.",
 	"error_bad_request":        "The request could not be understood.",
 	"error_role_no_indicators": "Your role does not read the indicators. They are for coordinators and auditors.",
+	"signed_in_title":          "You are signed in",
 	"notice_title":             "Notice",
 	"back_home":                "Back to the console",
 
