@@ -91,6 +91,10 @@ func New(cfg Config) (*Server, error) {
 	if s.read != nil {
 		s.mountStats(v1)
 		s.mountAdmin(v1)
+		// The web console at / and /assets/ (api/console).
+		if err := s.mountConsole(r); err != nil {
+			return nil, err
+		}
 	}
 	return s, nil
 }

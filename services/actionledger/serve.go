@@ -148,6 +148,8 @@ func printDemo(w io.Writer, m *server.Main, cfg server.Config) {
 	fmt.Fprintf(w, "  curl -s -H \"Authorization: Bearer $COORD\" \"$AL/v1/stats/completion?interval=week\"\n")
 	fmt.Fprintf(w, "  curl -s -H \"Authorization: Bearer $COORD\" $AL/v1/stats/trust\n")
 	fmt.Fprintf(w, "  curl -s -H \"Authorization: Bearer $AUDIT\" \"$AL/v1/audit/as-of?at=$AT&basis=occurred&district=Kenema\"\n")
+	fmt.Fprintf(w, "\nThe web console is at %s/ and the mobilizers' app at %s/app/ (sign in with a token above).\n", base, base)
+	fmt.Fprintf(w, "The API is described at %s/v1/openapi.json\n", base)
 	fmt.Fprintf(w, "%s\n", strings.Repeat("-", 72))
 }
 

@@ -91,7 +91,14 @@ func (a *Authenticator) Authenticate(ctx context.Context, token string) (Actor, 
 	if token == "" {
 		return Actor{}, domain.Errorf(domain.CodeUnauthenticated, "missing bearer token")
 	}
-	h := HashToken(token)
+	return a.AuthenticateHash(ctx, HashToken(token))
+}
+
+// AuthenticateHash is Authenticate for a token known only by its hash
+// (HashToken): the web console keeps the hash of a signed-in user's token,
+// never the token, and checks it again on every request, so a user who can
+// no longer sign in is signed out at once.
+func (a *Authenticator) AuthenticateHash(ctx context.Context, h []byte) (Actor, error) {
 	if len(a.adminHash) > 0 && subtle.ConstantTimeCompare(h, a.adminHash) == 1 {
 		return Actor{ID: AdminActorID, Role: domain.RoleAdmin}, nil
 	}
