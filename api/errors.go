@@ -49,6 +49,9 @@ type Problem struct {
 	Detail   string `json:"detail,omitempty"`
 	Field    string `json:"field,omitempty"`
 	Instance string `json:"instance,omitempty"`
+	// Suggestions (an extension member) are the values the field was
+	// probably meant to hold, best first: "did you mean Nongowa?".
+	Suggestions []string `json:"suggestions,omitempty"`
 }
 
 // problemFor turns any error into the problem the client sees. Internal
@@ -79,7 +82,7 @@ func problemFor(err error, instance string) Problem {
 	case code == domain.CodeInternal:
 		p.Detail = "internal error; the request id in the logs identifies it"
 	case errors.As(err, &de):
-		p.Detail, p.Field = de.Message, de.Field
+		p.Detail, p.Field, p.Suggestions = de.Message, de.Field, de.Suggestions
 	default:
 		p.Detail = http.StatusText(status)
 	}

@@ -55,7 +55,12 @@ func (s *Server) readQuery(r *http.Request, allowed []string, roles ...string) (
 		}
 		place = &v.Place
 	}
-	area, err := app.ReadScope(actorFrom(r.Context()), domain.Area{District: q.Get("district"), Chiefdom: q.Get("chiefdom")}, place, roles...)
+	// An unknown place is a 400 with suggestions, not an empty answer.
+	asked, err := s.app.Places.ResolveArea(q.Get("district"), q.Get("chiefdom"))
+	if err != nil {
+		return f, nil, err
+	}
+	area, err := app.ReadScope(actorFrom(r.Context()), asked, place, roles...)
 	if err != nil {
 		return f, nil, err
 	}
