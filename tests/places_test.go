@@ -1,11 +1,17 @@
 package tests_test
 
 import (
+	"context"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/actionledger/actionledger/services/server"
+	"go.uber.org/zap"
 )
 
 // TestUnknownPlacesRefused checks, over HTTP on the real wiring, that every
@@ -194,4 +200,70 @@ func TestPlacesTree(t *testing.T) {
 func arrOf(v any) []any {
 	a, _ := v.([]any)
 	return a
+}
+
+// TestAnotherCountrysPlaces boots the server with another country's places
+// file (serve --places): its places are the ones accepted and served, and
+// Sierra Leone's are not. A bad file stops the start, naming its line.
+func TestAnotherCountrysPlaces(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "places.csv")
+	const list = "# a made-up country, for the test\n" +
+		"district_code,district,chiefdom_code,chiefdom\n" +
+		"N1,North,N1-01,Hilltop\n" +
+		"N1,North,N1-02,Riverside\n" +
+		"S1,South,S1-01,Coast\n"
+	if err := os.WriteFile(file, []byte(list), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e := startWith(t, server.Config{DataDir: filepath.Join(dir, "data"), PlacesFile: file})
+	e.user("coord-north", "coordinator", "north", "")
+	e.must(http.StatusCreated, req{method: "POST", path: "/v1/communities", token: "coord-north",
+		body: map[string]any{"id": "N-1", "name": "Village", "district": "North", "chiefdom": " HILLTOP"}})
+	if v := e.must(http.StatusOK, req{method: "GET", path: "/v1/communities/N-1", token: "coord-north"}); v.str("chiefdom") != "Hilltop" {
+		t.Errorf("chiefdom %q, want Hilltop", v.str("chiefdom"))
+	}
+	res := e.problem(req{method: "POST", path: "/v1/users", token: "admin", body: map[string]any{"name": "M", "role": "mobilizer", "district": "Kenema"}},
+		http.StatusBadRequest, "invalid_input", "district")
+	if !strings.Contains(res.str("detail"), `unknown district "Kenema"`) {
+		t.Errorf("detail %q", res.str("detail"))
+	}
+	tree := e.must(http.StatusOK, req{method: "GET", path: "/v1/places", token: "admin"})
+	if ds := arrOf(tree.body["districts"]); len(ds) != 2 || ds[0].(map[string]any)["code"] != "N1" {
+		t.Errorf("places %s, want North and South", tree.raw)
+	}
+
+	bad := filepath.Join(dir, "bad.csv")
+	if err := os.WriteFile(bad, []byte(list+"S1,South,S1-02,coast\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := server.Open(context.Background(), server.Config{Addr: "127.0.0.1:0", DataDir: filepath.Join(dir, "data2"),
+		AdminToken: adminToken, TokenSecret: tokenSecret, PlacesFile: bad}, zap.NewNop())
+	if err == nil || !strings.Contains(err.Error(), "line 6") {
+		t.Errorf("opening with a duplicate chiefdom: %v, want an error naming line 6", err)
+	}
+}
+
+// startWith boots the real wiring like start, with cfg's other settings.
+func startWith(t *testing.T, cfg server.Config) *env {
+	t.Helper()
+	cfg.Addr, cfg.AdminToken, cfg.TokenSecret = "127.0.0.1:0", adminToken, tokenSecret
+	ctx, cancel := context.WithCancel(context.Background())
+	m, err := server.Open(ctx, cfg, zap.NewNop())
+	if err != nil {
+		cancel()
+		t.Fatalf("opening server: %v", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- m.Serve(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+		if err := m.Close(); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	})
+	return &env{t: t, base: m.URL(), dataDir: cfg.DataDir, main: m, tokens: map[string]string{"admin": adminToken}}
 }
