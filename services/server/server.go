@@ -170,6 +170,11 @@ func Open(ctx context.Context, cfg Config, log *zap.Logger) (*Main, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
+	// A bad places file stops the start before anything is written.
+	pl, err := LoadPlaces(cfg.PlacesFile)
+	if err != nil {
+		return nil, err
+	}
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now
 	}
@@ -193,10 +198,6 @@ func Open(ctx context.Context, cfg Config, log *zap.Logger) (*Main, error) {
 		return nil, err
 	}
 	tokenSecret, err := secretFile(cfg.TokenSecret, filepath.Join(cfg.DataDir, "token.secret"), log)
-	if err != nil {
-		return nil, err
-	}
-	pl, err := LoadPlaces(cfg.PlacesFile)
 	if err != nil {
 		return nil, err
 	}
