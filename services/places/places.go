@@ -406,15 +406,46 @@ func (c *Catalogue) resolveChiefdom(di int, name string) (int, error) {
 	}
 	sugg := Suggest(name, cands, 3)
 	msg := fmt.Sprintf("no chiefdom %q in %s", tidy(name), d.Name)
-	if in := c.districtsOf(name); len(in) > 0 {
-		msg += fmt.Sprintf("; %s is in %s", c.chiefdomName(in[0], name), c.districtNames(in))
+	elsewhere := c.districtsOf(name)
+	if len(elsewhere) > 0 {
+		msg += fmt.Sprintf("; %s is in %s", c.chiefdomName(elsewhere[0], name), c.districtNames(elsewhere))
 	}
-	if len(sugg) > 0 {
+	switch {
+	case len(sugg) > 0:
 		msg += "; did you mean " + joinOr(sugg) + "?"
-	} else if len(c.districtsOf(name)) == 0 {
-		msg += fmt.Sprintf(" (GET /v1/places lists the chiefdoms of %s)", d.Name)
+	case len(elsewhere) == 0:
+		// Perhaps the wrong district: name close chiefdoms of others in
+		// the message only, as they are not values for this district.
+		if near := c.nearElsewhere(di, name); len(near) > 0 {
+			msg += "; in other districts: " + strings.Join(near, ", ")
+		} else {
+			msg += fmt.Sprintf(" (GET /v1/places lists the chiefdoms of %s)", d.Name)
+		}
 	}
 	return 0, &domain.Error{Code: domain.CodeInvalid, Field: "chiefdom", Message: msg, Suggestions: sugg}
+}
+
+// nearElsewhere names, as "Nongowa (Kenema)", up to three chiefdoms of
+// districts other than skip that are close to name.
+func (c *Catalogue) nearElsewhere(skip int, name string) []string {
+	var cands []string
+	where := map[string][]string{}
+	for di, d := range c.districts {
+		if di == skip {
+			continue
+		}
+		for _, ch := range d.Chiefdoms {
+			if where[ch.Name] == nil {
+				cands = append(cands, ch.Name)
+			}
+			where[ch.Name] = append(where[ch.Name], d.Name)
+		}
+	}
+	var out []string
+	for _, n := range Suggest(name, cands, 3) {
+		out = append(out, fmt.Sprintf("%s (%s)", n, joinAnd(where[n])))
+	}
+	return out
 }
 
 // districtsOf returns the districts that have a chiefdom of this name.

@@ -68,6 +68,7 @@ func TestResolve(t *testing.T) {
 		{name: "chiefdom_in_another_district", district: "Bo", chiefdom: "Nongowa", field: "chiefdom", detail: "Nongowa is in Kenema"},
 		{name: "chiefdom_in_two_other_districts", district: "Bo", chiefdom: "koya", field: "chiefdom", detail: "Koya is in Kenema and Port Loko"},
 		{name: "suggestions_from_the_district", district: "Kailahun", chiefdom: "Jawei", field: "chiefdom", suggestions: []string{"Jawie", "Yawei"}},
+		{name: "misspelt_chiefdom_of_another_district", district: "Bo", chiefdom: "Nongwa", field: "chiefdom", suggestions: []string{}, detail: "in other districts: Nongowa (Kenema)"},
 		{name: "unknown_district", district: "Atlantis", field: "district", detail: "unknown district \"Atlantis\""},
 		{name: "unknown_chiefdom", district: "Kenema", chiefdom: "Zzyzx", field: "chiefdom", detail: "no chiefdom \"Zzyzx\" in Kenema"},
 		{name: "chiefdom_without_district", chiefdom: "Nongowa", field: "district", detail: "Nongowa is in Kenema"},
