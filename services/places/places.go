@@ -16,6 +16,7 @@
 package places
 
 import (
+	"bufio"
 	_ "embed"
 	"encoding/csv"
 	"errors"
@@ -99,11 +100,17 @@ func LoadFile(path string) (*Catalogue, error) {
 	return c, nil
 }
 
-// Parse reads a places file: CSV with # comment lines, the header
+// Parse reads a places file: CSV (UTF-8, a byte order mark and CRLF line
+// ends allowed) with # comment lines, the header
 // district_code,district,chiefdom_code,chiefdom, then a line per chiefdom.
 // Any fault is an error naming its line.
 func Parse(r io.Reader) (*Catalogue, error) {
-	cr := csv.NewReader(r)
+	// A spreadsheet's "CSV UTF-8" starts with a byte order mark.
+	br := bufio.NewReader(r)
+	if b, err := br.Peek(3); err == nil && string(b) == "\ufeff" {
+		_, _ = br.Discard(3)
+	}
+	cr := csv.NewReader(br)
 	cr.Comment = '#'
 	cr.FieldsPerRecord = -1
 	cr.TrimLeadingSpace = true
@@ -118,7 +125,6 @@ func Parse(r io.Reader) (*Catalogue, error) {
 		if errors.Is(err, io.EOF) {
 			break
 		}
-		line, _ := cr.FieldPos(0)
 		if err != nil {
 			var pe *csv.ParseError
 			if errors.As(err, &pe) {
@@ -126,6 +132,7 @@ func Parse(r io.Reader) (*Catalogue, error) {
 			}
 			return nil, fmt.Errorf("places: %w", err)
 		}
+		line, _ := cr.FieldPos(0)
 		if !header {
 			got := strings.ToLower(strings.Join(trimAll(rec), ","))
 			if got != Header {

@@ -202,6 +202,8 @@ func TestParse(t *testing.T) {
 		{"empty_code", header + "N1,North,,Hill\n", "line 2: chiefdom_code is empty"},
 		{"bad_code", header + "N 1,North,N1-01,Hill\n", "line 2: district_code \"N 1\" may hold only"},
 		{"bad_quote", header + "N1,North,N1-01,\"Hill\n", "line 2:"},
+		{"bad_quote_first", "\"district_code,district\n", "line 1:"},
+		{"bad_quote_in_header", "district_code,\"district\"x,chiefdom_code,chiefdom\n", "line 1:"},
 		{"duplicate_chiefdom", header + "N1,North,N1-01,Hill\nN1,North,N1-02, hill \n", "line 3: chiefdom \"hill\" is already in North (line 2)"},
 		{"duplicate_code", header + "N1,North,N1-01,Hill\nN1,North,N1-01,Dale\n", "line 3: code N1-01 is already used on line 2"},
 		{"chiefdom_code_is_a_district_code", header + "N1,North,N1-01,Hill\nS1,South,N1,Dale\n", "line 3: code N1 is already used on line 2"},
@@ -217,6 +219,18 @@ func TestParse(t *testing.T) {
 				t.Errorf("err %v, want one saying %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestParseSpreadsheetExport: a list saved by a spreadsheet, with a byte
+// order mark and CRLF line ends, loads.
+func TestParseSpreadsheetExport(t *testing.T) {
+	c, err := places.Parse(strings.NewReader("\ufeffdistrict_code,district,chiefdom_code,chiefdom\r\nN1,North,N1-01,Hilltop\r\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, err := c.ResolveArea("North", "Hilltop"); err != nil || a.Chiefdom != "Hilltop" {
+		t.Errorf("North/Hilltop = %+v, %v", a, err)
 	}
 }
 
