@@ -78,6 +78,7 @@ func New(cfg Config) (*Server, error) {
 	// 405.
 	v1 := v1Routes{router: r, s: s}
 	s.mountUsers(v1)
+	s.mountPlaces(v1)
 	s.mountCommunities(v1)
 	s.mountActionPoints(v1)
 	s.mountReferrals(v1)

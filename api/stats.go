@@ -96,6 +96,11 @@ func (s *Server) readFilter(ctx context.Context, actor app.Actor, asked domain.A
 		}
 		place = &v.Place
 	}
+	// An unknown place is a 400 with suggestions, not an empty answer.
+	asked, err := s.app.Places.ResolveArea(asked.District, asked.Chiefdom)
+	if err != nil {
+		return f, err
+	}
 	area, err := app.ReadScope(actor, asked, place, roles...)
 	if err != nil {
 		return f, err
