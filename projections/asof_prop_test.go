@@ -529,7 +529,7 @@ func TestAsOfCatchesUpModelsFromWhereEachStands(t *testing.T) {
 		names = append(names, p.Projection)
 	}
 	// Feedback had passed it when the catch-up started.
-	if want := []string{projections.NameCompletion, projections.NameReferrals, projections.NameTrust}; !reflect.DeepEqual(names, want) {
+	if want := []string{projections.NameCompletion, projections.NameLists, projections.NameReferrals, projections.NameTrust}; !reflect.DeepEqual(names, want) {
 		t.Errorf("poisoned for %v, want %v", names, want)
 	}
 	checkAsOf(t, eng, projections.BasisRecorded, recorded)

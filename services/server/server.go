@@ -209,6 +209,9 @@ func Open(ctx context.Context, cfg Config, log *zap.Logger) (*Main, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening the read models: %w", err)
 	}
+	// The one query service over the read models, for the API and the
+	// console.
+	m.app.Reads = app.NewReads(m.read, cfg.Clock)
 	// Completion and trust per district, for dashboards (computed when scraped).
 	if err := m.registry.Register(projections.NewGauges(m.read)); err != nil {
 		return nil, fmt.Errorf("registering the indicator gauges: %w", err)

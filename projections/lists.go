@@ -1,0 +1,374 @@
+package projections
+
+import (
+	"bytes"
+	"encoding/gob"
+	"strings"
+	"time"
+
+	"github.com/actionledger/actionledger/domain"
+)
+
+// NameLists is the read model behind the work lists (communities, action
+// points, referrals, feedback) and the concerns raised at visits.
+const NameLists = "lists"
+
+// Community statuses in the read model.
+const (
+	commRegistered uint8 = iota
+	commTriggered
+	commUnderFollowUp
+)
+
+var commStatusNames = [...]string{domain.StatusRegistered, domain.StatusTriggered, domain.StatusUnderFollowUp}
+
+// Lists is the read model of the work lists: one row per community, action
+// point, referral and feedback item, with what a person acting on the list
+// needs to see (names, who raised it, when), indexed by place. The indicator
+// models keep only what their numbers need; this one keeps what people read.
+type Lists struct {
+	comms    []lcCommunity
+	commByID map[string]int32
+	commIdx  index
+	aps      []lcActionPoint
+	apByID   map[string]int32
+	apIdx    index
+	refs     []lcReferral
+	refByID  map[string]int32
+	refIdx   index
+	fbs      []lcFeedback
+	fbByID   map[string]int32
+	fbIdx    index
+	names    interner
+}
+
+type lcCommunity struct {
+	ID         string
+	Name       string
+	Names      [3]string // district, chiefdom and section as registered
+	Place      place
+	Population int
+	Status     uint8
+	Revision   uint64
+	Registered time.Time
+	Triggered  time.Time
+	LastVisit  time.Time // the latest occurred_at among its visits
+	Visits     []int64   // occurred_at of each visit (unix nanoseconds), in log order
+	Concerns   []lcConcern
+	OpenAPs    int32 // action points open or in progress
+}
+
+// lcConcern is one concern raised at a visit: the visit (its index in
+// Visits) and the unmet-need category.
+type lcConcern struct {
+	Visit int32
+	Need  string
+}
+
+type lcActionPoint struct {
+	ID        string
+	Community string
+	Place     place
+	Names     [2]string // district and chiefdom as registered
+	Title     string
+	Category  string
+	Kind      string
+	Due       int64 // UTC day number of the due date; 0: none
+	Status    uint8
+	RaisedAt  time.Time
+	RaisedBy  string
+}
+
+type lcReferral struct {
+	ID          string
+	Community   string
+	Place       place
+	Names       [2]string
+	Kind        string
+	Channel     string
+	PersonRef   string
+	Status      uint8
+	RaisedAt    time.Time
+	AckAt       time.Time
+	CompletedAt time.Time // occurred_at of the completion
+	ArrivedAt   time.Time
+	Outcome     string
+	RaisedBy    string
+}
+
+type lcFeedback struct {
+	ID         string
+	Community  string
+	Place      place
+	Names      [2]string
+	Type       string
+	Need       string
+	Channel    string
+	Status     uint8
+	ReceivedAt time.Time
+	ClosedAt   time.Time // communicated_at of the loop closure
+	RaisedBy   string
+}
+
+// NewLists returns an empty model.
+func NewLists() *Lists {
+	return &Lists{
+		commByID: map[string]int32{}, commIdx: index{},
+		apByID: map[string]int32{}, apIdx: index{},
+		refByID: map[string]int32{}, refIdx: index{},
+		fbByID: map[string]int32{}, fbIdx: index{},
+		names: newInterner(),
+	}
+}
+
+func apIsOpen(s uint8) bool { return s == apOpen || s == apInProgress }
+
+// Apply implements Model.
+func (m *Lists) Apply(ev *Event) error {
+	in := m.names
+	switch e := ev.Data.(type) {
+	case *domain.CommunityRegistered:
+		if _, dup := m.commByID[e.ID]; !dup {
+			m.addCommunity(lcCommunity{ID: e.ID, Name: e.Name, Names: [3]string{in.str(e.District), in.str(e.Chiefdom), in.str(e.Section)},
+				Place: in.placeOf(e.Place, e.ID), Population: e.Population, Status: commRegistered, Revision: ev.Revision, Registered: ev.OccurredAt})
+		}
+	case *domain.CommunityTriggered:
+		if c := m.community(ev); c != nil {
+			c.Status, c.Triggered = commTriggered, ev.OccurredAt
+		}
+	case *domain.VisitRecorded:
+		if c := m.community(ev); c != nil {
+			c.Status = commUnderFollowUp
+			at := nanos(ev.OccurredAt)
+			c.Visits = append(c.Visits, at)
+			if ev.OccurredAt.After(c.LastVisit) {
+				c.LastVisit = ev.OccurredAt
+			}
+			for _, cn := range e.Concerns {
+				c.Concerns = append(c.Concerns, lcConcern{Visit: int32(len(c.Visits) - 1), Need: in.str(cn.Need)})
+			}
+		}
+	case *domain.ActionPointRaised:
+		if _, dup := m.apByID[e.ID]; !dup {
+			rec := lcActionPoint{ID: e.ID, Community: in.str(e.CommunityID), Place: in.placeOf(e.Place, e.CommunityID),
+				Names: [2]string{in.str(e.District), in.str(e.Chiefdom)}, Title: e.Title, Category: in.str(e.Category),
+				Kind: in.str(e.Kind), Status: apOpen, RaisedAt: ev.OccurredAt, RaisedBy: in.str(ev.ActorID)}
+			if t := e.DueDate.Time(); !t.IsZero() {
+				rec.Due = dayOf(t)
+			}
+			m.addActionPoint(rec)
+			if c, ok := m.commByID[rec.Community]; ok {
+				m.comms[c].OpenAPs++
+			}
+		}
+	case *domain.ActionPointStarted, *domain.ActionPointReopened:
+		m.apStatus(ev, apInProgress)
+	case *domain.ActionPointAchieved:
+		m.apStatus(ev, apAchieved)
+	case *domain.ActionPointDropped:
+		m.apStatus(ev, apDropped)
+	case *domain.ReferralRaised:
+		if _, dup := m.refByID[e.ID]; !dup {
+			m.addReferral(lcReferral{ID: e.ID, Community: in.str(e.CommunityID), Place: in.placeOf(e.Place, e.CommunityID),
+				Names: [2]string{in.str(e.District), in.str(e.Chiefdom)}, Kind: in.str(e.Kind), Channel: in.str(e.Channel),
+				PersonRef: e.PersonRef, Status: refRaised, RaisedAt: ev.OccurredAt, RaisedBy: in.str(ev.ActorID)})
+		}
+	case *domain.ReferralAcknowledged:
+		if r := m.referral(ev); r != nil {
+			r.Status, r.AckAt = refAcknowledged, ev.OccurredAt
+		}
+	case *domain.ReferralCompleted:
+		if r := m.referral(ev); r != nil {
+			r.Status, r.CompletedAt, r.ArrivedAt, r.Outcome = refCompleted, ev.OccurredAt, e.ArrivedAt, in.str(e.Outcome)
+		}
+	case *domain.ReferralClosed:
+		if r := m.referral(ev); r != nil {
+			r.Status = refClosed
+		}
+	case *domain.ReferralCancelled:
+		if r := m.referral(ev); r != nil {
+			r.Status = refCancelled
+		}
+	case *domain.FeedbackReceived:
+		if _, dup := m.fbByID[e.ID]; !dup {
+			m.addFeedback(lcFeedback{ID: e.ID, Community: in.str(e.CommunityID), Place: in.placeOf(e.Place, e.CommunityID),
+				Names: [2]string{in.str(e.District), in.str(e.Chiefdom)}, Type: in.str(e.Type), Need: in.str(e.NeedCategory),
+				Channel: in.str(e.Channel), Status: fbReceived, ReceivedAt: ev.OccurredAt, RaisedBy: in.str(ev.ActorID)})
+		}
+	case *domain.FeedbackReferred:
+		if f := m.feedback(ev); f != nil {
+			f.Status = fbReferred
+		}
+	case *domain.FeedbackAnswered:
+		if f := m.feedback(ev); f != nil {
+			f.Status = fbAnswered
+		}
+	case *domain.FeedbackLoopClosed:
+		if f := m.feedback(ev); f != nil {
+			f.Status, f.ClosedAt = fbLoopClosed, e.CommunicatedAt
+		}
+	}
+	if c := m.communityOfStream(ev.Stream); c != nil && ev.Revision > c.Revision {
+		c.Revision = ev.Revision
+	}
+	return nil
+}
+
+func (m *Lists) communityOfStream(stream string) *lcCommunity {
+	kind, id := domain.SplitStream(stream)
+	if kind != domain.CommunityCategory {
+		return nil
+	}
+	if n, ok := m.commByID[id]; ok {
+		return &m.comms[n]
+	}
+	return nil
+}
+
+func (m *Lists) community(ev *Event) *lcCommunity { return m.communityOfStream(ev.Stream) }
+
+func (m *Lists) referral(ev *Event) *lcReferral {
+	_, id := domain.SplitStream(ev.Stream)
+	if n, ok := m.refByID[id]; ok {
+		return &m.refs[n]
+	}
+	return nil
+}
+
+func (m *Lists) feedback(ev *Event) *lcFeedback {
+	_, id := domain.SplitStream(ev.Stream)
+	if n, ok := m.fbByID[id]; ok {
+		return &m.fbs[n]
+	}
+	return nil
+}
+
+func (m *Lists) apStatus(ev *Event, s uint8) {
+	_, id := domain.SplitStream(ev.Stream)
+	n, ok := m.apByID[id]
+	if !ok {
+		return
+	}
+	r := &m.aps[n]
+	if was, now := apIsOpen(r.Status), apIsOpen(s); was != now {
+		if c, ok := m.commByID[r.Community]; ok {
+			if now {
+				m.comms[c].OpenAPs++
+			} else {
+				m.comms[c].OpenAPs--
+			}
+		}
+	}
+	r.Status = s
+}
+
+func (m *Lists) addCommunity(c lcCommunity) {
+	n := int32(len(m.comms))
+	m.comms = append(m.comms, c)
+	m.commByID[c.ID] = n
+	m.commIdx.add(c.Place, n)
+}
+
+func (m *Lists) addActionPoint(r lcActionPoint) {
+	n := int32(len(m.aps))
+	m.aps = append(m.aps, r)
+	m.apByID[r.ID] = n
+	m.apIdx.add(r.Place, n)
+}
+
+// countOpen adds the open action points of every record to its community;
+// a snapshot does not keep the counts.
+func (m *Lists) countOpen() {
+	for i := range m.aps {
+		if r := &m.aps[i]; apIsOpen(r.Status) {
+			if c, ok := m.commByID[r.Community]; ok {
+				m.comms[c].OpenAPs++
+			}
+		}
+	}
+}
+
+func (m *Lists) addReferral(r lcReferral) {
+	n := int32(len(m.refs))
+	m.refs = append(m.refs, r)
+	m.refByID[r.ID] = n
+	m.refIdx.add(r.Place, n)
+}
+
+func (m *Lists) addFeedback(r lcFeedback) {
+	n := int32(len(m.fbs))
+	m.fbs = append(m.fbs, r)
+	m.fbByID[r.ID] = n
+	m.fbIdx.add(r.Place, n)
+}
+
+// communityName is the name of community id, or "" when it is not known.
+func (m *Lists) communityName(id string) string {
+	if n, ok := m.commByID[id]; ok {
+		return m.comms[n].Name
+	}
+	return ""
+}
+
+// communityPlace is where community id is, as registered.
+func (m *Lists) communityPlace(id string) (domain.Place, bool) {
+	n, ok := m.commByID[id]
+	if !ok {
+		return domain.Place{}, false
+	}
+	c := &m.comms[n]
+	return domain.Place{District: c.Names[0], Chiefdom: c.Names[1], Section: c.Names[2]}, true
+}
+
+type listsSnapshot struct {
+	Comms []lcCommunity
+	APs   []lcActionPoint
+	Refs  []lcReferral
+	Fbs   []lcFeedback
+}
+
+// MarshalBinary implements Model.
+func (m *Lists) MarshalBinary() ([]byte, error) {
+	var b bytes.Buffer
+	err := gob.NewEncoder(&b).Encode(listsSnapshot{Comms: m.comms, APs: m.aps, Refs: m.refs, Fbs: m.fbs})
+	return b.Bytes(), err
+}
+
+// UnmarshalBinary implements Model.
+func (m *Lists) UnmarshalBinary(data []byte) error {
+	var s listsSnapshot
+	if err := gob.NewDecoder(bytes.NewReader(data)).Decode(&s); err != nil {
+		return err
+	}
+	*m = *NewLists()
+	in := m.names
+	for _, c := range s.Comms {
+		c.Place, c.Names = in.place(c.Place), [3]string{in.str(c.Names[0]), in.str(c.Names[1]), in.str(c.Names[2])}
+		for i := range c.Concerns {
+			c.Concerns[i].Need = in.str(c.Concerns[i].Need)
+		}
+		c.OpenAPs = 0
+		m.addCommunity(c)
+	}
+	for _, r := range s.APs {
+		r.Community, r.Place, r.Names = in.str(r.Community), in.place(r.Place), [2]string{in.str(r.Names[0]), in.str(r.Names[1])}
+		r.Category, r.Kind, r.RaisedBy = in.str(r.Category), in.str(r.Kind), in.str(r.RaisedBy)
+		m.addActionPoint(r)
+	}
+	m.countOpen()
+	for _, r := range s.Refs {
+		r.Community, r.Place, r.Names = in.str(r.Community), in.place(r.Place), [2]string{in.str(r.Names[0]), in.str(r.Names[1])}
+		r.Kind, r.Channel, r.Outcome, r.RaisedBy = in.str(r.Kind), in.str(r.Channel), in.str(r.Outcome), in.str(r.RaisedBy)
+		m.addReferral(r)
+	}
+	for _, r := range s.Fbs {
+		r.Community, r.Place, r.Names = in.str(r.Community), in.place(r.Place), [2]string{in.str(r.Names[0]), in.str(r.Names[1])}
+		r.Type, r.Need, r.Channel, r.RaisedBy = in.str(r.Type), in.str(r.Need), in.str(r.Channel), in.str(r.RaisedBy)
+		m.addFeedback(r)
+	}
+	return nil
+}
+
+// nameKey folds a name for search and sorting: trimmed, inner spaces
+// collapsed, lower case.
+func nameKey(s string) string { return strings.ToLower(strings.Join(strings.Fields(s), " ")) }
