@@ -14,8 +14,9 @@ import (
 )
 
 // The read routes only translate query parameters into app.Reads requests
-// and answers into JSON: who may read what, of which place, is decided in
-// the application layer, which the web console asks too.
+// and answers into JSON: who may read what, of which place (place names,
+// community_id, the caller's area), is decided in the application layer
+// (app.Reads, resolveArea), which the web console asks too.
 
 // codeBehind: a read asked for a position the read models have not reached
 // within the wait (the application's code, in the status table here).

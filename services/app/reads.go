@@ -78,6 +78,11 @@ type Reads struct {
 	clock  func() time.Time
 	// MaxWait bounds how long a read waits for MinPosition.
 	MaxWait time.Duration
+	// ResolveNames, when set, checks the district and chiefdom a read
+	// names against the place list and returns them in their canonical
+	// spelling; an unknown name is refused (400 naming the field). Nil
+	// takes the names as given.
+	ResolveNames func(asked domain.Area) (domain.Area, error)
 }
 
 // NewReads returns the query service over models; clock is "now" for ages
@@ -154,11 +159,18 @@ func (r *Reads) scope(ctx context.Context, actor Actor, p Place, minPosition uin
 }
 
 // resolveArea is the one place where the place a read asks about is
-// resolved and checked against the caller's area: a community's place comes
-// from the read models (never from its stream), an unscoped request narrows
-// to the caller's own area, and a place outside it is refused. (Place-name
-// validation against the place list belongs here too.)
+// resolved and checked against the caller's area: the names are checked
+// against the place list (ResolveNames), a community's place comes from the
+// read models (never from its stream), an unscoped request narrows to the
+// caller's own area, and a place outside it is refused.
 func (r *Reads) resolveArea(actor Actor, p Place, roles []string) (domain.Area, error) {
+	asked := domain.Area{District: p.District, Chiefdom: p.Chiefdom}
+	if r.ResolveNames != nil && (asked.District != "" || asked.Chiefdom != "") {
+		var err error
+		if asked, err = r.ResolveNames(asked); err != nil {
+			return domain.Area{}, err
+		}
+	}
 	var place *domain.Place
 	if p.CommunityID != "" {
 		pl, ok := r.models.CommunityPlace(p.CommunityID)
@@ -167,7 +179,7 @@ func (r *Reads) resolveArea(actor Actor, p Place, roles []string) (domain.Area, 
 		}
 		place = &pl
 	}
-	return ReadScope(actor, domain.Area{District: p.District, Chiefdom: p.Chiefdom}, place, roles...)
+	return ReadScope(actor, asked, place, roles...)
 }
 
 func (r *Reads) wait(ctx context.Context, pos uint64) error {

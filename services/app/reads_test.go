@@ -305,3 +305,26 @@ func TestReadsCursor(t *testing.T) {
 		t.Errorf("the read models were asked after %q, want %q", models.after, want)
 	}
 }
+
+// TestReadsResolveNames: with a place list, the names a read gives are
+// checked and put in their canonical spelling before the area check.
+func TestReadsResolveNames(t *testing.T) {
+	ctx := context.Background()
+	models := newFakeReads()
+	r := app.NewReads(models, nil)
+	r.ResolveNames = func(a domain.Area) (domain.Area, error) {
+		if domain.PlaceKey(a.District) != "kenema" {
+			return domain.Area{}, domain.FieldError("district", "unknown district %q", a.District)
+		}
+		return domain.Area{District: "Kenema", Chiefdom: "Nongowa"}, nil
+	}
+	if _, _, err := r.CompletionStats(ctx, auditor, app.StatsRequest{Place: app.Place{District: "Atlantis"}}); domain.ErrorCode(err) != domain.CodeInvalid {
+		t.Errorf("an unknown district: %v, want invalid_input", err)
+	}
+	if _, err := r.Referrals(ctx, mobilizer, app.ReferralListRequest{ListRequest: app.ListRequest{Place: app.Place{District: "kenema", Chiefdom: "nongwa"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if len(models.asked) != 1 || models.asked[0].District != "Kenema" || models.asked[0].Chiefdom != "Nongowa" {
+		t.Errorf("read models asked %+v, want the canonical Kenema/Nongowa", models.asked)
+	}
+}
