@@ -2,6 +2,7 @@ package projections
 
 import (
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/actionledger/actionledger/domain"
@@ -53,9 +54,43 @@ func newConcernCounts() ConcernCounts {
 	return c
 }
 
+// needCounts counts concerns by need, in the order of domain.Needs (a
+// category the domain does not list any more goes to other).
+type needCounts struct {
+	visits, concerns int
+	byNeed           [8]int
+	other            map[string]int
+}
+
+func (c *needCounts) add(need string) {
+	c.concerns++
+	for i, n := range domain.Needs {
+		if n == need {
+			c.byNeed[i]++
+			return
+		}
+	}
+	if c.other == nil {
+		c.other = map[string]int{}
+	}
+	c.other[need]++
+}
+
+func (c *needCounts) counts() ConcernCounts {
+	out := newConcernCounts()
+	out.Visits, out.Concerns = c.visits, c.concerns
+	for i, n := range domain.Needs {
+		out.ByNeed[n] = c.byNeed[i]
+	}
+	for n, k := range c.other {
+		out.ByNeed[n] += k
+	}
+	return out
+}
+
 // Concerns computes the concern counts for f.
 func (m *Lists) Concerns(f Filter) ConcernStats {
-	out := ConcernStats{ByNeed: newConcernCounts().ByNeed, Series: []ConcernWeek{}, ByPlace: []ConcernPlace{}}
+	lf := newListFilter(&f)
 	from, to := nanos(f.From), nanos(f.To)
 	in := func(at int64) bool { return (f.From.IsZero() || at >= from) && (f.To.IsZero() || at < to) }
 	level := 0 // 0: by district, 1: by chiefdom, 2: by community
@@ -65,14 +100,11 @@ func (m *Lists) Concerns(f Filter) ConcernStats {
 	case f.District != "":
 		level = 1
 	}
-	places := map[string]*ConcernPlace{}
-	var first, last int64
-	sf := f
-	sf.From, sf.To = time.Time{}, time.Time{}
 	var comms []*lcCommunity
-	for _, n := range m.commIdx[f.scopeKey()] {
+	var first, last int64
+	for _, n := range m.commIdx.after(lf.scope, "") {
 		c := &m.comms[n]
-		if !sf.matches(c.Place, c.Registered) {
+		if !lf.has(c.Place) {
 			continue
 		}
 		comms = append(comms, c)
@@ -86,21 +118,31 @@ func (m *Lists) Concerns(f Filter) ConcernStats {
 		}
 	}
 	var weeks []Week
-	pos := map[Week]int{}
 	if first != 0 || !f.From.IsZero() {
 		weeks = seriesRange(&f, time.Unix(0, first).UTC(), time.Unix(0, last).UTC(), f.Now)
 	}
-	out.Series = make([]ConcernWeek, len(weeks))
-	for i, w := range weeks {
-		out.Series[i] = ConcernWeek{Week: w.String(), ConcernCounts: newConcernCounts()}
-		pos[w] = i
+	// A visit's week is found by arithmetic from the first week's Monday:
+	// the series' weeks are consecutive.
+	var start int64
+	if len(weeks) > 0 {
+		start = nanos(weeks[0].Start())
 	}
-	week := func(at int64) *ConcernCounts {
-		if i, ok := pos[weekOf(time.Unix(0, at))]; ok {
-			return &out.Series[i].ConcernCounts
+	const week = int64(7 * 24 * time.Hour)
+	weekOfVisit := func(at int64) int {
+		if len(weeks) == 0 || at < start {
+			return -1
 		}
-		return nil
+		if i := int((at - start) / week); i < len(weeks) {
+			return i
+		}
+		return -1
 	}
+	series := make([]needCounts, len(weeks))
+	var total needCounts
+	visitsWith := 0
+	var places []*needCounts
+	var placeRows []ConcernPlace
+	byKey := map[string]int{}
 	for _, c := range comms {
 		key, pl := c.Place.District, ConcernPlace{District: c.Names[0]}
 		switch level {
@@ -109,57 +151,58 @@ func (m *Lists) Concerns(f Filter) ConcernStats {
 		case 2:
 			key, pl.Chiefdom, pl.CommunityID, pl.Name = c.ID, c.Names[1], c.ID, c.Name
 		}
-		p := places[key]
-		if p == nil {
-			pl.ConcernCounts = newConcernCounts()
-			p = &pl
-			places[key] = p
+		pi, ok := byKey[key]
+		if !ok {
+			pi = len(places)
+			byKey[key] = pi
+			places = append(places, &needCounts{})
+			placeRows = append(placeRows, pl)
 		}
+		p := places[pi]
 		// Concerns are kept in the order of their visits.
 		k := 0
 		for vi, at := range c.Visits {
-			raised := 0
-			for k < len(c.Concerns) && int(c.Concerns[k].Visit) == vi {
-				if in(at) {
-					need := c.Concerns[k].Need
-					raised++
-					out.Concerns++
-					out.ByNeed[need]++
-					p.Concerns++
-					p.ByNeed[need]++
-					if w := week(at); w != nil {
-						w.Concerns++
-						w.ByNeed[need]++
-					}
+			w := -1
+			counted := in(at)
+			if counted {
+				w = weekOfVisit(at)
+				total.visits++
+				p.visits++
+				if w >= 0 {
+					series[w].visits++
 				}
-				k++
 			}
-			if !in(at) {
-				continue
+			raised := 0
+			for ; k < len(c.Concerns) && int(c.Concerns[k].Visit) == vi; k++ {
+				if !counted {
+					continue
+				}
+				need := c.Concerns[k].Need
+				raised++
+				total.add(need)
+				p.add(need)
+				if w >= 0 {
+					series[w].add(need)
+				}
 			}
-			out.Visits++
-			p.Visits++
 			if raised > 0 {
-				out.VisitsWithConcerns++
-			}
-			if w := week(at); w != nil {
-				w.Visits++
+				visitsWith++
 			}
 		}
 	}
-	for _, p := range places {
-		out.ByPlace = append(out.ByPlace, *p)
+	tc := total.counts()
+	out := ConcernStats{Visits: tc.Visits, VisitsWithConcerns: visitsWith, Concerns: tc.Concerns, ByNeed: tc.ByNeed,
+		Series: make([]ConcernWeek, len(weeks)), ByPlace: make([]ConcernPlace, len(places))}
+	for i, w := range weeks {
+		out.Series[i] = ConcernWeek{Week: w.String(), ConcernCounts: series[i].counts()}
+	}
+	for i, p := range places {
+		out.ByPlace[i] = placeRows[i]
+		out.ByPlace[i].ConcernCounts = p.counts()
 	}
 	slices.SortFunc(out.ByPlace, func(a, b ConcernPlace) int {
-		ka := nameKey(a.District) + "\x00" + nameKey(a.Chiefdom) + "\x00" + a.CommunityID
-		kb := nameKey(b.District) + "\x00" + nameKey(b.Chiefdom) + "\x00" + b.CommunityID
-		if ka < kb {
-			return -1
-		}
-		if ka > kb {
-			return 1
-		}
-		return 0
+		return strings.Compare(nameKey(a.District)+"\x00"+nameKey(a.Chiefdom)+"\x00"+a.CommunityID,
+			nameKey(b.District)+"\x00"+nameKey(b.Chiefdom)+"\x00"+b.CommunityID)
 	})
 	return out
 }

@@ -2,6 +2,7 @@ package projections
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/gob"
 	"strings"
 	"time"
@@ -29,16 +30,16 @@ var commStatusNames = [...]string{domain.StatusRegistered, domain.StatusTriggere
 type Lists struct {
 	comms    []lcCommunity
 	commByID map[string]int32
-	commIdx  index
+	commIdx  *sortedIndex
 	aps      []lcActionPoint
 	apByID   map[string]int32
 	apIdx    index
 	refs     []lcReferral
 	refByID  map[string]int32
-	refIdx   index
+	refIdx   *sortedIndex
 	fbs      []lcFeedback
 	fbByID   map[string]int32
-	fbIdx    index
+	fbIdx    *sortedIndex
 	names    interner
 }
 
@@ -56,6 +57,10 @@ type lcCommunity struct {
 	Visits     []int64   // occurred_at of each visit (unix nanoseconds), in log order
 	Concerns   []lcConcern
 	OpenAPs    int32 // action points open or in progress
+	// key orders the communities list: district, chiefdom and name keys,
+	// then the id; nkey is the name's key. Neither is in snapshots (gob
+	// keeps exported fields only): they are derived.
+	key, nkey string
 }
 
 // lcConcern is one concern raised at a visit: the visit (its index in
@@ -112,13 +117,25 @@ type lcFeedback struct {
 
 // NewLists returns an empty model.
 func NewLists() *Lists {
-	return &Lists{
-		commByID: map[string]int32{}, commIdx: index{},
-		apByID: map[string]int32{}, apIdx: index{},
-		refByID: map[string]int32{}, refIdx: index{},
-		fbByID: map[string]int32{}, fbIdx: index{},
+	m := &Lists{}
+	m.init()
+	return m
+}
+
+func (m *Lists) init() {
+	*m = Lists{
+		commByID: map[string]int32{}, apByID: map[string]int32{}, apIdx: index{},
+		refByID: map[string]int32{}, fbByID: map[string]int32{},
 		names: newInterner(),
 	}
+	m.commIdx = newSortedIndex(func(n int32) string { return m.comms[n].key })
+	m.refIdx = newSortedIndex(func(n int32) string { return timeKey(m.refs[n].RaisedAt, m.refs[n].ID) })
+	m.fbIdx = newSortedIndex(func(n int32) string { return timeKey(m.fbs[n].ReceivedAt, m.fbs[n].ID) })
+}
+
+// timeKey orders records by a time, then id.
+func timeKey(t time.Time, id string) string {
+	return string(append(binary.BigEndian.AppendUint64(make([]byte, 0, 8+len(id)), uint64(nanos(t))), id...))
 }
 
 func apIsOpen(s uint8) bool { return s == apOpen || s == apInProgress }
@@ -263,6 +280,8 @@ func (m *Lists) apStatus(ev *Event, s uint8) {
 }
 
 func (m *Lists) addCommunity(c lcCommunity) {
+	c.nkey = nameKey(c.Name)
+	c.key = c.Place.District + "\x00" + c.Place.Chiefdom + "\x00" + c.nkey + "\x00" + c.ID
 	n := int32(len(m.comms))
 	m.comms = append(m.comms, c)
 	m.commByID[c.ID] = n
@@ -340,7 +359,7 @@ func (m *Lists) UnmarshalBinary(data []byte) error {
 	if err := gob.NewDecoder(bytes.NewReader(data)).Decode(&s); err != nil {
 		return err
 	}
-	*m = *NewLists()
+	m.init()
 	in := m.names
 	for _, c := range s.Comms {
 		c.Place, c.Names = in.place(c.Place), [3]string{in.str(c.Names[0]), in.str(c.Names[1]), in.str(c.Names[2])}

@@ -146,30 +146,76 @@ type FeedbackItem struct {
 	RaisedBy      string     `json:"raised_by"`
 }
 
+// listFilter is a Filter's place, normalised once per query.
+type listFilter struct {
+	scope                         string
+	district, chiefdom, community string
+}
+
+func newListFilter(f *Filter) listFilter {
+	lf := listFilter{scope: f.scopeKey(), community: f.CommunityID}
+	if f.District != "" {
+		lf.district = domain.PlaceKey(f.District)
+	}
+	if f.Chiefdom != "" {
+		lf.chiefdom = domain.PlaceKey(f.Chiefdom)
+	}
+	return lf
+}
+
+// has reports whether a record at p lies in the filter's place (the scope
+// index selects it already, unless the filter names a community and a
+// place that does not hold it).
+func (lf *listFilter) has(p place) bool {
+	return (lf.district == "" || lf.district == p.District) && (lf.chiefdom == "" || lf.chiefdom == p.Chiefdom) &&
+		(lf.community == "" || lf.community == p.Community)
+}
+
+// statusCode is the index of name in names, -1 for "" (any).
+func statusCode(names []string, name string) int {
+	if name == "" {
+		return -1
+	}
+	for i, s := range names {
+		if s == name {
+			return i
+		}
+	}
+	return len(names) // matches nothing
+}
+
+// pageOf takes, from records in list order, the first limit that keep
+// selects, and the key to continue after when more follow.
+func pageOf(records []int32, limit int, keep func(n int32) bool, key func(n int32) string) ([]int32, string) {
+	limit = max(limit, 1)
+	var ns []int32
+	for _, n := range records {
+		if !keep(n) {
+			continue
+		}
+		if len(ns) == limit {
+			return ns, key(ns[len(ns)-1])
+		}
+		ns = append(ns, n)
+	}
+	return ns, ""
+}
+
 // Communities answers a page of the communities list.
 func (m *Lists) Communities(q CommunityQuery) ListPage[CommunityItem] {
+	lf := newListFilter(&q.Filter)
 	search := nameKey(q.Search)
-	var status int = -1
-	for i, s := range commStatusNames {
-		if s == q.Status {
-			status = i
-		}
-	}
-	top := newTopK(q.After, q.Limit)
-	for _, n := range m.commIdx[q.scopeKey()] {
+	status := statusCode(commStatusNames[:], q.Status)
+	ns, next := pageOf(m.commIdx.after(lf.scope, q.After), q.Limit, func(n int32) bool {
 		c := &m.comms[n]
-		if !q.matches(c.Place, c.Registered) || q.Status != "" && int(c.Status) != status {
-			continue
+		if !lf.has(c.Place) || status >= 0 && int(c.Status) != status {
+			return false
 		}
 		if !q.NoVisitSince.IsZero() && len(c.Visits) > 0 && !c.LastVisit.Before(q.NoVisitSince) {
-			continue
+			return false
 		}
-		if search != "" && !strings.Contains(nameKey(c.Name), search) {
-			continue
-		}
-		top.offer(c.Place.District+"\x00"+c.Place.Chiefdom+"\x00"+nameKey(c.Name)+"\x00"+c.ID, n)
-	}
-	ns, next := top.result()
+		return search == "" || strings.Contains(c.nkey, search)
+	}, func(n int32) string { return m.comms[n].key })
 	out := ListPage[CommunityItem]{Items: make([]CommunityItem, 0, len(ns)), Next: next}
 	for _, n := range ns {
 		c := &m.comms[n]
@@ -189,15 +235,17 @@ func (m *Lists) Communities(q CommunityQuery) ListPage[CommunityItem] {
 // ActionPoints answers a page of the follow-up list.
 func (m *Lists) ActionPoints(q ActionPointQuery) ListPage[ActionPointItem] {
 	today := dayOf(q.Now)
+	lf := newListFilter(&q.Filter)
+	status := statusCode(apStatusNames[:], q.Status)
 	top := newTopK(q.After, q.Limit)
 	key := make([]byte, 0, 64)
-	for _, n := range m.apIdx[q.scopeKey()] {
+	for _, n := range m.apIdx[lf.scope] {
 		r := &m.aps[n]
-		if q.Category != "" && r.Category != q.Category || !q.matches(r.Place, r.RaisedAt) {
+		if q.Category != "" && r.Category != q.Category || !lf.has(r.Place) {
 			continue
 		}
 		od := isOverdue(r.Due, r.Status, today)
-		if q.Status != "" && apStatusNames[r.Status] != q.Status || q.Overdue && !od {
+		if status >= 0 && int(r.Status) != status || q.Overdue && !od {
 			continue
 		}
 		class := byte(2)
@@ -231,20 +279,13 @@ func (m *Lists) ActionPoints(q ActionPointQuery) ListPage[ActionPointItem] {
 
 // Referrals answers a page of the referrals queue.
 func (m *Lists) Referrals(q ReferralQuery) ListPage[ReferralItem] {
-	top := newTopK(q.After, q.Limit)
-	key := make([]byte, 0, 64)
-	for _, n := range m.refIdx[q.scopeKey()] {
+	lf := newListFilter(&q.Filter)
+	status := statusCode(refStatusNames[:], q.Status)
+	ns, next := pageOf(m.refIdx.after(lf.scope, q.After), q.Limit, func(n int32) bool {
 		r := &m.refs[n]
-		if !q.matches(r.Place, r.RaisedAt) || q.Status != "" && refStatusNames[r.Status] != q.Status || q.Kind != "" && r.Kind != q.Kind {
-			continue
-		}
-		if !q.RaisedBefore.IsZero() && r.RaisedAt.After(q.RaisedBefore) {
-			continue
-		}
-		key = append(binary.BigEndian.AppendUint64(key[:0], uint64(nanos(r.RaisedAt))), r.ID...)
-		top.offerBytes(key, n)
-	}
-	ns, next := top.result()
+		return lf.has(r.Place) && (status < 0 || int(r.Status) == status) && (q.Kind == "" || r.Kind == q.Kind) &&
+			(q.RaisedBefore.IsZero() || !r.RaisedAt.After(q.RaisedBefore))
+	}, m.refIdx.key)
 	out := ListPage[ReferralItem]{Items: make([]ReferralItem, 0, len(ns)), Next: next}
 	for _, n := range ns {
 		r := &m.refs[n]
@@ -259,23 +300,14 @@ func (m *Lists) Referrals(q ReferralQuery) ListPage[ReferralItem] {
 
 // Feedback answers a page of the feedback queue.
 func (m *Lists) Feedback(q FeedbackQuery) ListPage[FeedbackItem] {
-	top := newTopK(q.After, q.Limit)
-	key := make([]byte, 0, 64)
-	for _, n := range m.fbIdx[q.scopeKey()] {
+	lf := newListFilter(&q.Filter)
+	status := statusCode(fbStatusNames[:], q.Status)
+	ns, next := pageOf(m.fbIdx.after(lf.scope, q.After), q.Limit, func(n int32) bool {
 		r := &m.fbs[n]
-		if !q.matches(r.Place, r.ReceivedAt) || q.Status != "" && fbStatusNames[r.Status] != q.Status || q.Type != "" && r.Type != q.Type {
-			continue
-		}
-		if q.LoopClosed != nil && (r.Status == fbLoopClosed) != *q.LoopClosed {
-			continue
-		}
-		if !q.ReceivedBefore.IsZero() && r.ReceivedAt.After(q.ReceivedBefore) {
-			continue
-		}
-		key = append(binary.BigEndian.AppendUint64(key[:0], uint64(nanos(r.ReceivedAt))), r.ID...)
-		top.offerBytes(key, n)
-	}
-	ns, next := top.result()
+		return lf.has(r.Place) && (status < 0 || int(r.Status) == status) && (q.Type == "" || r.Type == q.Type) &&
+			(q.LoopClosed == nil || (r.Status == fbLoopClosed) == *q.LoopClosed) &&
+			(q.ReceivedBefore.IsZero() || !r.ReceivedAt.After(q.ReceivedBefore))
+	}, m.fbIdx.key)
 	out := ListPage[FeedbackItem]{Items: make([]FeedbackItem, 0, len(ns)), Next: next}
 	for _, n := range ns {
 		r := &m.fbs[n]
