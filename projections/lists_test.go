@@ -143,3 +143,61 @@ func TestListsModel(t *testing.T) {
 		t.Errorf("after achieving AP1: %d open action points, want 2", c.OpenActionPoints)
 	}
 }
+
+// TestListsOrderOutOfOrder: records that arrive far out of their list's
+// order (a bulk catch-up of late syncs) still page in order, each once,
+// from the first read on and after more arrive.
+func TestListsOrderOutOfOrder(t *testing.T) {
+	f := &listsFeed{t: t, m: projections.NewLists(), rev: map[string]uint64{}}
+	f.add(domain.CommunityStream("C1"), "u1", t0, &domain.CommunityRegistered{ID: "C1", Name: "Kpayama", Place: kenema})
+	const n = 6000
+	raise := func(i int) {
+		id := fmt.Sprintf("R%05d", i)
+		// Raised in reverse order of the log, in clumps of equal times.
+		f.add(domain.ReferralStream(id), "u1", t0.Add(time.Duration(n-i/3)*time.Minute), &domain.ReferralRaised{ID: id, CommunityID: "C1", Place: kenema, Kind: "other"})
+	}
+	for i := range n {
+		raise(i)
+	}
+	walk := func() []string {
+		var ids []string
+		after := ""
+		for range n {
+			p := f.m.Referrals(projections.ReferralQuery{Filter: projections.Filter{District: "Kenema", Now: t0}, After: after, Limit: 250})
+			for _, it := range p.Items {
+				ids = append(ids, it.ID)
+			}
+			if after = p.Next; after == "" {
+				break
+			}
+		}
+		return ids
+	}
+	check := func(ids []string, total int) {
+		t.Helper()
+		if len(ids) != total {
+			t.Fatalf("paged %d referrals, want %d", len(ids), total)
+		}
+		seen := map[string]bool{}
+		for i, id := range ids {
+			if seen[id] {
+				t.Fatalf("%s listed twice", id)
+			}
+			seen[id] = true
+			if i > 0 {
+				var a, b int
+				fmt.Sscanf(ids[i-1], "R%d", &a)
+				fmt.Sscanf(id, "R%d", &b)
+				// Later in the log is earlier in the field; equal times go by id.
+				if ta, tb := n-a/3, n-b/3; ta > tb || ta == tb && a > b {
+					t.Fatalf("%s listed before %s", ids[i-1], id)
+				}
+			}
+		}
+	}
+	check(walk(), n)
+	for i := n; i < n+300; i++ {
+		raise(i)
+	}
+	check(walk(), n+300)
+}

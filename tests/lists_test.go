@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -736,5 +737,73 @@ func TestListCursorsHoldUnderWrites(t *testing.T) {
 	}
 	if want := []string{"R-04", "R-04b", "R-05", "R-06", "R-07", "R-08", "R-09", "R-99"}; !slices.Equal(rest, want) {
 		t.Errorf("the following pages listed %v, want %v", rest, want)
+	}
+}
+
+// TestListsUnderConcurrentWrites: lists read while referrals are raised
+// out of field-time order (late syncs) answer every time, and once the
+// writes are in, the list holds each exactly once, in order.
+func TestListsUnderConcurrentWrites(t *testing.T) {
+	e := start(t)
+	e.staff()
+	e.community("KEN-1")
+	t0 := time.Now().UTC().Add(-30 * 24 * time.Hour).Truncate(time.Second)
+	done := make(chan struct{})
+	errs := make(chan error, 8)
+	var wg sync.WaitGroup
+	for r := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				path := []string{"/v1/referrals?limit=7", "/v1/communities", "/v1/stats/concerns", "/v1/referrals?status=raised&older_than_hours=1"}[r]
+				hr, _ := http.NewRequest(http.MethodGet, e.base+path, nil)
+				hr.Header.Set("Authorization", "Bearer "+e.tokens["coord"])
+				res, err := http.DefaultClient.Do(hr)
+				if err != nil {
+					errs <- err
+					return
+				}
+				res.Body.Close()
+				if res.StatusCode != http.StatusOK {
+					errs <- fmt.Errorf("GET %s: %d", path, res.StatusCode)
+					return
+				}
+			}
+		}()
+	}
+	var pos uint64
+	var want []string
+	for i := range 120 {
+		id := fmt.Sprintf("R-%03d", i)
+		// Every third arrives late: raised well before the ones before it.
+		at := t0.Add(time.Duration(i) * time.Hour)
+		if i%3 == 2 {
+			at = t0.Add(-time.Duration(i) * time.Hour)
+		}
+		res := e.must(http.StatusCreated, req{method: "POST", path: "/v1/referrals", token: "mob",
+			body: map[string]any{"id": id, "community_id": "KEN-1", "kind": "other", "occurred_at": rfc(at)}})
+		pos = uint64(res.num("position"))
+		want = append(want, fmt.Sprintf("%s %s", rfc(at), id))
+	}
+	close(done)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	slices.Sort(want)
+	got, _, _ := walk(t, e, "coord", "/v1/referrals", url.Values{"min_position": {itoa(pos)}}, 9, func(r referralItemJSON) string { return r.ID })
+	var ids []string
+	for _, r := range got {
+		ids = append(ids, r.RaisedAt+" "+r.ID)
+	}
+	if !slices.Equal(ids, want) {
+		t.Errorf("listed %v\nwant %v", ids, want)
 	}
 }
