@@ -104,7 +104,7 @@ func (m *Lists) Concerns(f Filter) ConcernStats {
 	var first, last int64
 	for _, n := range m.commIdx.after(lf.scope, "") {
 		c := &m.comms[n]
-		if !lf.has(c.Place) {
+		if c.Stub || !lf.has(c.Place) {
 			continue
 		}
 		comms = append(comms, c)

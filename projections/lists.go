@@ -57,6 +57,8 @@ type lcCommunity struct {
 	Visits     []int64   // occurred_at of each visit (unix nanoseconds), in log order
 	Concerns   []lcConcern
 	OpenAPs    int32 // action points open or in progress
+	// Stub marks a community known only from its items, not registered.
+	Stub bool
 	// key orders the communities list: district, chiefdom and name keys,
 	// then the id; nkey is the name's key. Neither is in snapshots (gob
 	// keeps exported fields only): they are derived.
@@ -70,49 +72,63 @@ type lcConcern struct {
 	Need  string
 }
 
+// The rows below name their community by its record number (Comm) and
+// keep times as unix nanoseconds (0: none): a national model holds a few
+// hundred thousand of them, and the place and names are the community's.
+
 type lcActionPoint struct {
-	ID        string
-	Community string
-	Place     place
-	Names     [2]string // district and chiefdom as registered
-	Title     string
-	Category  string
-	Kind      string
-	Due       int64 // UTC day number of the due date; 0: none
-	Status    uint8
-	RaisedAt  time.Time
-	RaisedBy  string
+	ID       string
+	Comm     int32
+	Title    string
+	Category string
+	Kind     string
+	Due      int64 // UTC day number of the due date; 0: none
+	Status   uint8
+	RaisedAt int64
+	RaisedBy string
 }
 
 type lcReferral struct {
 	ID          string
-	Community   string
-	Place       place
-	Names       [2]string
+	Comm        int32
 	Kind        string
 	Channel     string
 	PersonRef   string
 	Status      uint8
-	RaisedAt    time.Time
-	AckAt       time.Time
-	CompletedAt time.Time // occurred_at of the completion
-	ArrivedAt   time.Time
+	RaisedAt    int64
+	AckAt       int64
+	CompletedAt int64 // occurred_at of the completion
+	ArrivedAt   int64
 	Outcome     string
 	RaisedBy    string
 }
 
 type lcFeedback struct {
 	ID         string
-	Community  string
-	Place      place
-	Names      [2]string
+	Comm       int32
 	Type       string
 	Need       string
 	Channel    string
 	Status     uint8
-	ReceivedAt time.Time
-	ClosedAt   time.Time // communicated_at of the loop closure
+	ReceivedAt int64
+	ClosedAt   int64 // communicated_at of the loop closure
 	RaisedBy   string
+}
+
+// unixNano is t in unix nanoseconds, 0 for the zero time.
+func unixNano(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return nanos(t)
+}
+
+// fromNano is the time of unixNano's n, UTC; the zero time for 0.
+func fromNano(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n).UTC()
 }
 
 // NewLists returns an empty model.
@@ -133,9 +149,9 @@ func (m *Lists) init() {
 	m.fbIdx = newSortedIndex(func(n int32) string { return timeKey(m.fbs[n].ReceivedAt, m.fbs[n].ID) })
 }
 
-// timeKey orders records by a time, then id.
-func timeKey(t time.Time, id string) string {
-	return string(append(binary.BigEndian.AppendUint64(make([]byte, 0, 8+len(id)), uint64(nanos(t))), id...))
+// timeKey orders records by a time (unix nanoseconds), then id.
+func timeKey(t int64, id string) string {
+	return string(append(binary.BigEndian.AppendUint64(make([]byte, 0, 8+len(id)), uint64(t)), id...))
 }
 
 func apIsOpen(s uint8) bool { return s == apOpen || s == apInProgress }
@@ -145,9 +161,19 @@ func (m *Lists) Apply(ev *Event) error {
 	in := m.names
 	switch e := ev.Data.(type) {
 	case *domain.CommunityRegistered:
-		if _, dup := m.commByID[e.ID]; !dup {
-			m.addCommunity(lcCommunity{ID: e.ID, Name: e.Name, Names: [3]string{in.str(e.District), in.str(e.Chiefdom), in.str(e.Section)},
-				Place: in.placeOf(e.Place, e.ID), Population: e.Population, Status: commRegistered, Revision: ev.Revision, Registered: ev.OccurredAt})
+		c := lcCommunity{ID: e.ID, Name: e.Name, Names: [3]string{in.str(e.District), in.str(e.Chiefdom), in.str(e.Section)},
+			Place: in.placeOf(e.Place, e.ID), Population: e.Population, Status: commRegistered, Revision: ev.Revision, Registered: ev.OccurredAt}
+		switch n, ok := m.commByID[e.ID]; {
+		case !ok:
+			m.addCommunity(c)
+		case m.comms[n].Stub:
+			// Its items came first (a log the domain would not write):
+			// the community takes over its stub, place and all.
+			c.OpenAPs = m.comms[n].OpenAPs
+			c.key, c.nkey = m.comms[n].Place.District+"\x00"+m.comms[n].Place.Chiefdom+"\x00"+nameKey(c.Name)+"\x00"+c.ID, nameKey(c.Name)
+			c.Place = m.comms[n].Place
+			m.comms[n] = c
+			m.commIdx.resort(c.Place)
 		}
 	case *domain.CommunityTriggered:
 		if c := m.community(ev); c != nil {
@@ -167,16 +193,13 @@ func (m *Lists) Apply(ev *Event) error {
 		}
 	case *domain.ActionPointRaised:
 		if _, dup := m.apByID[e.ID]; !dup {
-			rec := lcActionPoint{ID: e.ID, Community: in.str(e.CommunityID), Place: in.placeOf(e.Place, e.CommunityID),
-				Names: [2]string{in.str(e.District), in.str(e.Chiefdom)}, Title: e.Title, Category: in.str(e.Category),
-				Kind: in.str(e.Kind), Status: apOpen, RaisedAt: ev.OccurredAt, RaisedBy: in.str(ev.ActorID)}
+			rec := lcActionPoint{ID: e.ID, Comm: m.commOf(e.CommunityID, e.Place), Title: e.Title, Category: in.str(e.Category),
+				Kind: in.str(e.Kind), Status: apOpen, RaisedAt: unixNano(ev.OccurredAt), RaisedBy: in.str(ev.ActorID)}
 			if t := e.DueDate.Time(); !t.IsZero() {
 				rec.Due = dayOf(t)
 			}
 			m.addActionPoint(rec)
-			if c, ok := m.commByID[rec.Community]; ok {
-				m.comms[c].OpenAPs++
-			}
+			m.comms[rec.Comm].OpenAPs++
 		}
 	case *domain.ActionPointStarted, *domain.ActionPointReopened:
 		m.apStatus(ev, apInProgress)
@@ -186,17 +209,16 @@ func (m *Lists) Apply(ev *Event) error {
 		m.apStatus(ev, apDropped)
 	case *domain.ReferralRaised:
 		if _, dup := m.refByID[e.ID]; !dup {
-			m.addReferral(lcReferral{ID: e.ID, Community: in.str(e.CommunityID), Place: in.placeOf(e.Place, e.CommunityID),
-				Names: [2]string{in.str(e.District), in.str(e.Chiefdom)}, Kind: in.str(e.Kind), Channel: in.str(e.Channel),
-				PersonRef: e.PersonRef, Status: refRaised, RaisedAt: ev.OccurredAt, RaisedBy: in.str(ev.ActorID)})
+			m.addReferral(lcReferral{ID: e.ID, Comm: m.commOf(e.CommunityID, e.Place), Kind: in.str(e.Kind), Channel: in.str(e.Channel),
+				PersonRef: e.PersonRef, Status: refRaised, RaisedAt: unixNano(ev.OccurredAt), RaisedBy: in.str(ev.ActorID)})
 		}
 	case *domain.ReferralAcknowledged:
 		if r := m.referral(ev); r != nil {
-			r.Status, r.AckAt = refAcknowledged, ev.OccurredAt
+			r.Status, r.AckAt = refAcknowledged, unixNano(ev.OccurredAt)
 		}
 	case *domain.ReferralCompleted:
 		if r := m.referral(ev); r != nil {
-			r.Status, r.CompletedAt, r.ArrivedAt, r.Outcome = refCompleted, ev.OccurredAt, e.ArrivedAt, in.str(e.Outcome)
+			r.Status, r.CompletedAt, r.ArrivedAt, r.Outcome = refCompleted, unixNano(ev.OccurredAt), unixNano(e.ArrivedAt), in.str(e.Outcome)
 		}
 	case *domain.ReferralClosed:
 		if r := m.referral(ev); r != nil {
@@ -208,9 +230,8 @@ func (m *Lists) Apply(ev *Event) error {
 		}
 	case *domain.FeedbackReceived:
 		if _, dup := m.fbByID[e.ID]; !dup {
-			m.addFeedback(lcFeedback{ID: e.ID, Community: in.str(e.CommunityID), Place: in.placeOf(e.Place, e.CommunityID),
-				Names: [2]string{in.str(e.District), in.str(e.Chiefdom)}, Type: in.str(e.Type), Need: in.str(e.NeedCategory),
-				Channel: in.str(e.Channel), Status: fbReceived, ReceivedAt: ev.OccurredAt, RaisedBy: in.str(ev.ActorID)})
+			m.addFeedback(lcFeedback{ID: e.ID, Comm: m.commOf(e.CommunityID, e.Place), Type: in.str(e.Type), Need: in.str(e.NeedCategory),
+				Channel: in.str(e.Channel), Status: fbReceived, ReceivedAt: unixNano(ev.OccurredAt), RaisedBy: in.str(ev.ActorID)})
 		}
 	case *domain.FeedbackReferred:
 		if f := m.feedback(ev); f != nil {
@@ -222,7 +243,7 @@ func (m *Lists) Apply(ev *Event) error {
 		}
 	case *domain.FeedbackLoopClosed:
 		if f := m.feedback(ev); f != nil {
-			f.Status, f.ClosedAt = fbLoopClosed, e.CommunicatedAt
+			f.Status, f.ClosedAt = fbLoopClosed, unixNano(e.CommunicatedAt)
 		}
 	}
 	if c := m.communityOfStream(ev.Stream); c != nil && ev.Revision > c.Revision {
@@ -242,7 +263,25 @@ func (m *Lists) communityOfStream(stream string) *lcCommunity {
 	return nil
 }
 
-func (m *Lists) community(ev *Event) *lcCommunity { return m.communityOfStream(ev.Stream) }
+func (m *Lists) community(ev *Event) *lcCommunity {
+	if c := m.communityOfStream(ev.Stream); c != nil && !c.Stub {
+		return c
+	}
+	return nil
+}
+
+// commOf is the record number of community id, which an item names with
+// its place; a community the model has not seen gets a stub at that place,
+// listed nowhere until it is registered.
+func (m *Lists) commOf(id string, p domain.Place) int32 {
+	if n, ok := m.commByID[id]; ok {
+		return n
+	}
+	in := m.names
+	m.addCommunity(lcCommunity{ID: id, Names: [3]string{in.str(p.District), in.str(p.Chiefdom), in.str(p.Section)},
+		Place: in.placeOf(p, id), Stub: true})
+	return m.commByID[id]
+}
 
 func (m *Lists) referral(ev *Event) *lcReferral {
 	_, id := domain.SplitStream(ev.Stream)
@@ -268,12 +307,10 @@ func (m *Lists) apStatus(ev *Event, s uint8) {
 	}
 	r := &m.aps[n]
 	if was, now := apIsOpen(r.Status), apIsOpen(s); was != now {
-		if c, ok := m.commByID[r.Community]; ok {
-			if now {
-				m.comms[c].OpenAPs++
-			} else {
-				m.comms[c].OpenAPs--
-			}
+		if now {
+			m.comms[r.Comm].OpenAPs++
+		} else {
+			m.comms[r.Comm].OpenAPs--
 		}
 	}
 	r.Status = s
@@ -292,7 +329,7 @@ func (m *Lists) addActionPoint(r lcActionPoint) {
 	n := int32(len(m.aps))
 	m.aps = append(m.aps, r)
 	m.apByID[r.ID] = n
-	m.apIdx.add(r.Place, n)
+	m.apIdx.add(m.comms[r.Comm].Place, n)
 }
 
 // countOpen adds the open action points of every record to its community;
@@ -300,9 +337,7 @@ func (m *Lists) addActionPoint(r lcActionPoint) {
 func (m *Lists) countOpen() {
 	for i := range m.aps {
 		if r := &m.aps[i]; apIsOpen(r.Status) {
-			if c, ok := m.commByID[r.Community]; ok {
-				m.comms[c].OpenAPs++
-			}
+			m.comms[r.Comm].OpenAPs++
 		}
 	}
 }
@@ -311,28 +346,20 @@ func (m *Lists) addReferral(r lcReferral) {
 	n := int32(len(m.refs))
 	m.refs = append(m.refs, r)
 	m.refByID[r.ID] = n
-	m.refIdx.add(r.Place, n)
+	m.refIdx.add(m.comms[r.Comm].Place, n)
 }
 
 func (m *Lists) addFeedback(r lcFeedback) {
 	n := int32(len(m.fbs))
 	m.fbs = append(m.fbs, r)
 	m.fbByID[r.ID] = n
-	m.fbIdx.add(r.Place, n)
-}
-
-// communityName is the name of community id, or "" when it is not known.
-func (m *Lists) communityName(id string) string {
-	if n, ok := m.commByID[id]; ok {
-		return m.comms[n].Name
-	}
-	return ""
+	m.fbIdx.add(m.comms[r.Comm].Place, n)
 }
 
 // communityPlace is where community id is, as registered.
 func (m *Lists) communityPlace(id string) (domain.Place, bool) {
 	n, ok := m.commByID[id]
-	if !ok {
+	if !ok || m.comms[n].Stub {
 		return domain.Place{}, false
 	}
 	c := &m.comms[n]
@@ -370,18 +397,15 @@ func (m *Lists) UnmarshalBinary(data []byte) error {
 		m.addCommunity(c)
 	}
 	for _, r := range s.APs {
-		r.Community, r.Place, r.Names = in.str(r.Community), in.place(r.Place), [2]string{in.str(r.Names[0]), in.str(r.Names[1])}
 		r.Category, r.Kind, r.RaisedBy = in.str(r.Category), in.str(r.Kind), in.str(r.RaisedBy)
 		m.addActionPoint(r)
 	}
 	m.countOpen()
 	for _, r := range s.Refs {
-		r.Community, r.Place, r.Names = in.str(r.Community), in.place(r.Place), [2]string{in.str(r.Names[0]), in.str(r.Names[1])}
 		r.Kind, r.Channel, r.Outcome, r.RaisedBy = in.str(r.Kind), in.str(r.Channel), in.str(r.Outcome), in.str(r.RaisedBy)
 		m.addReferral(r)
 	}
 	for _, r := range s.Fbs {
-		r.Community, r.Place, r.Names = in.str(r.Community), in.place(r.Place), [2]string{in.str(r.Names[0]), in.str(r.Names[1])}
 		r.Type, r.Need, r.Channel, r.RaisedBy = in.str(r.Type), in.str(r.Need), in.str(r.Channel), in.str(r.RaisedBy)
 		m.addFeedback(r)
 	}

@@ -55,6 +55,14 @@ func (ix *sortedIndex) add(p place, n int32) {
 	}
 }
 
+// resort marks the lists of p for sorting, after a record's key changed.
+// Only writers call it.
+func (ix *sortedIndex) resort(p place) {
+	for _, s := range scopeKeys(p) {
+		ix.dirty[s] = true
+	}
+}
+
 // after returns the records of scope s whose keys follow after ("" for
 // all), in order. Readers call it under the model's read lock.
 func (ix *sortedIndex) after(s, after string) []int32 {

@@ -208,7 +208,7 @@ func (m *Lists) Communities(q CommunityQuery) ListPage[CommunityItem] {
 	status := statusCode(commStatusNames[:], q.Status)
 	ns, next := pageOf(m.commIdx.after(lf.scope, q.After), q.Limit, func(n int32) bool {
 		c := &m.comms[n]
-		if !lf.has(c.Place) || status >= 0 && int(c.Status) != status {
+		if c.Stub || !lf.has(c.Place) || status >= 0 && int(c.Status) != status {
 			return false
 		}
 		if !q.NoVisitSince.IsZero() && len(c.Visits) > 0 && !c.LastVisit.Before(q.NoVisitSince) {
@@ -241,7 +241,7 @@ func (m *Lists) ActionPoints(q ActionPointQuery) ListPage[ActionPointItem] {
 	key := make([]byte, 0, 64)
 	for _, n := range m.apIdx[lf.scope] {
 		r := &m.aps[n]
-		if q.Category != "" && r.Category != q.Category || !lf.has(r.Place) {
+		if q.Category != "" && r.Category != q.Category || !lf.has(m.comms[r.Comm].Place) {
 			continue
 		}
 		od := isOverdue(r.Due, r.Status, today)
@@ -262,10 +262,11 @@ func (m *Lists) ActionPoints(q ActionPointQuery) ListPage[ActionPointItem] {
 	out := ListPage[ActionPointItem]{Items: make([]ActionPointItem, 0, len(ns)), Next: next}
 	for _, n := range ns {
 		r := &m.aps[n]
+		c := &m.comms[r.Comm]
 		od := isOverdue(r.Due, r.Status, today)
-		it := ActionPointItem{ID: r.ID, Title: r.Title, CommunityID: r.Community, CommunityName: m.communityName(r.Community),
-			District: r.Names[0], Chiefdom: r.Names[1], Category: r.Category, Kind: r.Kind, Status: apStatusNames[r.Status],
-			Overdue: od, RaisedAt: r.RaisedAt.UTC(), RaisedBy: r.RaisedBy}
+		it := ActionPointItem{ID: r.ID, Title: r.Title, CommunityID: c.ID, CommunityName: c.Name,
+			District: c.Names[0], Chiefdom: c.Names[1], Category: r.Category, Kind: r.Kind, Status: apStatusNames[r.Status],
+			Overdue: od, RaisedAt: fromNano(r.RaisedAt), RaisedBy: r.RaisedBy}
 		if r.Due != 0 {
 			it.DueDate = time.Unix(r.Due*86400, 0).UTC().Format(time.DateOnly)
 		}
@@ -281,18 +282,21 @@ func (m *Lists) ActionPoints(q ActionPointQuery) ListPage[ActionPointItem] {
 func (m *Lists) Referrals(q ReferralQuery) ListPage[ReferralItem] {
 	lf := newListFilter(&q.Filter)
 	status := statusCode(refStatusNames[:], q.Status)
+	before := unixNano(q.RaisedBefore)
 	ns, next := pageOf(m.refIdx.after(lf.scope, q.After), q.Limit, func(n int32) bool {
 		r := &m.refs[n]
-		return lf.has(r.Place) && (status < 0 || int(r.Status) == status) && (q.Kind == "" || r.Kind == q.Kind) &&
-			(q.RaisedBefore.IsZero() || !r.RaisedAt.After(q.RaisedBefore))
+		return lf.has(m.comms[r.Comm].Place) && (status < 0 || int(r.Status) == status) && (q.Kind == "" || r.Kind == q.Kind) &&
+			(before == 0 || r.RaisedAt <= before)
 	}, m.refIdx.key)
 	out := ListPage[ReferralItem]{Items: make([]ReferralItem, 0, len(ns)), Next: next}
 	for _, n := range ns {
 		r := &m.refs[n]
-		out.Items = append(out.Items, ReferralItem{ID: r.ID, CommunityID: r.Community, CommunityName: m.communityName(r.Community),
-			District: r.Names[0], Chiefdom: r.Names[1], Kind: r.Kind, Channel: r.Channel, PersonRef: r.PersonRef,
-			Status: refStatusNames[r.Status], RaisedAt: r.RaisedAt.UTC(), AgeHours: max(0, int(q.Now.Sub(r.RaisedAt)/time.Hour)),
-			AcknowledgedAt: timePtr(r.AckAt), CompletedAt: timePtr(r.CompletedAt), ArrivedAt: timePtr(r.ArrivedAt),
+		c := &m.comms[r.Comm]
+		raised := fromNano(r.RaisedAt)
+		out.Items = append(out.Items, ReferralItem{ID: r.ID, CommunityID: c.ID, CommunityName: c.Name,
+			District: c.Names[0], Chiefdom: c.Names[1], Kind: r.Kind, Channel: r.Channel, PersonRef: r.PersonRef,
+			Status: refStatusNames[r.Status], RaisedAt: raised, AgeHours: max(0, int(q.Now.Sub(raised)/time.Hour)),
+			AcknowledgedAt: timePtr(fromNano(r.AckAt)), CompletedAt: timePtr(fromNano(r.CompletedAt)), ArrivedAt: timePtr(fromNano(r.ArrivedAt)),
 			Outcome: r.Outcome, RaisedBy: r.RaisedBy})
 	}
 	return out
@@ -302,19 +306,21 @@ func (m *Lists) Referrals(q ReferralQuery) ListPage[ReferralItem] {
 func (m *Lists) Feedback(q FeedbackQuery) ListPage[FeedbackItem] {
 	lf := newListFilter(&q.Filter)
 	status := statusCode(fbStatusNames[:], q.Status)
+	before := unixNano(q.ReceivedBefore)
 	ns, next := pageOf(m.fbIdx.after(lf.scope, q.After), q.Limit, func(n int32) bool {
 		r := &m.fbs[n]
-		return lf.has(r.Place) && (status < 0 || int(r.Status) == status) && (q.Type == "" || r.Type == q.Type) &&
-			(q.LoopClosed == nil || (r.Status == fbLoopClosed) == *q.LoopClosed) &&
-			(q.ReceivedBefore.IsZero() || !r.ReceivedAt.After(q.ReceivedBefore))
+		return lf.has(m.comms[r.Comm].Place) && (status < 0 || int(r.Status) == status) && (q.Type == "" || r.Type == q.Type) &&
+			(q.LoopClosed == nil || (r.Status == fbLoopClosed) == *q.LoopClosed) && (before == 0 || r.ReceivedAt <= before)
 	}, m.fbIdx.key)
 	out := ListPage[FeedbackItem]{Items: make([]FeedbackItem, 0, len(ns)), Next: next}
 	for _, n := range ns {
 		r := &m.fbs[n]
-		out.Items = append(out.Items, FeedbackItem{ID: r.ID, CommunityID: r.Community, CommunityName: m.communityName(r.Community),
-			District: r.Names[0], Chiefdom: r.Names[1], Type: r.Type, NeedCategory: r.Need, Channel: r.Channel,
-			Status: fbStatusNames[r.Status], ReceivedAt: r.ReceivedAt.UTC(), AgeDays: max(0, int(q.Now.Sub(r.ReceivedAt)/(24*time.Hour))),
-			LoopClosedAt: timePtr(r.ClosedAt), RaisedBy: r.RaisedBy})
+		c := &m.comms[r.Comm]
+		received := fromNano(r.ReceivedAt)
+		out.Items = append(out.Items, FeedbackItem{ID: r.ID, CommunityID: c.ID, CommunityName: c.Name,
+			District: c.Names[0], Chiefdom: c.Names[1], Type: r.Type, NeedCategory: r.Need, Channel: r.Channel,
+			Status: fbStatusNames[r.Status], ReceivedAt: received, AgeDays: max(0, int(q.Now.Sub(received)/(24*time.Hour))),
+			LoopClosedAt: timePtr(fromNano(r.ClosedAt)), RaisedBy: r.RaisedBy})
 	}
 	return out
 }

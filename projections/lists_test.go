@@ -201,3 +201,28 @@ func TestListsOrderOutOfOrder(t *testing.T) {
 	}
 	check(walk(), n+300)
 }
+
+// TestListsItemsBeforeTheirCommunity: items whose community the model has
+// not seen (a log the domain would not write, e.g. a partial import) are
+// listed at their own place, and the community, once registered, takes
+// them over; until then it is in no communities list.
+func TestListsItemsBeforeTheirCommunity(t *testing.T) {
+	f := &listsFeed{t: t, m: projections.NewLists(), rev: map[string]uint64{}}
+	f.add(domain.ReferralStream("R1"), "u1", t0, &domain.ReferralRaised{ID: "R1", CommunityID: "C9", Place: kenema, Kind: "other"})
+	f.add(domain.CommunityStream("C1"), "u1", t0, &domain.CommunityRegistered{ID: "C1", Name: "Zimmi", Place: kenema})
+	national := projections.Filter{Now: t0}
+	if c := f.m.Communities(projections.CommunityQuery{Filter: national, Limit: 10}); len(c.Items) != 1 || c.Items[0].ID != "C1" {
+		t.Errorf("communities %+v, want C1 only", c.Items)
+	}
+	if r := f.m.Referrals(projections.ReferralQuery{Filter: projections.Filter{District: "kenema", Now: t0}, Limit: 10}); len(r.Items) != 1 || r.Items[0].CommunityName != "" {
+		t.Errorf("referrals %+v, want R1 with no community name yet", r.Items)
+	}
+	f.add(domain.CommunityStream("C9"), "u1", t0, &domain.CommunityRegistered{ID: "C9", Name: "Abu", Place: kenema})
+	c := f.m.Communities(projections.CommunityQuery{Filter: national, Limit: 10})
+	if len(c.Items) != 2 || c.Items[0].ID != "C9" || c.Items[1].ID != "C1" {
+		t.Errorf("communities %+v, want C9 (Abu) then C1 (Zimmi)", c.Items)
+	}
+	if r := f.m.Referrals(projections.ReferralQuery{Filter: national, Limit: 10}); len(r.Items) != 1 || r.Items[0].CommunityName != "Abu" {
+		t.Errorf("referrals %+v, want R1 of Abu", r.Items)
+	}
+}
