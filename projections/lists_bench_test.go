@@ -1,7 +1,9 @@
 package projections_test
 
 import (
+	"context"
 	"fmt"
+	"path/filepath"
 	"runtime"
 	"testing"
 	"time"
@@ -111,5 +113,32 @@ func BenchmarkListPages(b *testing.B) {
 				b.ReportMetric(heap, "model-MB")
 			})
 		}
+	}
+}
+
+// BenchmarkListsHeap reports the live heap the lists model holds once it
+// has folded the CLEA-national history of BenchmarkAsOf (same cache), next
+// to that of the four indicator models (BenchmarkModelsHeap).
+//
+//	go test ./projections -run '^$' -bench ListsHeap -benchtime 1x
+func BenchmarkListsHeap(b *testing.B) {
+	spec := cleaSpec(benchCommunities(b))
+	store, _ := cachedHistory(b, spec)
+	for b.Loop() {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		eng, err := projections.Open(context.Background(), projections.Config{Store: store, Path: filepath.Join(b.TempDir(), "p.db"),
+			Models: []projections.Definition{{Name: projections.NameLists, New: func() projections.Model { return projections.NewLists() }}}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := eng.Rebuild(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		b.ReportMetric(float64(int64(after.HeapAlloc)-int64(before.HeapAlloc))/(1<<20), "live-MB")
+		eng.Close()
 	}
 }
