@@ -144,9 +144,18 @@ func (m *Lists) init() {
 		refByID: map[string]int32{}, fbByID: map[string]int32{},
 		names: newInterner(),
 	}
-	m.commIdx = newSortedIndex(func(n int32) string { return m.comms[n].key })
-	m.refIdx = newSortedIndex(func(n int32) string { return timeKey(m.refs[n].RaisedAt, m.refs[n].ID) })
-	m.fbIdx = newSortedIndex(func(n int32) string { return timeKey(m.fbs[n].ReceivedAt, m.fbs[n].ID) })
+	m.commIdx = newSortedIndex(func(n int32) string { return m.comms[n].key },
+		func(a, b int32) bool { return m.comms[a].key < m.comms[b].key })
+	m.refIdx = newSortedIndex(func(n int32) string { return timeKey(m.refs[n].RaisedAt, m.refs[n].ID) },
+		func(a, b int32) bool { return timeLess(m.refs[a].RaisedAt, m.refs[a].ID, m.refs[b].RaisedAt, m.refs[b].ID) })
+	m.fbIdx = newSortedIndex(func(n int32) string { return timeKey(m.fbs[n].ReceivedAt, m.fbs[n].ID) },
+		func(a, b int32) bool { return timeLess(m.fbs[a].ReceivedAt, m.fbs[a].ID, m.fbs[b].ReceivedAt, m.fbs[b].ID) })
+}
+
+// timeLess orders as timeKey does: by time, then id (times are positive:
+// their big-endian bytes order as the numbers do).
+func timeLess(ta int64, ida string, tb int64, idb string) bool {
+	return ta < tb || ta == tb && ida < idb
 }
 
 // timeKey orders records by a time (unix nanoseconds), then id.
@@ -246,9 +255,6 @@ func (m *Lists) Apply(ev *Event) error {
 			f.Status, f.ClosedAt = fbLoopClosed, unixNano(e.CommunicatedAt)
 		}
 	}
-	if c := m.communityOfStream(ev.Stream); c != nil && ev.Revision > c.Revision {
-		c.Revision = ev.Revision
-	}
 	return nil
 }
 
@@ -263,8 +269,11 @@ func (m *Lists) communityOfStream(stream string) *lcCommunity {
 	return nil
 }
 
+// community is the registered community whose stream ev is on, its
+// revision brought up to ev's.
 func (m *Lists) community(ev *Event) *lcCommunity {
 	if c := m.communityOfStream(ev.Stream); c != nil && !c.Stub {
+		c.Revision = max(c.Revision, ev.Revision)
 		return c
 	}
 	return nil

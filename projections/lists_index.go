@@ -20,6 +20,8 @@ type sortedIndex struct {
 	dirty map[string]bool
 	// key is record n's sort key; keys are unique (they end in the id).
 	key func(n int32) string
+	// less orders records as their keys do, without building them.
+	less func(a, b int32) bool
 	// mu serialises the readers' sorting: readers share the model's read
 	// lock, and writers, who hold it exclusively, never meet them.
 	mu sync.Mutex
@@ -29,21 +31,20 @@ type sortedIndex struct {
 // in place.
 const nearEnd = 4096
 
-func newSortedIndex(key func(n int32) string) *sortedIndex {
-	return &sortedIndex{lists: map[string][]int32{}, dirty: map[string]bool{}, key: key}
+func newSortedIndex(key func(n int32) string, less func(a, b int32) bool) *sortedIndex {
+	return &sortedIndex{lists: map[string][]int32{}, dirty: map[string]bool{}, key: key, less: less}
 }
 
 // add lists record n under the keys of p. Only writers call it.
 func (ix *sortedIndex) add(p place, n int32) {
-	k := ix.key(n)
 	for _, s := range scopeKeys(p) {
 		l := ix.lists[s]
 		switch {
-		case ix.dirty[s] || len(l) == 0 || ix.key(l[len(l)-1]) < k:
+		case ix.dirty[s] || len(l) == 0 || ix.less(l[len(l)-1], n):
 			l = append(l, n)
 		default:
 			lo := max(0, len(l)-nearEnd)
-			i := lo + sort.Search(len(l)-lo, func(i int) bool { return ix.key(l[lo+i]) > k })
+			i := lo + sort.Search(len(l)-lo, func(i int) bool { return ix.less(n, l[lo+i]) })
 			if i == lo && lo > 0 {
 				l = append(l, n)
 				ix.dirty[s] = true
@@ -69,15 +70,11 @@ func (ix *sortedIndex) after(s, after string) []int32 {
 	ix.mu.Lock()
 	l := ix.lists[s]
 	if ix.dirty[s] {
-		keys := make(map[int32]string, len(l))
-		for _, n := range l {
-			keys[n] = ix.key(n)
-		}
 		slices.SortFunc(l, func(a, b int32) int {
-			switch ka, kb := keys[a], keys[b]; {
-			case ka < kb:
+			switch {
+			case ix.less(a, b):
 				return -1
-			case ka > kb:
+			case ix.less(b, a):
 				return 1
 			}
 			return 0
