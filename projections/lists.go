@@ -147,9 +147,13 @@ func (m *Lists) init() {
 	m.commIdx = newSortedIndex(func(n int32) string { return m.comms[n].key },
 		func(a, b int32) bool { return m.comms[a].key < m.comms[b].key })
 	m.refIdx = newSortedIndex(func(n int32) string { return timeKey(m.refs[n].RaisedAt, m.refs[n].ID) },
-		func(a, b int32) bool { return timeLess(m.refs[a].RaisedAt, m.refs[a].ID, m.refs[b].RaisedAt, m.refs[b].ID) })
+		func(a, b int32) bool {
+			return timeLess(m.refs[a].RaisedAt, m.refs[a].ID, m.refs[b].RaisedAt, m.refs[b].ID)
+		})
 	m.fbIdx = newSortedIndex(func(n int32) string { return timeKey(m.fbs[n].ReceivedAt, m.fbs[n].ID) },
-		func(a, b int32) bool { return timeLess(m.fbs[a].ReceivedAt, m.fbs[a].ID, m.fbs[b].ReceivedAt, m.fbs[b].ID) })
+		func(a, b int32) bool {
+			return timeLess(m.fbs[a].ReceivedAt, m.fbs[a].ID, m.fbs[b].ReceivedAt, m.fbs[b].ID)
+		})
 }
 
 // timeLess orders as timeKey does: by time, then id (times are positive:
