@@ -12,7 +12,7 @@ import (
 	"github.com/actionledger/actionledger/services/places"
 )
 
-var statsRoutes = []string{"/v1/stats/completion", "/v1/stats/trust", "/v1/stats/referrals", "/v1/stats/feedback"}
+var statsRoutes = []string{"/v1/stats/completion", "/v1/stats/trust", "/v1/stats/referrals", "/v1/stats/feedback", "/v1/stats/concerns"}
 
 // TestReadRoutesRolesAndAreas checks who may read the indicators and of
 // which place, the refusal of bad parameters, and the follow-up list's
@@ -28,12 +28,14 @@ func TestReadRoutesRolesAndAreas(t *testing.T) {
 
 	t.Run("roles", func(t *testing.T) {
 		for _, route := range statsRoutes {
-			for _, tok := range []string{"coord", "coord-national", "auditor"} {
+			for _, tok := range []string{"coord", "coord-national", "auditor", "mob", "mob-kailahun"} {
 				e.on(t).must(http.StatusOK, req{method: "GET", path: route + "?min_position=" + pos, token: tok})
 			}
-			for _, tok := range []string{"mob", "mob-kailahun", "admin"} {
-				e.on(t).problem(req{method: "GET", path: route, token: tok}, http.StatusForbidden, "forbidden", "")
-			}
+			e.on(t).problem(req{method: "GET", path: route, token: "admin"}, http.StatusForbidden, "forbidden", "")
+			// A mobilizer reads their own area's figures, and no other's.
+			e.on(t).must(http.StatusOK, req{method: "GET", path: route + "?district=Kenema", token: "mob"})
+			e.on(t).problem(req{method: "GET", path: route + "?district=Kailahun", token: "mob"}, http.StatusForbidden, "forbidden", "")
+			e.on(t).problem(req{method: "GET", path: route + "?community_id=KEN-1", token: "mob-kailahun"}, http.StatusForbidden, "forbidden", "")
 			e.on(t).problem(req{method: "GET", path: route}, http.StatusUnauthorized, "unauthenticated", "")
 		}
 	})

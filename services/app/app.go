@@ -74,6 +74,11 @@ type Application struct {
 	CloseFeedbackLoop Handler[CloseFeedbackLoop]
 
 	Queries *Queries
+	// Reads answers the indicators and work lists from the read models. New
+	// leaves it nil: the read models start after the application (the
+	// demo loads through it first), and whoever runs them sets it
+	// (NewReads).
+	Reads *Reads
 	// Audit is the auditor's side: history, as-of views, verification and
 	// the record of exports.
 	Audit *Audit

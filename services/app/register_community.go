@@ -20,7 +20,7 @@ type RegisterCommunity struct {
 // and chiefdom must be in the places list and are stored in its spelling.
 func NewRegisterCommunityHandler(w *Writer, pl *places.Catalogue, d Decorators) Handler[RegisterCommunity] {
 	return decorate(d, "register_community", HandlerFunc[RegisterCommunity](func(ctx context.Context, c RegisterCommunity) (Result, error) {
-		if err := requireRole(c.Actor, "register a community", domain.RoleCoordinator, domain.RoleAdmin); err != nil {
+		if err := requireRole(c.Actor, "register a community", domain.RoleCoordinator, domain.RoleAdmin, domain.RoleMobilizer); err != nil {
 			return Result{}, err
 		}
 		id, err := createID(&c.Meta, c.ID)

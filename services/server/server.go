@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/actionledger/actionledger/api"
+	"github.com/actionledger/actionledger/domain"
 	"github.com/actionledger/actionledger/projections"
 	"github.com/actionledger/actionledger/services/app"
 	"github.com/actionledger/actionledger/services/eventstore"
@@ -245,6 +246,13 @@ func Open(ctx context.Context, cfg Config, log *zap.Logger) (*Main, error) {
 	})
 	if err != nil {
 		return nil, fmt.Errorf("opening the read models: %w", err)
+	}
+	// The one query service over the read models, for the API and the
+	// console.
+	m.app.Reads = app.NewReads(m.read, cfg.Clock)
+	// Reads check place names against the same list as the writes.
+	m.app.Reads.ResolveNames = func(a domain.Area) (domain.Area, error) {
+		return m.app.Places.ResolveArea(a.District, a.Chiefdom)
 	}
 	// Completion and trust per district, for dashboards (computed when scraped).
 	if err := m.registry.Register(projections.NewGauges(m.read)); err != nil {
