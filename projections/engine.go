@@ -41,6 +41,9 @@ type Config struct {
 	Path string
 	// TrustWeights weigh T1..T4 (zero: DefaultTrustWeights).
 	TrustWeights [4]float64
+	// TrustMinVisits is how many visits each of the two weeks "falling"
+	// compares must rest on (zero: DefaultTrustMinVisits).
+	TrustMinVisits int
 	// SnapshotEvery is how often changed models are saved with their
 	// checkpoint (default 1m); a restart replays at most that much.
 	SnapshotEvery time.Duration
@@ -114,12 +117,12 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 		cfg.Clock = time.Now
 	}
 	if cfg.Models == nil {
-		weights := cfg.TrustWeights
+		weights, minVisits := cfg.TrustWeights, cfg.TrustMinVisits
 		cfg.Models = []Definition{
 			{NameCompletion, func() Model { return NewCompletion() }},
 			{NameReferrals, func() Model { return NewReferrals() }},
 			{NameFeedback, func() Model { return NewFeedback() }},
-			{NameTrust, func() Model { return NewTrust(weights) }},
+			{NameTrust, func() Model { return NewTrustMin(weights, minVisits) }},
 		}
 	}
 	db, err := bolt.Open(cfg.Path, 0o600, &bolt.Options{Timeout: 2 * time.Second, NoFreelistSync: true, FreelistType: bolt.FreelistMapType})
