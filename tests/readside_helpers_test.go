@@ -226,7 +226,9 @@ func (w *world) registerCommunities() []op {
 // addCommunity registers and triggers one community.
 func (w *world) addCommunity(id, district, chiefdom, mob string, coords []string) []op {
 	c := &simCommunity{id: id, district: district, chiefdom: chiefdom, dKey: norm(district), cKey: norm(chiefdom), mob: mob, coords: coords}
-	at := w.start.AddDate(0, 0, -3)
+	// Registered a month before the first field data: nothing of a
+	// community may be dated before its registration.
+	at := w.start.AddDate(0, 0, -30)
 	return []op{
 		{path: "/v1/communities", token: "coord-national", want: http.StatusCreated, body: map[string]any{
 			"id": c.id, "name": "Village " + c.id, "district": c.district, "chiefdom": c.chiefdom,

@@ -60,13 +60,14 @@ func updateFeedback(ctx context.Context, w *Writer, m *Meta, id string, decide f
 }
 
 // communityFor loads the community a new action point, referral or feedback
-// item belongs to and checks the caller may write to it. A missing community
-// is a 404 naming the community_id field.
+// item belongs to and checks the caller may write to it, and that the new
+// record is not dated before the community was registered. A missing
+// community is a 404 naming the community_id field.
 func communityFor(ctx context.Context, w *Writer, m *Meta, communityID string) (*domain.Community, error) {
 	if err := domain.ValidateID("community_id", communityID); err != nil {
 		return nil, err
 	}
-	_, history, err := w.cache.load(ctx, domain.CommunityStream(communityID))
+	recorded, history, err := w.cache.load(ctx, domain.CommunityStream(communityID))
 	if err != nil {
 		return nil, err
 	}
@@ -78,6 +79,15 @@ func communityFor(ctx context.Context, w *Writer, m *Meta, communityID string) (
 		return nil, &domain.Error{Code: domain.CodeNotFound, Field: "community_id", Message: "no community " + communityID}
 	}
 	if err := requireArea(m.Actor, c.Place()); err != nil {
+		return nil, err
+	}
+	// A record of the community cannot be dated before the community was
+	// registered.
+	at, err := w.occurredAt(m)
+	if err != nil {
+		return nil, err
+	}
+	if err := domain.CheckOccurredAt(domain.CommunityStream(communityID), at, recorded[0].OccurredAt); err != nil {
 		return nil, err
 	}
 	return c, nil
