@@ -294,3 +294,32 @@ func TestBackDatedWriteElsewhereDoesNotStretchASeries(t *testing.T) {
 		t.Errorf("Kailahun's trust series: %d weeks from %v, want 2000-W01 only", len(kai.Series), kai.Series)
 	}
 }
+
+// With from inside a week, the week's own figures start at from, but the
+// weeks after it read the whole week: "falling" four weeks later compares
+// with the week as a series without from shows it.
+func TestFromInsideAWeek(t *testing.T) {
+	w := newWorld(t)
+	w.community("KEN-1", kenema, t0.Add(-time.Hour))
+	for i := range 5 {
+		w.visit("KEN-1", t0.Add(time.Duration(i)*time.Hour), 5)                   // Monday of 2015-W06
+		w.visit("KEN-1", t0.AddDate(0, 0, 2).Add(time.Duration(i)*time.Hour), 3)  // Wednesday
+		w.visit("KEN-1", t0.AddDate(0, 0, 28).Add(time.Duration(i)*time.Hour), 3) // 2015-W10
+	}
+	e := w.started(t0.AddDate(0, 3, 0), projections.Config{})
+	whole, _ := e.TrustStats(projections.Filter{District: "Kenema"})
+	part, _ := e.TrustStats(projections.Filter{District: "Kenema", From: t0.AddDate(0, 0, 1)}) // Tuesday
+	if len(part.Series) == 0 || part.Series[0].Week != "2015-W06" {
+		t.Fatalf("series from Tuesday: %+v", part.Series)
+	}
+	w06 := part.Series[0]
+	if w06.Visits != 5 || w06.T1 == nil || *w06.T1 != 0.5 || !w06.Partial {
+		t.Errorf("2015-W06 from Tuesday: %d visits, t1 %v, partial %v; want the 5 visits from Tuesday on, t1 0.5, partial", w06.Visits, deref(w06.T1), w06.Partial)
+	}
+	if ww := weekOf(t, whole, "2015-W06"); ww.Visits != 10 || ww.Partial {
+		t.Errorf("2015-W06 without from: %d visits, partial %v; want 10, false", ww.Visits, ww.Partial)
+	}
+	if p, o := weekOf(t, part, "2015-W10"), weekOf(t, whole, "2015-W10"); p.Falling != o.Falling || !o.Falling {
+		t.Errorf("2015-W10 falling: %v from Tuesday, %v without from; want true both (0.75 then 0.5, ten and five visits)", p.Falling, o.Falling)
+	}
+}

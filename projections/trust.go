@@ -306,14 +306,13 @@ func weekNo(unixNano int64) int64 {
 
 func weekFromNo(n int64) Week { return weekOf(time.Unix((n*7-3)*86400, 0)) }
 
-// trustAgg is one week's data. T1 and T4 read the week's own figures (not
-// before from); T2 and T3 sum the received and cases counts over four weeks.
+// trustAgg is one week's data: T1 and T4 read the week's, T2 and T3 sum
+// the received and cases counts over four weeks.
 type trustAgg struct {
 	t1sum            float64
 	visits           int
 	fbReceived       int
 	fbClosedIn14     int
-	fbOwn            int
 	fbNegative       int
 	cases, casesIn24 int
 }
@@ -444,13 +443,20 @@ func (m *Trust) stats(f *Filter, c *cut) TrustStats {
 		}
 		return &aggs[w-first]
 	}
-	// own is the part of the first week shown that a week's own figures
-	// leave out: before from.
+	// fromOwn is the first week shown without what happened before from
+	// (from inside the week): its row shows that, while the comparisons
+	// and windows of later weeks read the whole week.
+	var fromOwn trustAgg
 	fromNs, fromWeek := int64(math.MinInt64), first+7
 	if !f.From.IsZero() {
 		fromNs = nanos(f.From)
 	}
-	own := func(t int64) bool { return t >= fromNs || weekNo(t) != fromWeek }
+	own := func(t int64) *trustAgg {
+		if weekNo(t) == fromWeek && t >= fromNs {
+			return &fromOwn
+		}
+		return nil
+	}
 	for k, n := range sel {
 		cr := created[k]
 		if cr == notCreated {
@@ -459,12 +465,14 @@ func (m *Trust) stats(f *Filter, c *cut) TrustStats {
 		cm := &m.comms[n]
 		for i := range cm.Visits {
 			v := &cm.Visits[i]
-			if c != nil && !v.in(c, cr) || !own(v.At) {
+			if c != nil && !v.in(c, cr) {
 				continue
 			}
-			if a := at(v.At); a != nil {
-				a.t1sum += float64(v.Rating-1) / 4
-				a.visits++
+			for _, a := range [2]*trustAgg{at(v.At), own(v.At)} {
+				if a != nil {
+					a.t1sum += float64(v.Rating-1) / 4
+					a.visits++
+				}
 			}
 		}
 		for i := range cm.Feedback {
@@ -476,13 +484,12 @@ func (m *Trust) stats(f *Filter, c *cut) TrustStats {
 				}
 				closed = cm.closedIn(i, c)
 			}
-			if a := at(fb.ReceivedAt); a != nil {
-				a.fbReceived++
-				if closed != 0 && closed-fb.ReceivedAt <= int64(days14) {
-					a.fbClosedIn14++
-				}
-				if own(fb.ReceivedAt) {
-					a.fbOwn++
+			for _, a := range [2]*trustAgg{at(fb.ReceivedAt), own(fb.ReceivedAt)} {
+				if a != nil {
+					a.fbReceived++
+					if closed != 0 && closed-fb.ReceivedAt <= int64(days14) {
+						a.fbClosedIn14++
+					}
 					if fb.Negative {
 						a.fbNegative++
 					}
@@ -504,8 +511,12 @@ func (m *Trust) stats(f *Filter, c *cut) TrustStats {
 	}
 	for i, wk := range weeks {
 		w := first + 7 + int64(i)
-		tw := m.week(aggs, first, w)
-		b := m.week(aggs, first, w-4)
+		var self *trustAgg
+		if w == fromWeek && !f.From.IsZero() {
+			self = &fromOwn
+		}
+		tw := m.week(aggs, first, w, self)
+		b := m.week(aggs, first, w-4, nil)
 		if tw.Index != nil && b.Index != nil && tw.Visits >= m.minVisits && b.Visits >= m.minVisits {
 			tw.Falling = *b.Index-*tw.Index >= fallingDrop-1e-9
 		}
@@ -516,9 +527,13 @@ func (m *Trust) stats(f *Filter, c *cut) TrustStats {
 	return out
 }
 
-// week reads week w (aggs starting at week first).
-func (m *Trust) week(aggs []trustAgg, first, w int64) TrustWeek {
+// week reads week w (aggs starting at week first); self, when not nil,
+// replaces the week's own figures (T1, T4, visits).
+func (m *Trust) week(aggs []trustAgg, first, w int64, self *trustAgg) TrustWeek {
 	a := &aggs[w-first]
+	if self != nil {
+		a = self
+	}
 	tw := TrustWeek{Week: weekFromNo(w).String(), Visits: a.visits}
 	if a.visits > 0 {
 		v := a.t1sum / float64(a.visits)
@@ -531,8 +546,8 @@ func (m *Trust) week(aggs []trustAgg, first, w int64) TrustWeek {
 	}
 	tw.T2 = rate(closed, rec)
 	tw.T3 = rate(in24, cases)
-	if a.fbOwn > 0 {
-		v := 1 - float64(a.fbNegative)/float64(a.fbOwn)
+	if a.fbReceived > 0 {
+		v := 1 - float64(a.fbNegative)/float64(a.fbReceived)
 		tw.T4 = &v
 	}
 	ts := [4]*float64{tw.T1, tw.T2, tw.T3, tw.T4}
@@ -554,7 +569,7 @@ func (m *Trust) week(aggs []trustAgg, first, w int64) TrustWeek {
 		{Name: ComponentReferralsWithin24h, Code: "T3", Value: ts[2], Weight: m.weights[2],
 			Counts: []Count{{"suspected_cases_4w", cases}, {"within_24h", in24}}},
 		{Name: ComponentFeedbackNotNegative, Code: "T4", Value: ts[3], Weight: m.weights[3],
-			Counts: []Count{{"received", a.fbOwn}, {"negative", a.fbNegative}}},
+			Counts: []Count{{"received", a.fbReceived}, {"negative", a.fbNegative}}},
 	}
 	return tw
 }
