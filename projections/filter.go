@@ -16,9 +16,13 @@ type Filter struct {
 	// Category narrows action-point indicators.
 	Category string
 	// From and To bound the weeks of a series and, for totals, the creation
-	// time (occurred_at) of the records counted: From ≤ t < To.
+	// time (occurred_at) of the records counted: From ≤ t < To. Nothing that
+	// happened at or after To counts at all: records are as they stood at To
+	// (see periodCut).
 	From, To time.Time
-	// Now is "today" for overdue; zero means the time of the query.
+	// Now is "today" for overdue and for the current (partial) week; the
+	// engine sets it from its clock. Zero: overdue uses the time of the
+	// query, and no week is partial for being current.
 	Now time.Time
 }
 
