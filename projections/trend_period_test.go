@@ -11,23 +11,23 @@ import (
 	"github.com/actionledger/actionledger/projections"
 )
 
-var kailahun = domain.Place{District: "Kailahun", Chiefdom: "Luawa", Section: "Kailahun Town"}
+var luawa = domain.Place{District: "Kailahun", Chiefdom: "Luawa", Section: "Kailahun Town"}
 
 // community registers a community at place.
-func (w *world) community(id string, p domain.Place, at time.Time) uint64 {
+func (w *world) registered(id string, p domain.Place, at time.Time) uint64 {
 	w.t.Helper()
 	return w.append(domain.CommunityStream(id), at, &domain.CommunityRegistered{ID: id, Name: id, Place: p})
 }
 
 // visit records a visit to a community.
-func (w *world) visit(id string, at time.Time, rating int) uint64 {
+func (w *world) visited(id string, at time.Time, rating int) uint64 {
 	w.t.Helper()
 	return w.append(domain.CommunityStream(id), at, &domain.VisitRecorded{Kind: "follow_up", TrustRating: rating})
 }
 
 // feedback receives a feedback item of community C at p, and closes its loop
 // at closedAt (zero: not closed).
-func (w *world) feedback(id, community string, p domain.Place, at, closedAt time.Time) uint64 {
+func (w *world) feedbackItem(id, community string, p domain.Place, at, closedAt time.Time) uint64 {
 	w.t.Helper()
 	pos := w.append(domain.FeedbackStream(id), at, &domain.FeedbackReceived{ID: id, CommunityID: community, Place: p, Type: "question",
 		Text: "t", Channel: "mobilizer", ReceivedAt: at})
@@ -39,7 +39,7 @@ func (w *world) feedback(id, community string, p domain.Place, at, closedAt time
 }
 
 // started runs an engine with clock now and waits for the whole log.
-func (w *world) started(now time.Time, cfg projections.Config) *projections.Engine {
+func (w *world) running(now time.Time, cfg projections.Config) *projections.Engine {
 	w.t.Helper()
 	cfg.Clock = func() time.Time { return now }
 	e := w.engine(cfg)
@@ -52,7 +52,7 @@ func (w *world) started(now time.Time, cfg projections.Config) *projections.Engi
 	return e
 }
 
-func weekOf(t *testing.T, st projections.TrustStats, week string) projections.TrustWeek {
+func trustWeek(t *testing.T, st projections.TrustStats, week string) projections.TrustWeek {
 	t.Helper()
 	for _, s := range st.Series {
 		if s.Week == week {
@@ -84,19 +84,19 @@ func TestFallingNeedsEnoughVisitsOnBothSides(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			w := newWorld(t)
-			w.community("KEN-1", kenema, t0.Add(-time.Hour))
+			w.registered("KEN-1", kenema, t0.Add(-time.Hour))
 			for i, r := range tc.before {
-				w.visit("KEN-1", t0.Add(time.Duration(i)*time.Hour), r)
+				w.visited("KEN-1", t0.Add(time.Duration(i)*time.Hour), r)
 			}
 			for i, r := range tc.after {
-				w.visit("KEN-1", later.Add(time.Duration(i)*time.Hour), r)
+				w.visited("KEN-1", later.Add(time.Duration(i)*time.Hour), r)
 			}
-			e := w.started(later.AddDate(0, 1, 0), projections.Config{TrustMinVisits: tc.minVisits})
+			e := w.running(later.AddDate(0, 1, 0), projections.Config{TrustMinVisits: tc.minVisits})
 			st, _ := e.TrustStats(projections.Filter{District: "Kenema"})
-			wk := weekOf(t, st, "2015-W10")
+			wk := trustWeek(t, st, "2015-W10")
 			if wk.Falling != tc.want {
 				t.Errorf("falling = %v, want %v (index %v, %d visits; four weeks earlier %v)", wk.Falling, tc.want,
-					deref(wk.Index), wk.Visits, deref(weekOf(t, st, "2015-W06").Index))
+					rateOf(wk.Index), wk.Visits, rateOf(trustWeek(t, st, "2015-W06").Index))
 			}
 			wantMin := tc.minVisits
 			if wantMin == 0 {
@@ -109,7 +109,7 @@ func TestFallingNeedsEnoughVisitsOnBothSides(t *testing.T) {
 	}
 }
 
-func deref(p *float64) any {
+func rateOf(p *float64) any {
 	if p == nil {
 		return nil
 	}
@@ -119,11 +119,11 @@ func deref(p *float64) any {
 // The week that holds now is marked partial, the weeks before it are not.
 func TestCurrentWeekIsPartial(t *testing.T) {
 	w := newWorld(t)
-	w.community("KEN-1", kenema, t0.Add(-time.Hour))
-	w.visit("KEN-1", t0.Add(time.Hour), 4)
-	w.visit("KEN-1", t0.AddDate(0, 0, 7).Add(time.Hour), 4)
+	w.registered("KEN-1", kenema, t0.Add(-time.Hour))
+	w.visited("KEN-1", t0.Add(time.Hour), 4)
+	w.visited("KEN-1", t0.AddDate(0, 0, 7).Add(time.Hour), 4)
 	now := t0.AddDate(0, 0, 9) // Wednesday of 2015-W07
-	e := w.started(now, projections.Config{})
+	e := w.running(now, projections.Config{})
 	st, _ := e.TrustStats(projections.Filter{District: "Kenema"})
 	if len(st.Series) != 2 {
 		t.Fatalf("series %+v, want 2015-W06 and 2015-W07", st.Series)
@@ -141,11 +141,11 @@ func TestCurrentWeekIsPartial(t *testing.T) {
 // Every row names T1..T4 with its weight and the counts behind it.
 func TestTrustComponentsAreNamed(t *testing.T) {
 	w := newWorld(t)
-	w.community("KEN-1", kenema, t0.Add(-time.Hour))
-	w.visit("KEN-1", t0.Add(time.Hour), 5)
-	w.visit("KEN-1", t0.Add(2*time.Hour), 3)
-	w.feedback("F1", "KEN-1", kenema, t0.Add(3*time.Hour), t0.AddDate(0, 0, 2))
-	e := w.started(t0.AddDate(0, 1, 0), projections.Config{})
+	w.registered("KEN-1", kenema, t0.Add(-time.Hour))
+	w.visited("KEN-1", t0.Add(time.Hour), 5)
+	w.visited("KEN-1", t0.Add(2*time.Hour), 3)
+	w.feedbackItem("F1", "KEN-1", kenema, t0.Add(3*time.Hour), t0.AddDate(0, 0, 2))
+	e := w.running(t0.AddDate(0, 1, 0), projections.Config{})
 	st, _ := e.TrustStats(projections.Filter{CommunityID: "KEN-1"})
 	if len(st.Series) != 1 {
 		t.Fatalf("series %+v", st.Series)
@@ -162,7 +162,7 @@ func TestTrustComponentsAreNamed(t *testing.T) {
 		}
 	}
 	if v := wk.Components[0].Value; v == nil || *v != 0.75 || wk.T1 == nil || *wk.T1 != *v {
-		t.Errorf("visit_trust %v, t1 %v; want 0.75 both", deref(v), deref(wk.T1))
+		t.Errorf("visit_trust %v, t1 %v; want 0.75 both", rateOf(v), rateOf(wk.T1))
 	}
 	if wk.Components[2].Value != nil {
 		t.Errorf("suspected_referrals_within_24h = %v without a referral, want null", *wk.Components[2].Value)
@@ -197,17 +197,17 @@ func TestToIsExact(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			w := newWorld(t)
-			w.community("KEN-1", kenema, t0.Add(-time.Hour))
-			w.visit("KEN-1", t0.Add(time.Hour), 5) // before to: always in
-			w.visit("KEN-1", tc.at, 1)
+			w.registered("KEN-1", kenema, t0.Add(-time.Hour))
+			w.visited("KEN-1", t0.Add(time.Hour), 5) // before to: always in
+			w.visited("KEN-1", tc.at, 1)
 			w.actionPoint("AP1", t0.Add(time.Hour)) // raised before to...
 			w.append(domain.ActionPointStream("AP1"), tc.at, &domain.ActionPointStarted{})
-			w.feedback("F1", "KEN-1", kenema, t0.Add(time.Hour), tc.at) // ...its loop closed at tc.at
+			w.feedbackItem("F1", "KEN-1", kenema, t0.Add(time.Hour), tc.at) // ...its loop closed at tc.at
 			rpos := w.append(domain.ReferralStream("R1"), t0.Add(time.Hour), &domain.ReferralRaised{ID: "R1", CommunityID: "KEN-1", Place: kenema,
 				Kind: "death_alert", Channel: "mobilizer", RaisedAt: t0.Add(time.Hour)}, &domain.ReferralAcknowledged{})
 			_ = rpos
 			w.append(domain.ReferralStream("R1"), tc.at, &domain.ReferralCompleted{ArrivedAt: tc.at, Outcome: "safe_burial"})
-			e := w.started(t0.AddDate(0, 1, 0), projections.Config{})
+			e := w.running(t0.AddDate(0, 1, 0), projections.Config{})
 			f := projections.Filter{District: "Kenema", To: to}
 
 			trust, _ := e.TrustStats(f)
@@ -219,7 +219,7 @@ func TestToIsExact(t *testing.T) {
 				wantVisits, wantT1 = 2, 0.5
 			}
 			if wk := trust.Series[0]; wk.Visits != wantVisits || wk.T1 == nil || *wk.T1 != wantT1 || !wk.Partial {
-				t.Errorf("trust W06: %d visits, t1 %v, partial %v; want %d, %v, true", wk.Visits, deref(wk.T1), wk.Partial, wantVisits, wantT1)
+				t.Errorf("trust W06: %d visits, t1 %v, partial %v; want %d, %v, true", wk.Visits, rateOf(wk.T1), wk.Partial, wantVisits, wantT1)
 			}
 
 			comp, _ := e.CompletionStats(f, true)
@@ -258,11 +258,11 @@ func TestToIsExact(t *testing.T) {
 // series: the series spans the place asked about.
 func TestBackDatedWriteElsewhereDoesNotStretchASeries(t *testing.T) {
 	w := newWorld(t)
-	w.community("KEN-1", kenema, t0.Add(-time.Hour))
+	w.registered("KEN-1", kenema, t0.Add(-time.Hour))
 	for i := range 8 {
 		at := t0.AddDate(0, 0, 7*i).Add(time.Hour)
-		w.visit("KEN-1", at, 4)
-		w.feedback("F"+string(rune('a'+i)), "KEN-1", kenema, at, time.Time{})
+		w.visited("KEN-1", at, 4)
+		w.feedbackItem("F"+string(rune('a'+i)), "KEN-1", kenema, at, time.Time{})
 	}
 	w.actionPoint("AP1", t0.Add(time.Hour), &domain.ActionPointStarted{})
 	now := t0.AddDate(0, 0, 7*8)
@@ -273,18 +273,18 @@ func TestBackDatedWriteElsewhereDoesNotStretchASeries(t *testing.T) {
 		fb, _ := e.FeedbackStats(f, true)
 		return [3]int{len(trust.Series), len(comp.Series), len(fb.Series)}
 	}
-	before := lengths(w.started(now, projections.Config{Path: w.dir + "/before.db"}))
+	before := lengths(w.running(now, projections.Config{Path: w.dir + "/before.db"}))
 	if before[0] != 8 || before[2] != 8 {
 		t.Fatalf("Kenema's series: %v weeks (trust, completion, feedback), want 8 for trust and feedback", before)
 	}
 
 	back := time.Date(2000, 1, 3, 9, 0, 0, 0, time.UTC)
-	w.community("KAI-1", kailahun, back.Add(-time.Hour))
-	w.visit("KAI-1", back, 2)
-	w.feedback("F-KAI", "KAI-1", kailahun, back, time.Time{})
-	w.append(domain.ActionPointStream("AP-KAI"), back, &domain.ActionPointRaised{ID: "AP-KAI", CommunityID: "KAI-1", Place: kailahun,
+	w.registered("KAI-1", luawa, back.Add(-time.Hour))
+	w.visited("KAI-1", back, 2)
+	w.feedbackItem("F-KAI", "KAI-1", luawa, back, time.Time{})
+	w.append(domain.ActionPointStream("AP-KAI"), back, &domain.ActionPointRaised{ID: "AP-KAI", CommunityID: "KAI-1", Place: luawa,
 		Title: "t", Category: "hygiene", Kind: "continuous"})
-	e := w.started(now, projections.Config{Path: w.dir + "/after.db"})
+	e := w.running(now, projections.Config{Path: w.dir + "/after.db"})
 	if after := lengths(e); after != before {
 		t.Errorf("Kenema's series after a back-dated Kailahun write: %v weeks (trust, completion, feedback), want %v", after, before)
 	}
@@ -300,13 +300,13 @@ func TestBackDatedWriteElsewhereDoesNotStretchASeries(t *testing.T) {
 // with the week as a series without from shows it.
 func TestFromInsideAWeek(t *testing.T) {
 	w := newWorld(t)
-	w.community("KEN-1", kenema, t0.Add(-time.Hour))
+	w.registered("KEN-1", kenema, t0.Add(-time.Hour))
 	for i := range 5 {
-		w.visit("KEN-1", t0.Add(time.Duration(i)*time.Hour), 5)                   // Monday of 2015-W06
-		w.visit("KEN-1", t0.AddDate(0, 0, 2).Add(time.Duration(i)*time.Hour), 3)  // Wednesday
-		w.visit("KEN-1", t0.AddDate(0, 0, 28).Add(time.Duration(i)*time.Hour), 3) // 2015-W10
+		w.visited("KEN-1", t0.Add(time.Duration(i)*time.Hour), 5)                   // Monday of 2015-W06
+		w.visited("KEN-1", t0.AddDate(0, 0, 2).Add(time.Duration(i)*time.Hour), 3)  // Wednesday
+		w.visited("KEN-1", t0.AddDate(0, 0, 28).Add(time.Duration(i)*time.Hour), 3) // 2015-W10
 	}
-	e := w.started(t0.AddDate(0, 3, 0), projections.Config{})
+	e := w.running(t0.AddDate(0, 3, 0), projections.Config{})
 	whole, _ := e.TrustStats(projections.Filter{District: "Kenema"})
 	part, _ := e.TrustStats(projections.Filter{District: "Kenema", From: t0.AddDate(0, 0, 1)}) // Tuesday
 	if len(part.Series) == 0 || part.Series[0].Week != "2015-W06" {
@@ -314,12 +314,12 @@ func TestFromInsideAWeek(t *testing.T) {
 	}
 	w06 := part.Series[0]
 	if w06.Visits != 5 || w06.T1 == nil || *w06.T1 != 0.5 || !w06.Partial {
-		t.Errorf("2015-W06 from Tuesday: %d visits, t1 %v, partial %v; want the 5 visits from Tuesday on, t1 0.5, partial", w06.Visits, deref(w06.T1), w06.Partial)
+		t.Errorf("2015-W06 from Tuesday: %d visits, t1 %v, partial %v; want the 5 visits from Tuesday on, t1 0.5, partial", w06.Visits, rateOf(w06.T1), w06.Partial)
 	}
-	if ww := weekOf(t, whole, "2015-W06"); ww.Visits != 10 || ww.Partial {
+	if ww := trustWeek(t, whole, "2015-W06"); ww.Visits != 10 || ww.Partial {
 		t.Errorf("2015-W06 without from: %d visits, partial %v; want 10, false", ww.Visits, ww.Partial)
 	}
-	if p, o := weekOf(t, part, "2015-W10"), weekOf(t, whole, "2015-W10"); p.Falling != o.Falling || !o.Falling {
+	if p, o := trustWeek(t, part, "2015-W10"), trustWeek(t, whole, "2015-W10"); p.Falling != o.Falling || !o.Falling {
 		t.Errorf("2015-W10 falling: %v from Tuesday, %v without from; want true both (0.75 then 0.5, ten and five visits)", p.Falling, o.Falling)
 	}
 }

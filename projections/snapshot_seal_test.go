@@ -52,13 +52,13 @@ func TestDamagedSnapshotIsRebuiltFromTheLog(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			w := newWorld(t)
-			w.community("KEN-7", kenema, t0.Add(-time.Hour))
+			w.registered("KEN-7", kenema, t0.Add(-time.Hour))
 			for i := range 6 {
 				w.actionPoint(fmt.Sprintf("AP%d", i), t0.Add(time.Duration(i)*time.Hour), &domain.ActionPointStarted{})
-				w.visit("KEN-7", t0.AddDate(0, 0, 7*i), 2+i%3)
+				w.visited("KEN-7", t0.AddDate(0, 0, 7*i), 2+i%3)
 			}
 			now := t0.AddDate(0, 2, 0)
-			e := w.started(now, projections.Config{SnapshotEvery: time.Hour})
+			e := w.running(now, projections.Config{SnapshotEvery: time.Hour})
 			if err := e.Close(); err != nil { // saves every model
 				t.Fatal(err)
 			}
@@ -76,20 +76,20 @@ func TestDamagedSnapshotIsRebuiltFromTheLog(t *testing.T) {
 			}
 
 			core, logs := observer.New(zapcore.WarnLevel)
-			damaged := w.started(now, projections.Config{SnapshotEvery: time.Hour, Logger: zap.New(core)})
-			fresh := w.started(now, projections.Config{Path: filepath.Join(w.dir, "fresh.db")})
+			damaged := w.running(now, projections.Config{SnapshotEvery: time.Hour, Logger: zap.New(core)})
+			fresh := w.running(now, projections.Config{Path: filepath.Join(w.dir, "fresh.db")})
 			for _, f := range []projections.Filter{{}, {District: "Kenema"}, {CommunityID: "KEN-7"}} {
 				got, _ := damaged.CompletionStats(f, true)
 				want, _ := fresh.CompletionStats(f, true)
-				if g, w := js(t, got), js(t, want); g != w {
+				if g, w := jsonOf(t, got), jsonOf(t, want); g != w {
 					t.Errorf("completion %+v after restart on a damaged snapshot:\n got %s\nwant %s", f, g, w)
 				}
 				if got.ByKind["kne_off"] != nil {
-					t.Errorf("a kne_off bucket was served: %s", js(t, got.ByKind))
+					t.Errorf("a kne_off bucket was served: %s", jsonOf(t, got.ByKind))
 				}
 				gt, _ := damaged.TrustStats(f)
 				wt, _ := fresh.TrustStats(f)
-				if g, w := js(t, gt), js(t, wt); g != w {
+				if g, w := jsonOf(t, gt), jsonOf(t, wt); g != w {
 					t.Errorf("trust %+v after restart on a damaged snapshot:\n got %s\nwant %s", f, g, w)
 				}
 			}
@@ -106,7 +106,7 @@ func TestDamagedSnapshotIsRebuiltFromTheLog(t *testing.T) {
 	}
 }
 
-func js(t *testing.T, v any) string {
+func jsonOf(t *testing.T, v any) string {
 	t.Helper()
 	b, err := json.Marshal(v)
 	if err != nil {
@@ -122,7 +122,7 @@ func TestIntactSnapshotIsUsed(t *testing.T) {
 	for i := range 5 {
 		w.actionPoint(fmt.Sprintf("AP%d", i), t0, &domain.ActionPointStarted{})
 	}
-	e := w.started(t0.AddDate(0, 1, 0), projections.Config{SnapshotEvery: time.Hour})
+	e := w.running(t0.AddDate(0, 1, 0), projections.Config{SnapshotEvery: time.Hour})
 	if err := e.Close(); err != nil {
 		t.Fatal(err)
 	}
