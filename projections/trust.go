@@ -452,7 +452,7 @@ func (m *Trust) stats(f *Filter, c *cut) TrustStats {
 		fromNs = nanos(f.From)
 	}
 	own := func(t int64) *trustAgg {
-		if weekNo(t) == fromWeek && t >= fromNs {
+		if !f.From.IsZero() && t >= fromNs && weekNo(t) == fromWeek {
 			return &fromOwn
 		}
 		return nil
