@@ -294,3 +294,27 @@ test('a deactivated mobilizer is told to see their coordinator, and the unsent r
   assert.equal(file[0].path, `/v1/communities/${village}/visits`);
   await shot(page, 'app-revoked');
 });
+
+test('a deactivation that asks for a wipe erases what the phone holds', async () => {
+  const created = await api('POST', '/v1/users', tokens.admin, { name: 'E2E lost phone', role: 'mobilizer', district: 'Kenema', chiefdom: 'Nongowa' });
+  assert.equal(created.status, 201, created.text);
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await signIn(page, created.json.token);
+  // The withdrawn user's unsent report is still on the phone; it is never
+  // sent with this user's token.
+  const before = await unsent(page);
+  assert.equal(before, 1);
+  await saveForm(page, 'visit', [['Community', village], ['Kind', 'follow_up'], ['Trust rating', '4']]);
+  await waitUnsent(page, before);
+  const off = await api('POST', `/v1/users/${created.json.id}/deactivate`, tokens.admin, { reason: 'phone stolen', wipe: true });
+  assert.equal(off.status, 200, off.text);
+  await page.getByRole('button', { name: 'Sync now' }).click();
+  await page.getByText("This phone's data was removed").waitFor();
+  const left = await page.evaluate(async () => {
+    const { open } = await import('/app/store.mjs');
+    const s = await open();
+    return { unsent: await s.unsent(), token: await s.getMeta('token'), communities: await s.getCache('communities') };
+  });
+  assert.deepEqual(left, { unsent: 0, token: undefined, communities: undefined });
+  await shot(page, 'app-wiped');
+});

@@ -152,7 +152,13 @@ async function status() {
 // ---- sync ---------------------------------------------------------------------
 
 async function sync() {
-  if (state.syncing || !state.token || state.revoked) return;
+  if (!state.token || state.revoked) return;
+  if (state.syncing) {
+    // Something was saved while a flush ran: flush again when it ends.
+    state.again = true;
+    return;
+  }
+  state.again = false;
   state.syncing = true;
   document.getElementById('sync').textContent = t('syncing');
   try {
@@ -174,6 +180,7 @@ async function sync() {
     document.getElementById('sync').textContent = t('sync_now');
     await status();
     schedule();
+    if (state.again) setTimeout(sync, 0);
     if (location.hash.startsWith('#/outbox') || location.hash === '' || location.hash === '#/') await route();
   }
 }
