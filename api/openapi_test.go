@@ -83,7 +83,7 @@ func newEnv(t *testing.T) *env {
 		<-running
 		_ = read.Close()
 	})
-	srv, err := api.New(api.Config{App: a, Read: read, Registry: reg})
+	srv, err := api.New(api.Config{App: a, Read: read, Registry: reg, Indicators: projections.NewIndicatorRegistry(read)})
 	if err != nil {
 		t.Fatalf("api.New: %v", err)
 	}

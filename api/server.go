@@ -30,6 +30,12 @@ type Config struct {
 	Ready    func(ctx context.Context) error
 	Logger   *zap.Logger
 	Registry *prometheus.Registry
+	// Indicators gathers the per-district indicator gauges, served only at
+	// GET /v1/stats/metrics (area data never goes on the open /metrics);
+	// nil leaves that route unmounted.
+	Indicators prometheus.Gatherer
+	// SyncDeadline bounds one /v1/sync batch; zero is DefaultSyncDeadline.
+	SyncDeadline time.Duration
 }
 
 // Server is the HTTP handler of actionledger.
@@ -40,6 +46,8 @@ type Server struct {
 	log     *zap.Logger
 	router  *mux.Router
 	metrics *httpMetrics
+	// syncDeadline bounds one sync batch, all items together.
+	syncDeadline time.Duration
 }
 
 // New returns the server with every route mounted.
@@ -57,7 +65,10 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{app: cfg.App, read: cfg.Read, ready: cfg.Ready, log: cfg.Logger, router: mux.NewRouter(), metrics: m}
+	if cfg.SyncDeadline <= 0 {
+		cfg.SyncDeadline = DefaultSyncDeadline
+	}
+	s := &Server{app: cfg.App, read: cfg.Read, ready: cfg.Ready, log: cfg.Logger, router: mux.NewRouter(), metrics: m, syncDeadline: cfg.SyncDeadline}
 	r := s.router
 	notFound := s.instrument(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, errorf(codeRouteNotFound, "no route %s %s", r.Method, r.URL.Path))
@@ -66,7 +77,7 @@ func New(cfg Config) (*Server, error) {
 		s.writeError(w, r, errorf(codeMethodNotAllowed, "%s is not allowed on %s", r.Method, r.URL.Path))
 	}))
 	r.NotFoundHandler, r.MethodNotAllowedHandler = notFound, methodNotAllowed
-	r.Use(s.instrument)
+	r.Use(s.instrument, s.checkQuery)
 
 	r.HandleFunc("/healthz", s.healthz).Methods(http.MethodGet)
 	r.HandleFunc("/readyz", s.readyz).Methods(http.MethodGet)
@@ -87,6 +98,9 @@ func New(cfg Config) (*Server, error) {
 	if s.read != nil {
 		s.mountStats(v1)
 		s.mountAdmin(v1)
+	}
+	if cfg.Indicators != nil {
+		s.mountIndicatorMetrics(v1, cfg.Indicators)
 	}
 	return s, nil
 }

@@ -209,11 +209,11 @@ func Open(ctx context.Context, cfg Config, log *zap.Logger) (*Main, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening the read models: %w", err)
 	}
-	// Completion and trust per district, for dashboards (computed when scraped).
-	if err := m.registry.Register(projections.NewGauges(m.read)); err != nil {
-		return nil, fmt.Errorf("registering the indicator gauges: %w", err)
-	}
-	m.api, err = api.New(api.Config{App: m.app, Read: m.read, Logger: log, Registry: m.registry, Ready: m.ready})
+	// Completion and trust per district, for dashboards (computed when
+	// scraped). They are area data, so they live on a registry of their own
+	// that only an authorised route serves, never on the open /metrics.
+	m.api, err = api.New(api.Config{App: m.app, Read: m.read, Logger: log, Registry: m.registry, Ready: m.ready,
+		Indicators: projections.NewIndicatorRegistry(m.read)})
 	if err != nil {
 		return nil, err
 	}
