@@ -153,6 +153,9 @@ func (c *auditCLI) openOffline(ctx context.Context) (func(), error) {
 		return nil, fmt.Errorf("audit: no event store in %s: %w", c.dataDir, err)
 	}
 	store, err := boltstore.Open(path, boltstore.Options{OpenTimeout: 2 * time.Second})
+	if errors.Is(err, boltstore.ErrDamaged) {
+		return nil, fmt.Errorf("opening the event store: %w", err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("opening the event store (is the server still running?): %w", err)
 	}
