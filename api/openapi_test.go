@@ -83,7 +83,7 @@ func newEnv(t *testing.T) *env {
 		<-running
 		_ = read.Close()
 	})
-	srv, err := api.New(api.Config{App: a, Read: read, Registry: reg, Indicators: projections.NewIndicatorRegistry(read)})
+	srv, err := api.New(api.Config{App: a, Read: read, Registry: reg, Indicators: projections.NewIndicatorRegistry(read), Backup: store})
 	if err != nil {
 		t.Fatalf("api.New: %v", err)
 	}

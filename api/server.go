@@ -15,6 +15,7 @@ import (
 
 	"github.com/actionledger/actionledger/projections"
 	"github.com/actionledger/actionledger/services/app"
+	"github.com/actionledger/actionledger/services/eventstore"
 	"github.com/gorilla/mux"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -34,6 +35,9 @@ type Config struct {
 	// GET /v1/stats/metrics (area data never goes on the open /metrics);
 	// nil leaves that route unmounted.
 	Indicators prometheus.Gatherer
+	// Backup copies the store while it serves (GET /v1/admin/backup); nil
+	// leaves that route unmounted.
+	Backup eventstore.Backupper
 	// SyncDeadline bounds one /v1/sync batch; zero is DefaultSyncDeadline.
 	SyncDeadline time.Duration
 }
@@ -101,6 +105,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.Indicators != nil {
 		s.mountIndicatorMetrics(v1, cfg.Indicators)
+	}
+	if cfg.Backup != nil {
+		s.mountBackup(v1, cfg.Backup)
 	}
 	return s, nil
 }
