@@ -114,6 +114,10 @@ func (w *walker) value(t reflect.Type, path string) error {
 			}
 			key, _ := kt.(string)
 			name := path + key
+			if key == "" {
+				// An empty key still needs a name the client can read.
+				name = path + `""`
+			}
 			if seen[key] {
 				return domain.FieldError(name, "appears twice")
 			}
