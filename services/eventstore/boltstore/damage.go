@@ -100,6 +100,11 @@ func preflight(path string) error {
 		return err
 	}
 	defer f.Close()
+	locked, unlock := lockedElsewhere(f)
+	if locked {
+		return nil
+	}
+	defer unlock()
 	st, err := f.Stat()
 	if err != nil {
 		return err
