@@ -124,9 +124,13 @@ func (s *Server) sync(w http.ResponseWriter, r *http.Request) {
 	// outer request, so a client that hangs up stops the batch (every item
 	// is idempotent; the client resends).
 	// One deadline covers the whole batch: items share it rather than
-	// each getting its own wait.
+	// each getting its own wait. It is checked before each item, not
+	// imposed on one under way: a write cut in the middle would answer an
+	// error though it may have landed, where an item not started is simply
+	// not run. The margin to the server's write timeout (5 minutes) covers
+	// the item under way.
 	deadline := start.Add(s.syncDeadline)
-	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	defer context.AfterFunc(r.Context(), cancel)()
 
@@ -146,7 +150,7 @@ func (s *Server) sync(w http.ResponseWriter, r *http.Request) {
 			// the batch's answer as large as the reads asked for.
 			out = syncProblem(it, domain.FieldError("items["+strconv.Itoa(i)+"].method",
 				"is %s; a sync batch replays writes (POST) only: read with the route itself", it.Method))
-		case ctx.Err() != nil || time.Now().After(deadline):
+		case time.Now().After(deadline):
 			out = syncProblem(it, domain.Errorf(codeSyncNotRun, "not run: the batch reached its %s deadline; send this item again", s.syncDeadline))
 		case answered > maxSyncAnswer:
 			out = syncProblem(it, domain.Errorf(codeSyncNotRun, "not run: the batch's answers reached %d bytes; send this item again", maxSyncAnswer))
