@@ -16,7 +16,10 @@ import (
 // taking appends: bbolt's Tx.WriteTo inside one read transaction copies the
 // file as of that transaction, and a read transaction never blocks the
 // writer (it only keeps the pages it sees from being reused until it ends).
-// Every append acknowledged before Backup began is in the copy.
+// Every append acknowledged before Backup began is in the copy. One
+// exception to "never blocks": a commit that must grow the memory map (it
+// doubles, then grows by 1 GiB) waits for read transactions to end, so a
+// copy streamed to a slow reader can hold such a commit back.
 //
 // start is called once the copy's head is known, before any byte is
 // written, with what the copy will hold; it returns where to write (an
