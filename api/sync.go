@@ -254,7 +254,8 @@ func (s *Server) execute(ctx context.Context, actor app.Actor, it SyncItem, reqI
 // syncProblem answers an item that was not dispatched with err as the
 // problem its route would have sent.
 func syncProblem(it SyncItem, err error) SyncResult {
-	p := problemFor(err, it.Path)
+	instance, _, _ := strings.Cut(it.Path, "?")
+	p := problemFor(err, instance)
 	body, _ := json.Marshal(p)
 	return SyncResult{Key: it.Key, Status: p.Status, Body: body}
 }
