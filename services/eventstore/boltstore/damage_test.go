@@ -111,3 +111,22 @@ func TestDamagedFileIsRefusedAtOpen(t *testing.T) {
 		t.Errorf("only %d of %d damaged copies were refused", refused, len(cases))
 	}
 }
+
+// TestFileTruncatedUnderARunningStore: a read that faults on the memory map
+// (the file was cut short under the store) is an error naming the file,
+// not a SIGBUS that kills the process.
+func TestFileTruncatedUnderARunningStore(t *testing.T) {
+	path := sampleStore(t)
+	s, err := boltstore.Open(path, boltstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := os.Truncate(path, 2*pageSize); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.ReadAll(t.Context(), 0, 1000)
+	if !errors.Is(err, boltstore.ErrDamaged) || !strings.Contains(err.Error(), path) {
+		t.Fatalf("reading a file cut short: %v", err)
+	}
+}
