@@ -38,6 +38,7 @@ var statusOf = map[domain.Code]int{
 	domain.CodeUnavailable:         http.StatusServiceUnavailable,
 	codeNotReady:                   http.StatusServiceUnavailable,
 	codeBehind:                     http.StatusServiceUnavailable,
+	codeSyncNotRun:                 http.StatusServiceUnavailable,
 }
 
 // Problem is an RFC 9457 problem details object, with actionledger's stable
@@ -104,6 +105,11 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
 		// The client went away (a dropped 2G link): nothing to alert on.
 		s.log.Info("request cancelled by the client", zap.String("request_id", requestID(r.Context())))
+	} else if p.Code == string(codeBehind) || p.Code == string(codeNotReady) {
+		// Any caller can ask for a position not yet reached: it says the
+		// read side lags (its own metrics tell by how much), not that a
+		// request failed on the server.
+		s.log.Info("read models behind the request", zap.String("request_id", requestID(r.Context())), zap.String("code", p.Code))
 	} else if p.Status >= 500 {
 		s.log.Error("request failed", zap.String("request_id", requestID(r.Context())), zap.String("code", p.Code), zap.Error(err))
 	}

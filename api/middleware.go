@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -121,6 +122,33 @@ func (s *Server) instrument(next http.Handler) http.Handler {
 		}()
 		next.ServeHTTP(rec, r)
 	})
+}
+
+// checkQuery parses the query string once for every route and refuses one
+// that does not parse. Go's URL.Query() drops its parse error and answers
+// what it could read (nothing at all past 10,000 parameters), so a request
+// would be answered for the caller's default scope instead of what it
+// asked: a bad escape, a ';' separator or too many parameters is a 400.
+func (s *Server) checkQuery(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.RawQuery != "" {
+			if _, err := url.ParseQuery(r.URL.RawQuery); err != nil {
+				s.writeError(w, r, domain.FieldError("query", "the query string does not parse: %s", queryProblem(err)))
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// queryProblem words a query parse error without echoing more than a short
+// piece of what the caller sent.
+func queryProblem(err error) string {
+	msg := err.Error()
+	if len(msg) > 120 {
+		msg = msg[:120] + "…"
+	}
+	return strings.ToValidUTF8(msg, "?")
 }
 
 func routeTemplate(r *http.Request) string {

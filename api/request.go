@@ -68,6 +68,12 @@ func readCommand(r *http.Request, dst any) (*command, error) {
 		c.meta.RequestHash = app.RequestHash(r.Method, r.URL.Path, body)
 	}
 	if v := r.Header.Get("If-Match"); v != "" && v != "*" {
+		if strings.HasPrefix(strings.TrimSpace(v), "W/") {
+			// RFC 9110 13.1.1: If-Match compares strongly, and a weak tag
+			// never matches; accepting it would let a caller believe a
+			// precondition held that was never checked.
+			return nil, domain.FieldError("If-Match", "is a weak ETag (W/...); If-Match uses strong comparison: send the ETag as a read returned it, e.g. \"3\"")
+		}
 		rev, err := parseETag(v)
 		if err != nil {
 			return nil, domain.FieldError("If-Match", "must be an ETag as returned by a read, e.g. \"3\"")
@@ -79,7 +85,6 @@ func readCommand(r *http.Request, dst any) (*command, error) {
 
 func parseETag(v string) (uint64, error) {
 	v = strings.TrimSpace(v)
-	v = strings.TrimPrefix(v, "W/")
 	v = strings.Trim(v, `"`)
 	return strconv.ParseUint(v, 10, 64)
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/actionledger/actionledger/projections"
 	"github.com/actionledger/actionledger/services/app"
+	"github.com/actionledger/actionledger/services/eventstore"
 	"github.com/gorilla/mux"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -32,6 +33,15 @@ type Config struct {
 	Ready    func(ctx context.Context) error
 	Logger   *zap.Logger
 	Registry *prometheus.Registry
+	// Indicators gathers the per-district indicator gauges, served only at
+	// GET /v1/stats/metrics (area data never goes on the open /metrics);
+	// nil leaves that route unmounted.
+	Indicators prometheus.Gatherer
+	// Backup copies the store while it serves (GET /v1/admin/backup); nil
+	// leaves that route unmounted.
+	Backup eventstore.Backupper
+	// SyncDeadline bounds one /v1/sync batch; zero is DefaultSyncDeadline.
+	SyncDeadline time.Duration
 }
 
 // Server is the HTTP handler of actionledger.
@@ -42,6 +52,8 @@ type Server struct {
 	log     *zap.Logger
 	router  *mux.Router
 	metrics *httpMetrics
+	// syncDeadline bounds one sync batch, all items together.
+	syncDeadline time.Duration
 }
 
 // New returns the server with every route mounted.
@@ -59,7 +71,10 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{app: cfg.App, read: cfg.Read, ready: cfg.Ready, log: cfg.Logger, router: mux.NewRouter(), metrics: m}
+	if cfg.SyncDeadline <= 0 {
+		cfg.SyncDeadline = DefaultSyncDeadline
+	}
+	s := &Server{app: cfg.App, read: cfg.Read, ready: cfg.Ready, log: cfg.Logger, router: mux.NewRouter(), metrics: m, syncDeadline: cfg.SyncDeadline}
 	r := s.router
 	notFound := s.instrument(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, errorf(codeRouteNotFound, "no route %s %s", r.Method, r.URL.Path))
@@ -68,7 +83,7 @@ func New(cfg Config) (*Server, error) {
 		s.writeError(w, r, errorf(codeMethodNotAllowed, "%s is not allowed on %s", r.Method, r.URL.Path))
 	}))
 	r.NotFoundHandler, r.MethodNotAllowedHandler = notFound, methodNotAllowed
-	r.Use(s.instrument)
+	r.Use(s.instrument, s.checkQuery)
 
 	r.HandleFunc("/healthz", s.healthz).Methods(http.MethodGet)
 	r.HandleFunc("/readyz", s.readyz).Methods(http.MethodGet)
@@ -100,6 +115,12 @@ func New(cfg Config) (*Server, error) {
 		if err := s.mountConsole(r); err != nil {
 			return nil, err
 		}
+	}
+	if cfg.Indicators != nil {
+		s.mountIndicatorMetrics(v1, cfg.Indicators)
+	}
+	if cfg.Backup != nil {
+		s.mountBackup(v1, cfg.Backup)
 	}
 	return s, nil
 }

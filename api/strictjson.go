@@ -3,9 +3,11 @@ package api
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"reflect"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/actionledger/actionledger/domain"
 )
@@ -17,19 +19,85 @@ import (
 // retried request could then be refused as a different one. Unknown keys are
 // refused here too, with their path ("concerns[0].who"). Anything that is not
 // the expected shape is left for the decoder to report.
+//
+// It also refuses a string that is not valid Unicode (invalid UTF-8 bytes, or
+// a lone surrogate escape such as "\ud800"), naming the field: the decoder
+// would silently turn it into U+FFFD, so the stored text would differ from
+// what was sent (and hashed). A json.RawMessage field is left alone: its
+// bytes are decoded, and checked, by whoever reads them (a sync item's body
+// by its own route).
 func checkKeys(body []byte, t reflect.Type) error {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	return walkValue(dec, t, "")
+	w := &walker{dec: json.NewDecoder(bytes.NewReader(body)), body: body}
+	w.dec.UseNumber()
+	// A syntax error ends the walk (the decoder reports it, with its
+	// offset); only a refusal of the walker's own is returned. Stopping at
+	// the first error matters: the decoder's More keeps answering true
+	// after a syntax error, so a loop over an array would never end.
+	return asDomain(w.value(t, ""))
 }
 
-func walkValue(dec *json.Decoder, t reflect.Type, path string) error {
+// walker walks one JSON document token by token, with the raw bytes beside
+// it to check each string as sent.
+type walker struct {
+	dec  *json.Decoder
+	body []byte
+}
+
+var rawMessageType = reflect.TypeOf(json.RawMessage(nil))
+
+// token reads the next token; a string that the decoder had to repair is
+// refused with field as its name.
+func (w *walker) token(field string) (json.Token, error) {
+	from := w.dec.InputOffset()
+	tok, err := w.dec.Token()
+	if err != nil {
+		return nil, err
+	}
+	if s, ok := tok.(string); ok && strings.ContainsRune(s, utf8.RuneError) {
+		to := w.dec.InputOffset()
+		if from < 0 || to > int64(len(w.body)) || from > to {
+			return tok, nil
+		}
+		if raw := w.body[from:to]; repaired(s, raw) {
+			if field == "" {
+				field = "body"
+			}
+			return nil, domain.FieldError(field, "is not valid UTF-8 text (invalid bytes or a lone surrogate escape)")
+		}
+	}
+	return tok, nil
+}
+
+// repaired reports whether the decoded string s holds more U+FFFD than its
+// raw JSON spelling does, literally or as a \ufffd escape: the extra ones
+// replaced bytes or escapes that are not Unicode.
+func repaired(s string, raw []byte) bool {
+	if !utf8.Valid(raw) {
+		return true
+	}
+	sent := bytes.Count(bytes.ToLower(raw), []byte(`\ufffd`)) + bytes.Count(raw, []byte(string(utf8.RuneError)))
+	return strings.Count(s, string(utf8.RuneError)) > sent
+}
+
+func (w *walker) value(t reflect.Type, path string) error {
+	dec := w.dec
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
-	tok, err := dec.Token()
+	field := strings.TrimSuffix(path, ".")
+	if t == rawMessageType {
+		tok, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		if d, ok := tok.(json.Delim); ok && (d == '{' || d == '[') {
+			return w.skip(1, "", false)
+		}
+		return nil
+	}
+	tok, err := w.token(field)
 	if err != nil {
-		return nil // malformed JSON: the decoder says so
+		return err
 	}
 	delim, isDelim := tok.(json.Delim)
 	if !isDelim {
@@ -40,12 +108,16 @@ func walkValue(dec *json.Decoder, t reflect.Type, path string) error {
 		fields := jsonFields(t)
 		seen := map[string]bool{}
 		for dec.More() {
-			kt, err := dec.Token()
+			kt, err := w.token(field) // a key: named by its object
 			if err != nil {
-				return nil
+				return err
 			}
 			key, _ := kt.(string)
 			name := path + key
+			if key == "" {
+				// An empty key still needs a name the client can read.
+				name = path + `""`
+			}
 			if seen[key] {
 				return domain.FieldError(name, "appears twice")
 			}
@@ -59,32 +131,54 @@ func walkValue(dec *json.Decoder, t reflect.Type, path string) error {
 				}
 				return domain.FieldError(name, "is not a field of this request")
 			}
-			if err := walkValue(dec, ft, name+"."); err != nil {
+			if err := w.value(ft, name+"."); err != nil {
 				return err
 			}
 		}
-		_, _ = dec.Token() // '}'
+		if _, err := dec.Token(); err != nil { // '}'
+			return err
+		}
 	case delim == '[' && (t.Kind() == reflect.Slice || t.Kind() == reflect.Array):
 		base := strings.TrimSuffix(path, ".")
 		for i := 0; dec.More(); i++ {
-			if err := walkValue(dec, t.Elem(), base+"["+strconv.Itoa(i)+"]."); err != nil {
+			if err := w.value(t.Elem(), base+"["+strconv.Itoa(i)+"]."); err != nil {
 				return err
 			}
 		}
-		_, _ = dec.Token() // ']'
+		if _, err := dec.Token(); err != nil { // ']'
+			return err
+		}
 	default:
-		// Not the shape the field wants: skip it; the decoder reports it.
-		return skipRest(dec, 1)
+		// Not the shape the field wants (or a map): skip it, checking its
+		// text; the decoder reports the shape.
+		return w.skip(1, field, true)
 	}
 	return nil
 }
 
-// skipRest consumes tokens until depth open delimiters are closed.
-func skipRest(dec *json.Decoder, depth int) error {
+// asDomain passes a refusal on and drops anything else (a syntax error):
+// malformed JSON is the decoder's to report, with its offset.
+func asDomain(err error) error {
+	var de *domain.Error
+	if errors.As(err, &de) {
+		return err
+	}
+	return nil
+}
+
+// skip consumes tokens until depth open delimiters are closed, checking
+// every string as field when check is set.
+func (w *walker) skip(depth int, field string, check bool) error {
 	for depth > 0 {
-		tok, err := dec.Token()
+		var tok json.Token
+		var err error
+		if check {
+			tok, err = w.token(field)
+		} else {
+			tok, err = w.dec.Token()
+		}
 		if err != nil {
-			return nil
+			return err
 		}
 		if d, ok := tok.(json.Delim); ok {
 			if d == '{' || d == '[' {

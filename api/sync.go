@@ -38,6 +38,26 @@ const maxSyncBody = 16 << 20
 // syncRoute is the path of the batch route, which an item may not name.
 const syncRoute = "/v1/sync"
 
+// What one batch may cost, whatever it holds. A write answers about 100
+// bytes ({id, revision, position}) and a refusal well under 1 KiB, so these
+// bounds never touch a real phone's batch; they stop a batch from being
+// turned into a way to hold the server's memory or a connection.
+const (
+	// DefaultSyncDeadline is how long one batch may run, all items
+	// together (a batch of 500 writes takes well under a second): well
+	// inside the server's write timeout (5 minutes), so the answer always
+	// gets out, with the items not reached marked for a resend.
+	DefaultSyncDeadline = 60 * time.Second
+	// maxSyncItemAnswer bounds what one item's answer may hold.
+	maxSyncItemAnswer = 64 << 10
+	// maxSyncAnswer bounds the answers of a batch together.
+	maxSyncAnswer = 4 << 20
+)
+
+// codeSyncNotRun: an item of a well-formed batch was not run because the
+// batch used up its time or answer budget; sending it again is safe.
+const codeSyncNotRun domain.Code = "sync_item_not_run"
+
 func (s *Server) mountSync(v1 v1Routes) {
 	v1.handle(http.MethodPost, "/sync", s.sync)
 }
@@ -103,6 +123,13 @@ func (s *Server) sync(w http.ResponseWriter, r *http.Request) {
 	// and logged as a request in its own right. It still ends with the
 	// outer request, so a client that hangs up stops the batch (every item
 	// is idempotent; the client resends).
+	// One deadline covers the whole batch: items share it rather than
+	// each getting its own wait. It is checked before each item, not
+	// imposed on one under way: a write cut in the middle would answer an
+	// error though it may have landed, where an item not started is simply
+	// not run. The margin to the server's write timeout (5 minutes) covers
+	// the item under way.
+	deadline := start.Add(s.syncDeadline)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	defer context.AfterFunc(r.Context(), cancel)()
@@ -110,14 +137,29 @@ func (s *Server) sync(w http.ResponseWriter, r *http.Request) {
 	outerID := requestID(r.Context())
 	corr := correlationID(r)
 	res := SyncResponse{Results: make([]SyncResult, 0, len(items)), ClockSkewSeconds: skew}
-	var written, replayed, refused int
+	var written, replayed, refused, notRun, answered int
 	for i, it := range items {
-		if ctx.Err() != nil {
+		if r.Context().Err() != nil {
 			s.log.Info("sync stopped: the client went away", zap.String("request_id", outerID), zap.Int("done", i), zap.Int("items", len(items)))
 			return
 		}
-		out := s.dispatch(ctx, r, it, itemRequestID(outerID, i), corr)
+		var out SyncResult
 		switch {
+		case it.Method != http.MethodPost:
+			// Sync replays queued writes; a read in a batch would make
+			// the batch's answer as large as the reads asked for.
+			out = syncProblem(it, domain.FieldError("items["+strconv.Itoa(i)+"].method",
+				"is %s; a sync batch replays writes (POST) only: read with the route itself", it.Method))
+		case time.Now().After(deadline):
+			out = syncProblem(it, domain.Errorf(codeSyncNotRun, "not run: the batch reached its %s deadline; send this item again", s.syncDeadline))
+		case answered > maxSyncAnswer:
+			out = syncProblem(it, domain.Errorf(codeSyncNotRun, "not run: the batch's answers reached %d bytes; send this item again", maxSyncAnswer))
+		default:
+			out = s.dispatch(ctx, r, it, itemRequestID(outerID, i), corr)
+		}
+		switch {
+		case domain.Code(problemCode(out)) == codeSyncNotRun:
+			notRun++
 		case out.Status/100 != 2:
 			refused++
 		case out.Replayed:
@@ -125,13 +167,14 @@ func (s *Server) sync(w http.ResponseWriter, r *http.Request) {
 		default:
 			written++
 		}
+		answered += len(out.Body) + len(out.Key) + len(out.ETag) + 64
 		res.Results = append(res.Results, out)
 	}
 	// One line per batch, beside the one per item: counts only, never keys,
 	// paths or bodies.
 	s.log.Info("sync batch", zap.String("request_id", outerID), zap.String("actor_id", actorFrom(r.Context()).ID),
 		zap.Int("items", len(items)), zap.Int("written", written), zap.Int("replayed", replayed),
-		zap.Int("refused", refused), zap.Duration("took", time.Since(start)))
+		zap.Int("refused", refused), zap.Int("not_run", notRun), zap.Duration("took", time.Since(start)))
 	if len(items) > 0 && replayed == len(items) {
 		w.Header().Set("Idempotent-Replayed", "true")
 	}
@@ -198,8 +241,37 @@ func (s *Server) execute(ctx context.Context, actor app.Actor, tokenHash []byte,
 	if status == 0 {
 		status = http.StatusOK
 	}
+	if rec.overflow {
+		// No write answers this much; the route's answer is dropped
+		// rather than held.
+		p := problemFor(domain.Errorf(domain.CodeInternal, "answer larger than %d bytes", maxSyncItemAnswer), u.Path)
+		s.log.Error("sync item answer too large", zap.String("request_id", reqID), zap.Int("status", status))
+		body, _ := json.Marshal(p)
+		return executed{Status: p.Status, Body: body}
+	}
 	return executed{Status: status, Body: bytes.TrimSpace(rec.body.Bytes()), ETag: rec.header.Get("ETag"),
 		Replayed: rec.header.Get("Idempotent-Replayed") == "true"}
+}
+
+// syncProblem answers an item that was not dispatched with err as the
+// problem its route would have sent.
+func syncProblem(it SyncItem, err error) SyncResult {
+	instance, _, _ := strings.Cut(it.Path, "?")
+	p := problemFor(err, instance)
+	body, _ := json.Marshal(p)
+	return SyncResult{Key: it.Key, Status: p.Status, Body: body}
+}
+
+// problemCode is the code of a problem answer, "" for anything else.
+func problemCode(r SyncResult) string {
+	if r.Status < 400 {
+		return ""
+	}
+	var p struct {
+		Code string `json:"code"`
+	}
+	_ = json.Unmarshal(r.Body, &p)
+	return p.Code
 }
 
 // dispatch runs one item of a batch as the batch's own actor, already
@@ -374,11 +446,13 @@ func isToken(s string) bool {
 	return s != ""
 }
 
-// itemRecorder is the in-memory ResponseWriter an item is answered into.
+// itemRecorder is the in-memory ResponseWriter an item is answered into. It
+// keeps at most maxSyncItemAnswer bytes and notes an overflow.
 type itemRecorder struct {
-	header http.Header
-	status int
-	body   bytes.Buffer
+	header   http.Header
+	status   int
+	body     bytes.Buffer
+	overflow bool
 }
 
 func newItemRecorder() *itemRecorder { return &itemRecorder{header: http.Header{}} }
@@ -394,6 +468,10 @@ func (r *itemRecorder) WriteHeader(code int) {
 func (r *itemRecorder) Write(b []byte) (int, error) {
 	if r.status == 0 {
 		r.status = http.StatusOK
+	}
+	if r.overflow || r.body.Len()+len(b) > maxSyncItemAnswer {
+		r.overflow = true
+		return len(b), nil
 	}
 	return r.body.Write(b)
 }

@@ -175,6 +175,32 @@ func TestComposeTopology(t *testing.T) {
 			t.Errorf("actionledger targets %v, want %v", targets, want)
 		}
 	})
+	t.Run("prometheus reads the indicator gauges with a token", func(t *testing.T) {
+		// They are area data: not on the open /metrics, but on an
+		// authorised route, with the token from a secret file.
+		p := readYAML(t, "prometheus.yml")[0]
+		found := false
+		for i := range len(get(p, "scrape_configs").([]any)) {
+			if str(p, "scrape_configs", i, "metrics_path") != "/v1/stats/metrics" {
+				continue
+			}
+			found = true
+			file := str(p, "scrape_configs", i, "authorization", "credentials_file")
+			name, ok := strings.CutPrefix(file, "/run/secrets/")
+			if !ok {
+				t.Fatalf("the indicator job's token is not read from a secret file: %q", file)
+			}
+			if !slices.Contains(strs(services["prometheus"], "secrets"), name) {
+				t.Errorf("prometheus does not get the secret %q", name)
+			}
+			if targets := strs(p, "scrape_configs", i, "static_configs", 0, "targets"); len(targets) != len(apps) {
+				t.Errorf("indicator targets %v", targets)
+			}
+		}
+		if !found {
+			t.Error("no job scrapes /v1/stats/metrics: the dashboard's indicator panels would be empty")
+		}
+	})
 }
 
 // metricsInCode lists the metric names the Go code registers.

@@ -11,7 +11,9 @@ import (
 const nationalLabel = "all"
 
 // Gauges exposes headline indicators per district as Prometheus gauges, so a
-// dashboard can chart completion and trust without calling the JSON API. They
+// dashboard can chart completion and trust without calling the JSON API (it
+// scrapes GET /v1/stats/metrics, which only callers allowed every district
+// may read). They
 // are computed from the read models when scraped (answers are cached until a
 // model moves), so they cost nothing between scrapes.
 type Gauges struct {
@@ -19,8 +21,9 @@ type Gauges struct {
 	completion, actionPoints, trust *prometheus.Desc
 }
 
-// NewGauges returns the indicator collector of e; register it with the
-// registry /metrics serves.
+// NewGauges returns the indicator collector of e. They are area data:
+// register it on a registry of its own (NewIndicatorRegistry), never on the
+// one the open /metrics serves.
 func NewGauges(e *Engine) *Gauges {
 	return &Gauges{
 		e: e,
@@ -95,4 +98,13 @@ func (g *Gauges) districts() []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// NewIndicatorRegistry returns a registry holding only e's indicator gauges.
+// They are area data: serve it on an authorised route, never on the open
+// /metrics with the operational metrics.
+func NewIndicatorRegistry(e *Engine) *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(NewGauges(e))
+	return reg
 }

@@ -86,14 +86,23 @@ func repCompletion(t *testing.T, e *env, minPos uint64) string {
 	return string(out)
 }
 
-// repGauges scrapes the indicator gauges of /metrics: series -> value.
-func repGauges(t *testing.T, e *env) map[string]string {
+// repGauges scrapes the indicator gauges (GET /v1/stats/metrics, as the
+// auditor token): series -> value.
+func repGauges(t *testing.T, e *env, token string) map[string]string {
 	t.Helper()
-	resp, err := http.Get(e.base + "/metrics")
+	hr, err := http.NewRequest(http.MethodGet, e.base+"/v1/stats/metrics", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hr.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(hr)
 	if err != nil {
 		t.Fatalf("metrics: %v", err)
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /v1/stats/metrics: status %d", resp.StatusCode)
+	}
 	out := map[string]string{}
 	sc := bufio.NewScanner(resp.Body)
 	for sc.Scan() {
@@ -189,7 +198,7 @@ func TestReplicasShareOneKurrentDB(t *testing.T) {
 	})
 
 	t.Run("both replicas export the same indicator gauges", func(t *testing.T) {
-		ga, gb := repGauges(t, a), repGauges(t, b)
+		ga, gb := repGauges(t, a, a.tokens["auditor"]), repGauges(t, b, a.tokens["auditor"])
 		if len(ga) == 0 || ga[`actionledger_action_points{district="Kenema",status="open"}`] == "" {
 			t.Fatalf("no action-point gauges for Kenema in /metrics: %v", ga)
 		}

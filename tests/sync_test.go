@@ -114,7 +114,7 @@ func TestSyncBatch(t *testing.T) {
 		{405, "method_not_allowed", ""},
 		{404, "not_found", ""},
 		{400, "invalid_input", "zzz"},
-		{200, "", ""},
+		{400, "invalid_input", "items[13].method"}, // sync replays writes only
 	}
 	before := e.head()
 	first := e.syncBatch("mob", items)

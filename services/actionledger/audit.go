@@ -177,6 +177,9 @@ func (c *auditCLI) openOffline(ctx context.Context) (func(), error) {
 		return nil, fmt.Errorf("audit: no event store in %s: %w", c.dataDir, err)
 	}
 	store, err := boltstore.Open(path, boltstore.Options{OpenTimeout: 2 * time.Second})
+	if errors.Is(err, boltstore.ErrDamaged) {
+		return nil, fmt.Errorf("opening the event store: %w", err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("opening the event store (is the server still running?): %w", err)
 	}
@@ -408,20 +411,9 @@ func (c *auditCLI) verify(ctx context.Context) error {
 		}
 	} else {
 		var err error
-		if v, err = c.audit.Verify(ctx, offlineActor); err != nil {
+		if v, err = c.verifyOffline(ctx); err != nil {
 			return err
 		}
-		// With the file at hand, also check what the chain does not
-		// cover: the embedded store's index beside the log.
-		start := time.Now()
-		res, err := c.store.Verify(ctx)
-		if err != nil {
-			return err
-		}
-		if !res.Intact() && (v.Intact || res.BrokenAt < v.BrokenAt) {
-			v.Intact, v.BrokenAt, v.Reason = false, res.BrokenAt, res.Reason+" (embedded store check)"
-		}
-		v.TookMS += time.Since(start).Milliseconds()
 	}
 	if err := c.printJSON(v); err != nil {
 		return err
@@ -431,6 +423,26 @@ func (c *auditCLI) verify(ctx context.Context) error {
 	}
 	fmt.Fprintf(c.stderr, "intact: %d events, head position %d, head hash %s\n", v.Count, v.HeadPosition, v.HeadHash)
 	return nil
+}
+
+// verifyOffline walks the chain of the opened data dir, and with the file at
+// hand also what the chain does not cover: the embedded store's index beside
+// the log. restore runs it on a copy before it becomes a data dir.
+func (c *auditCLI) verifyOffline(ctx context.Context) (app.VerifyView, error) {
+	v, err := c.audit.Verify(ctx, offlineActor)
+	if err != nil {
+		return v, err
+	}
+	start := time.Now()
+	res, err := c.store.Verify(ctx)
+	if err != nil {
+		return v, err
+	}
+	if !res.Intact() && (v.Intact || res.BrokenAt < v.BrokenAt) {
+		v.Intact, v.BrokenAt, v.Reason = false, res.BrokenAt, res.Reason+" (embedded store check)"
+	}
+	v.TookMS += time.Since(start).Milliseconds()
+	return v, nil
 }
 
 // ---------------------------------------------------------------------------

@@ -37,6 +37,8 @@ Usage:
   actionledger projections rebuild      rebuild the read models from the first event
   actionledger audit history|as-of|verify|export   the auditor's tools (--data-dir DIR or --server URL)
   actionledger relay --nats-url URL     publish domain events to NATS JetStream, once per event id
+  actionledger backup --out F           a consistent copy of the store (--data-dir DIR, or --server URL while it serves)
+  actionledger restore --from F --data-dir DIR   verify a copy, then make it a new data dir
   actionledger generate [--scale S]     write a CLEA-shaped history as a backlog (NDJSON)
   actionledger import --file F          load a backlog into the store through the command handlers
   actionledger sync --file F --token T  send a backlog to a server through POST /v1/sync
@@ -71,6 +73,10 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return auditCmd(ctx, args[1:], stdout, stderr)
 	case "relay":
 		return relayCmd(ctx, args[1:], stdout, stderr)
+	case "backup":
+		return backupCmd(ctx, args[1:], stdout, stderr)
+	case "restore":
+		return restoreCmd(ctx, args[1:], stdout, stderr)
 	case "generate":
 		return generateCmd(ctx, args[1:], stdout, stderr)
 	case "import":

@@ -258,11 +258,11 @@ func Open(ctx context.Context, cfg Config, log *zap.Logger) (*Main, error) {
 	m.app.Reads.ResolveNames = func(a domain.Area) (domain.Area, error) {
 		return m.app.Places.ResolveArea(a.District, a.Chiefdom)
 	}
-	// Completion and trust per district, for dashboards (computed when scraped).
-	if err := m.registry.Register(projections.NewGauges(m.read)); err != nil {
-		return nil, fmt.Errorf("registering the indicator gauges: %w", err)
-	}
-	m.api, err = api.New(api.Config{App: m.app, Read: m.read, Logger: log, Registry: m.registry, Ready: m.ready})
+	// Completion and trust per district, for dashboards (computed when
+	// scraped). They are area data, so they live on a registry of their own
+	// that only an authorised route serves, never on the open /metrics.
+	m.api, err = api.New(api.Config{App: m.app, Read: m.read, Logger: log, Registry: m.registry, Ready: m.ready,
+		Indicators: projections.NewIndicatorRegistry(m.read), Backup: backupper(store)})
 	if err != nil {
 		return nil, err
 	}
@@ -428,4 +428,11 @@ func secretFile(value, path string, log *zap.Logger) (string, error) {
 	}
 	log.Info("generated a secret; keep the file private", zap.String("file", path))
 	return s, nil
+}
+
+// backupper is the store's online backup, when it has one (the embedded
+// store; KurrentDB is backed up by its own tools).
+func backupper(s eventstore.Store) eventstore.Backupper {
+	b, _ := s.(eventstore.Backupper)
+	return b
 }

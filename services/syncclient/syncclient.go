@@ -343,8 +343,32 @@ type wireResult struct {
 	Replayed bool            `json:"replayed"`
 }
 
-// batch sends one batch until it gets an answer, and records its results.
+// codeNotRun is the result of an item the server did not reach within its
+// batch's deadline or answer budget: nothing was written, send it again.
+const codeNotRun = "sync_item_not_run"
+
+// batch sends one batch until it gets an answer, and records its results;
+// items the server did not reach go again, in order, in a batch of their own.
 func (r *run) batch(ctx context.Context, as string, idx []int) error {
+	for attempt := 1; ; attempt++ {
+		rest, err := r.sendBatch(ctx, as, idx)
+		if err != nil || len(rest) == 0 {
+			return err
+		}
+		if attempt >= r.c.cfg.Attempts {
+			// They stay in the summary as refused, with their code.
+			r.mu.Lock()
+			r.done += len(rest)
+			r.mu.Unlock()
+			return nil
+		}
+		idx = rest
+	}
+}
+
+// sendBatch sends idx once it is answered, records the results, and returns
+// the items the server did not reach.
+func (r *run) sendBatch(ctx context.Context, as string, idx []int) ([]int, error) {
 	var req struct {
 		Items []wireItem `json:"items"`
 	}
@@ -354,14 +378,15 @@ func (r *run) batch(ctx context.Context, as string, idx []int) error {
 	}
 	raw, err := json.Marshal(req)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	results, retried, err := r.c.send(ctx, r.tokens[as], raw, len(idx), &r.retries)
 	if err != nil {
 		first := r.items[idx[0]]
-		return fmt.Errorf("batch from line %d (%d items): %w", first.line, len(idx), err)
+		return nil, fmt.Errorf("batch from line %d (%d items): %w", first.line, len(idx), err)
 	}
 	r.batches.Add(1)
+	var notRun []int
 	for k, i := range idx {
 		e := r.items[i]
 		res := results[k]
@@ -380,18 +405,21 @@ func (r *run) batch(ctx context.Context, as string, idx []int) error {
 			if out.Code == "" {
 				out.Code = strconv.Itoa(res.Status)
 			}
+			if out.Code == codeNotRun {
+				notRun = append(notRun, i)
+			}
 		}
 		r.sum.Results[i] = out
 	}
 	r.mu.Lock()
-	r.done += len(idx)
+	r.done += len(idx) - len(notRun)
 	p := Progress{Done: r.done, Total: len(r.items), Batches: int(r.batches.Load()), Retries: int(r.retries.Load()), Elapsed: time.Since(r.start)}
 	r.sum.Batches, r.sum.Retries = p.Batches, p.Retries
 	if r.c.cfg.Progress != nil {
 		r.c.cfg.Progress(p)
 	}
 	r.mu.Unlock()
-	return nil
+	return notRun, nil
 }
 
 // ErrBatchRefused is a batch the server refused as a whole (a malformed

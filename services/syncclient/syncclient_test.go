@@ -22,10 +22,13 @@ import (
 // first answers each batch with the given failures.
 type fakeServer struct {
 	failFirst []int // statuses of the first answers (0: drop the connection)
-	calls     atomic.Int64
-	seen      map[string]bool
-	users     atomic.Int64
-	tokens    []string
+	// notRun is how many items at the end of the first answered batch the
+	// server says it did not reach (503 sync_item_not_run).
+	notRun int
+	calls  atomic.Int64
+	seen   map[string]bool
+	users  atomic.Int64
+	tokens []string
 }
 
 func (f *fakeServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -74,8 +77,17 @@ func (f *fakeServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var out struct {
 		Results []result `json:"results"`
 	}
-	for _, it := range req.Items {
+	cut := len(req.Items)
+	if f.notRun > 0 {
+		cut, f.notRun = max(0, cut-f.notRun), 0
+	}
+	for i, it := range req.Items {
 		res := result{Key: it.Key, Status: 201, Body: json.RawMessage(`{"id":"x"}`)}
+		if i >= cut {
+			res.Status, res.Body = 503, json.RawMessage(`{"code":"sync_item_not_run","detail":"not run: the batch reached its deadline"}`)
+			out.Results = append(out.Results, res)
+			continue
+		}
 		switch {
 		case strings.HasSuffix(it.Path, "/bad"):
 			res.Status, res.Body = 409, json.RawMessage(`{"code":"transition_not_allowed","detail":"no"}`)
@@ -169,6 +181,25 @@ func TestResendMarksConfirmed(t *testing.T) {
 		t.Fatal(err)
 	}
 	if sum.Written != 0 || sum.AlreadyThere != 2 || sum.ConfirmedOnRetry != 2 || sum.Retries != 1 {
+		t.Errorf("summary %+v", sum)
+	}
+}
+
+// TestItemsNotRunAreSentAgain: items the server did not reach within its
+// batch deadline (503 sync_item_not_run) are sent again, in order; the
+// items it did answer are not.
+func TestItemsNotRunAreSentAgain(t *testing.T) {
+	f := &fakeServer{seen: map[string]bool{}, notRun: 2}
+	ts := httptest.NewServer(f)
+	defer ts.Close()
+	sum, err := client(t, ts.URL, 500).SyncFile(context.Background(), strings.NewReader(phone))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.calls.Load() != 2 {
+		t.Errorf("%d batches sent, want 2 (the batch, then the items not reached)", f.calls.Load())
+	}
+	if sum.Written != 2 || sum.AlreadyThere != 0 || sum.Refused != 1 || sum.RefusedBy["transition_not_allowed"] != 1 {
 		t.Errorf("summary %+v", sum)
 	}
 }

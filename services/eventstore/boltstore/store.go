@@ -102,12 +102,20 @@ func Open(path string, opts Options) (*Store, error) {
 	if opts.OpenTimeout <= 0 {
 		opts.OpenTimeout = defaultOpenTimeout
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{
-		Timeout: opts.OpenTimeout,
-		// The freelist is rebuilt by scanning at open instead of being
-		// rewritten by every commit, which keeps commits small.
-		NoFreelistSync: false,
-		FreelistType:   bolt.FreelistMapType,
+	if err := preflight(path); err != nil {
+		return nil, fmt.Errorf("boltstore: open %s: %w", path, err)
+	}
+	var db *bolt.DB
+	err := guard(path, func() error {
+		var err error
+		db, err = bolt.Open(path, 0o600, &bolt.Options{
+			Timeout: opts.OpenTimeout,
+			// The freelist is rebuilt by scanning at open instead of being
+			// rewritten by every commit, which keeps commits small.
+			NoFreelistSync: false,
+			FreelistType:   bolt.FreelistMapType,
+		})
+		return err
 	})
 	if err != nil {
 		if errors.Is(err, berrors.ErrTimeout) {
@@ -119,18 +127,28 @@ func Open(path string, opts Options) (*Store, error) {
 		head headState
 		idx  *index
 	)
-	err = db.Update(func(tx *bolt.Tx) error {
-		var err error
-		if head, err = initLayout(tx); err != nil {
+	err = guard(path, func() error {
+		// Every page once, before anything is written: a damaged page
+		// stops the open here instead of a reader (or the writer) later.
+		if err := db.View(func(tx *bolt.Tx) error {
+			defer releasePages(db.Info().Data, int(tx.Size()))
+			return walkPages(tx)
+		}); err != nil {
 			return err
 		}
-		release := func() { releasePages(db.Info().Data, int(tx.Size())) }
-		idx, err = loadIndex(tx, head, release)
-		release()
-		return err
+		return db.Update(func(tx *bolt.Tx) error {
+			var err error
+			if head, err = initLayout(tx); err != nil {
+				return err
+			}
+			release := func() { releasePages(db.Info().Data, int(tx.Size())) }
+			idx, err = loadIndex(tx, head, release)
+			release()
+			return err
+		})
 	})
 	if err != nil {
-		_ = db.Close()
+		_ = guard(path, db.Close)
 		return nil, fmt.Errorf("boltstore: open %s: %w", path, err)
 	}
 	s := &Store{
@@ -256,7 +274,7 @@ func (s *Store) view(fn func(tx *bolt.Tx) error) error {
 	if s.isClosed.Load() {
 		return eventstore.ErrClosed
 	}
-	err := s.db.View(fn)
+	err := guard(s.path, func() error { return s.db.View(fn) })
 	if errors.Is(err, berrors.ErrDatabaseNotOpen) {
 		return eventstore.ErrClosed
 	}

@@ -130,34 +130,38 @@ func (s *Store) commit(batch []*request, arena []byte) []byte {
 	}
 	var before, after headState
 	s.pending.reset()
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		w, err := newTxWriter(tx, arena, view{s.index, s.pending})
-		if err != nil {
-			return err
-		}
-		before = w.head
-		ns := s.clock().UnixNano()
-		if ns < w.head.recordedAt {
-			ns = w.head.recordedAt
-		}
-		w.head.recordedAt = ns
-		w.recordedAt = time.Unix(0, ns).UTC()
-		for _, r := range batch {
-			var abort error
-			r.res, r.err, abort = w.apply(r)
-			if abort != nil {
-				return abort
+	// A fault on a damaged page fails the commit (and stops the store)
+	// instead of the process.
+	err := guard(s.path, func() error {
+		return s.db.Update(func(tx *bolt.Tx) error {
+			w, err := newTxWriter(tx, arena, view{s.index, s.pending})
+			if err != nil {
+				return err
 			}
-		}
-		arena = w.arena
-		if w.head.pos == before.pos {
+			before = w.head
+			ns := s.clock().UnixNano()
+			if ns < w.head.recordedAt {
+				ns = w.head.recordedAt
+			}
+			w.head.recordedAt = ns
+			w.recordedAt = time.Unix(0, ns).UTC()
+			for _, r := range batch {
+				var abort error
+				r.res, r.err, abort = w.apply(r)
+				if abort != nil {
+					return abort
+				}
+			}
+			arena = w.arena
+			if w.head.pos == before.pos {
+				return nil
+			}
+			after = w.head
+			if err := w.meta.Put(keyHead, after.encode(nil)); err != nil {
+				return fmt.Errorf("write head: %w", err)
+			}
 			return nil
-		}
-		after = w.head
-		if err := w.meta.Put(keyHead, after.encode(nil)); err != nil {
-			return fmt.Errorf("write head: %w", err)
-		}
-		return nil
+		})
 	})
 	if err != nil {
 		err = fmt.Errorf("%w: boltstore: commit: %w", eventstore.ErrFailed, err)

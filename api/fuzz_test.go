@@ -1,0 +1,102 @@
+package api_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/actionledger/actionledger/api"
+	"github.com/actionledger/actionledger/domain"
+)
+
+// The decoders every request goes through, fuzzed. Seeds are in
+// testdata/fuzz/<target>; `go test` runs them as plain tests, and .ci/run
+// fuzzes each target for a few seconds.
+
+// FuzzDecodeBody: any body is either accepted or refused with a 400 naming
+// a field; it never panics or hangs. An accepted body is one JSON object of
+// valid UTF-8 whose keys are all known, lower case and given once, so it
+// decodes the same under encoding/json's looser rules.
+func FuzzDecodeBody(f *testing.F) {
+	f.Add([]byte(`{"kind":"follow_up","trust_rating":3,"concerns":[{"need":"basic","text":"no water"}]}`))
+	f.Add([]byte(`{"id":"AP-1","community_id":"KEN-1","title":"Hand-washing","category":"hygiene","kind":"one_off","due_date":"2015-03-01"}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		for name, decode := range map[string]func([]byte) error{"visit": api.DecodeVisit, "action point": api.DecodeActionPoint} {
+			err := decode(body)
+			if err != nil {
+				var de *domain.Error
+				if !errors.As(err, &de) || de.Code != domain.CodeInvalid || de.Field == "" {
+					t.Fatalf("%s: %q refused without a field: %v", name, body, err)
+				}
+				continue
+			}
+			trimmed := bytes.TrimSpace(body)
+			if len(trimmed) == 0 {
+				continue // an empty body is an empty object
+			}
+			if !utf8.Valid(body) {
+				t.Fatalf("%s: accepted invalid UTF-8 %q", name, body)
+			}
+			var m map[string]json.RawMessage
+			if err := json.Unmarshal(body, &m); err != nil {
+				t.Fatalf("%s: accepted %q, which is not one JSON object: %v", name, body, err)
+			}
+			for k, v := range m {
+				if strings.ToLower(k) != k {
+					t.Fatalf("%s: accepted key %q", name, k)
+				}
+				var s string
+				if json.Unmarshal(v, &s) == nil && strings.ContainsRune(s, utf8.RuneError) && !bytes.Contains(bytes.ToLower(v), []byte(`\ufffd`)) && !bytes.ContainsRune(v, utf8.RuneError) {
+					t.Fatalf("%s: accepted %s for %q, which decodes with a replacement character", name, v, k)
+				}
+			}
+		}
+	})
+}
+
+// FuzzSyncBatch: any batch body is either a well-formed batch (at most 500
+// items, each with its own visible-ASCII key, a method token and a path on
+// this server other than the batch route) or a 4xx refusal naming the field.
+func FuzzSyncBatch(f *testing.F) {
+	f.Add([]byte(`{"items":[{"key":"p1","method":"POST","path":"/v1/communities/KEN-1/visits","body":{"kind":"initial","trust_rating":3}}]}`), false)
+	f.Add([]byte(`{"occurred_at":"2015-02-16T18:02:00Z","items":[{"key":"a","method":"get","path":"/v1/action-points?district=Kenema"},{"key":"b","method":"POST","path":"/v1/./sync"}]}`), false)
+	f.Fuzz(func(t *testing.T, body []byte, gzipped bool) {
+		r := httptest.NewRequest(http.MethodPost, "/v1/sync", bytes.NewReader(body))
+		r.Header.Set("Content-Type", "application/json")
+		if gzipped {
+			r.Header.Set("Content-Encoding", "gzip")
+		}
+		items, _, err := api.ReadSyncBatch(r)
+		if err != nil {
+			var de *domain.Error
+			if !errors.As(err, &de) {
+				t.Fatalf("%q refused with %v, not a problem", body, err)
+			}
+			if de.Code == domain.CodeInvalid && de.Field == "" {
+				t.Fatalf("%q refused without naming the field: %v", body, err)
+			}
+			return
+		}
+		if len(items) > api.MaxSyncItems {
+			t.Fatalf("%d items accepted", len(items))
+		}
+		keys := map[string]bool{}
+		for i, it := range items {
+			if it.Key == "" || keys[it.Key] || strings.ContainsFunc(it.Key, func(r rune) bool { return r < 0x21 || r > 0x7e }) {
+				t.Fatalf("item %d: key %q accepted", i, it.Key)
+			}
+			keys[it.Key] = true
+			if it.Method == "" || strings.ToUpper(it.Method) != it.Method {
+				t.Fatalf("item %d: method %q accepted", i, it.Method)
+			}
+			if !strings.HasPrefix(it.Path, "/") || strings.HasPrefix(it.Path, "//") && strings.Contains(it.Path[2:], "/") {
+				t.Fatalf("item %d: path %q accepted", i, it.Path)
+			}
+		}
+	})
+}
