@@ -17,6 +17,8 @@ func TestEveryCommandHelpSaysWhatItDoesWithAnExample(t *testing.T) {
 		{"import"},
 		{"sync"},
 		{"relay"},
+		{"backup"},
+		{"restore"},
 		{"projections"},
 		{"projections", "rebuild"},
 		{"audit"},

@@ -25,6 +25,11 @@ import (
 func backupCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var dataDir, serverURL, out string
 	f := newFlags("backup", stderr)
+	f.describe(stdout, `Takes a consistent copy of the embedded store (events.db) while the server keeps
+serving writes, and prints the copy's head position, event count and hash. A running
+server is copied through its admin route; a stopped one straight from its data dir.`,
+		"ACTIONLEDGER_ADMIN_TOKEN=$ADMIN actionledger backup --server http://127.0.0.1:8080 --out ./events-backup.db",
+		"actionledger backup --data-dir ./demo-data --out ./events-backup.db")
 	f.String(&out, "out", "", "file to write the copy to (must not exist)")
 	f.String(&dataDir, "data-dir", "", "copy the store in this data dir (the server must be stopped; else use --server)")
 	f.String(&serverURL, "server", "", "copy a running server's store (GET /v1/admin/backup; needs ACTIONLEDGER_ADMIN_TOKEN)")
@@ -126,6 +131,9 @@ func backupRemote(ctx context.Context, base, token string, w io.Writer) (eventst
 func restoreCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var from, dataDir string
 	f := newFlags("restore", stderr)
+	f.describe(stdout, `Checks a copy written by "actionledger backup" (the same hash-chain verification as
+"audit verify") and only then makes it the events.db of a new, empty data dir.`,
+		"actionledger restore --from ./events-backup.db --data-dir ./restored-data")
 	f.String(&from, "from", "", "a copy written by `actionledger backup`")
 	f.String(&dataDir, "data-dir", "", "the new data dir (must be empty or missing)")
 	if err := f.parse(args); err != nil {
