@@ -24,6 +24,7 @@ func (s *Server) mountConsole(r *mux.Router) error {
 	c, err := console.New(console.Config{
 		Auth:     s.app.Auth,
 		Reads:    consoleReads{s: s},
+		App:      s.app,
 		StatusOf: func(err error) int { return problemFor(err, "").Status },
 		Logger:   s.log.Named("console"),
 		SignedIn: func(r *http.Request, actor app.Actor) {
@@ -71,4 +72,23 @@ func (c consoleReads) ChildTrust(ctx context.Context, actor app.Actor, asked dom
 	}
 	kids, pos := r.ChildTrust(f)
 	return kids, pos, nil
+}
+
+func (c consoleReads) Series(ctx context.Context, actor app.Actor, asked domain.Area, communityID string) (projections.CompletionStats, projections.TrustStats, uint64, error) {
+	f, err := c.s.readFilter(ctx, actor, asked, communityID, statsRoles...)
+	if err != nil {
+		return projections.CompletionStats{}, projections.TrustStats{}, 0, err
+	}
+	comp, pos := c.s.read.CompletionStats(f, true)
+	trust, tpos := c.s.read.TrustStats(f)
+	return comp, trust, min(pos, tpos), nil
+}
+
+func (c consoleReads) ActionPoints(ctx context.Context, actor app.Actor, asked domain.Area, status string, overdue bool, after int32, limit int) ([]projections.ActionPointItem, int32, uint64, error) {
+	f, err := c.s.readFilter(ctx, actor, asked, "", domain.RoleMobilizer, domain.RoleCoordinator, domain.RoleAuditor, domain.RoleAdmin)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	items, next, pos := c.s.read.ActionPoints(f, status, overdue, after, limit)
+	return items, next, pos, nil
 }

@@ -78,6 +78,14 @@ func (f *fakeReads) ChildTrust(_ context.Context, actor app.Actor, _ domain.Area
 	return f.children, 7, f.check(actor)
 }
 
+func (f *fakeReads) Series(_ context.Context, actor app.Actor, _ domain.Area, _ string) (projections.CompletionStats, projections.TrustStats, uint64, error) {
+	return f.completion, f.trust, 7, f.check(actor)
+}
+
+func (f *fakeReads) ActionPoints(context.Context, app.Actor, domain.Area, string, bool, int32, int) ([]projections.ActionPointItem, int32, uint64, error) {
+	return nil, 0, 7, nil
+}
+
 const (
 	coordToken = "alt_coordinator-token"
 	mobToken   = "alt_mobilizer-token"
@@ -413,11 +421,11 @@ func TestThisWeekShowsTheReadModelsFigures(t *testing.T) {
 		`<span id="area">Kenema</span>`,
 		`<dd id="achieved-rate">44.4%</dd>`,
 		`<dd id="implementation-rate">77.8%</dd>`,
-		`<dd id="overdue" class="alert">2</dd>`,
+		`<dd id="overdue" class="alert"><a href="/work?overdue=true">2</a></dd>`, // linked to the work list
 		`<dd id="trust-index">0.58</dd>`, // the latest week with an index, not the empty current one
 		`<dd id="trust-week">2026-W48</dd>`,
 		`<dd id="trust-falling" class="alert">Falling</dd>`,
-		`<th scope="row">Lower Bambara</th><td>0.41</td>`,
+		`<th scope="row"><a href="/trends?chiefdom=lower&#43;bambara&amp;district=kenema">Lower Bambara</a></th><td>0.41</td>`,
 		"Coordinator · Kenema",
 	} {
 		if !strings.Contains(p.body, want) {
