@@ -176,7 +176,10 @@ func (u *consoleUser) do(method, path string, form url.Values) consolePage {
 	return consolePage{status: res.StatusCode, header: res.Header, body: string(b)}
 }
 
-func (u *consoleUser) get(path string) consolePage { u.t.Helper(); return u.do(http.MethodGet, path, nil) }
+func (u *consoleUser) get(path string) consolePage {
+	u.t.Helper()
+	return u.do(http.MethodGet, path, nil)
+}
 func (u *consoleUser) post(path string, f url.Values) consolePage {
 	u.t.Helper()
 	return u.do(http.MethodPost, path, f)
