@@ -136,3 +136,9 @@ func crumbs(lang, page string, own, a domain.Area) []crumb {
 	}
 	return out
 }
+
+// titled is an area as a heading names it: place keys (lower case, as the
+// read models keep them) shown as names.
+func titled(lang string, a domain.Area) string {
+	return areaName(lang, domain.Area{District: placeName(a.District), Chiefdom: placeName(a.Chiefdom)})
+}

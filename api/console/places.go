@@ -50,7 +50,7 @@ func (c *Console) places(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v := c.view(r, "places", s, actor)
-	sv := &scoreView{Area: area, Name: areaName(v.Lang, area), Position: pos,
+	sv := &scoreView{Area: area, Name: titled(v.Lang, area), Position: pos,
 		Crumbs: crumbs(v.Lang, "/places", actor.Area, area), Trends: "/trends" + placeQuery(area, "")}
 	for _, k := range kids {
 		child := domain.Area{District: k.District, Chiefdom: k.Chiefdom}

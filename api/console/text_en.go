@@ -147,5 +147,6 @@ var english = map[string]string{
 	"any_status":            "Any",
 	"overdue_only":          "Overdue only",
 	"show":                  "Show",
+	"scroll_table":          "Table (scrolls sideways on a small screen)",
 	"next_page":             "Next page",
 }

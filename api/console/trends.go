@@ -67,7 +67,7 @@ func (c *Console) trends(w http.ResponseWriter, r *http.Request) {
 			c.failed(w, r, s, err)
 			return
 		}
-		tv.Name = areaName(v.Lang, tv.Area)
+		tv.Name = titled(v.Lang, tv.Area)
 	}
 	tv.Crumbs = crumbs(v.Lang, "/trends", actor.Area, tv.Area)
 	parent, hasParent := tv.Area, true
@@ -80,7 +80,7 @@ func (c *Console) trends(w http.ResponseWriter, r *http.Request) {
 		pc, pt, ppos, err := c.cfg.Reads.Series(ctx, actor, parent, "")
 		if err == nil {
 			pcomp, ptrust, tv.HasParent = pc, pt, true
-			tv.ParentName = areaName(v.Lang, parent)
+			tv.ParentName = titled(v.Lang, parent)
 			tv.Position = min(tv.Position, ppos)
 		} else if c.cfg.StatusOf(err) != http.StatusForbidden {
 			c.failed(w, r, s, err)
@@ -150,8 +150,10 @@ func trendRows(comp projections.CompletionStats, trust projections.TrustStats, p
 
 // chart is an SVG line chart of figures in [0,1], drawn on the server.
 type chart struct {
-	W, H  int
-	Lines []line
+	W, H int
+	// X1 and X2 bound the plot, for the grid lines.
+	X1, X2 int
+	Lines  []line
 	// Grid are the horizontal lines at 0, 25, 50, 75 and 100 %.
 	Grid []gridLine
 	// Ticks label some weeks along the bottom.
@@ -184,7 +186,7 @@ const (
 )
 
 func drawChart(rows []trendRow, parent bool) chart {
-	ch := chart{W: chartW, H: chartH, Empty: len(rows) == 0}
+	ch := chart{W: chartW, H: chartH, X1: chartLeft, X2: chartW - chartRight, Empty: len(rows) == 0}
 	plotW, plotH := chartW-chartLeft-chartRight, chartH-chartTop-chartBottom
 	for i := 0; i <= 4; i++ {
 		y := chartTop + plotH - plotH*i/4

@@ -26,6 +26,8 @@ type workView struct {
 	Position uint64
 	Here     string
 	CanAct   bool
+	// Done is a text key after an action taken from the list.
+	Done string
 }
 
 type workItem struct {
@@ -66,7 +68,7 @@ func (c *Console) work(w http.ResponseWriter, r *http.Request) {
 		area = actor.Area
 	}
 	v := c.view(r, "work", s, actor)
-	wv := &workView{Name: areaName(v.Lang, area), Status: status, Overdue: overdue, Position: pos,
+	wv := &workView{Name: titled(v.Lang, area), Status: status, Overdue: overdue, Position: pos,
 		Statuses: []string{domain.StatusOpen, domain.StatusInProgress, domain.StatusAchieved, domain.StatusDropped},
 		CanAct:   actor.Role == domain.RoleCoordinator}
 	for _, it := range items {
@@ -114,6 +116,11 @@ func (c *Console) work(w http.ResponseWriter, r *http.Request) {
 		here.Set("after", strconv.Itoa(int(after)))
 	}
 	wv.Here = "/work?" + here.Encode()
+	if done := q.Get("done"); done != "" {
+		if _, ok := text(v.Lang, "done_"+done); ok {
+			wv.Done = "done_" + done
+		}
+	}
 	if next != 0 {
 		n := url.Values{}
 		for k, vs := range base {
