@@ -175,8 +175,9 @@ type gridLine struct {
 }
 
 type tick struct {
-	X     int
-	Label string
+	X      int
+	Label  string
+	Anchor string
 }
 
 const (
@@ -200,7 +201,13 @@ func drawChart(rows []trendRow, parent bool) chart {
 	}
 	step := max(1, len(rows)/6)
 	for i := 0; i < len(rows); i += step {
-		ch.Ticks = append(ch.Ticks, tick{X: int(x(i)), Label: rows[i].Week})
+		ch.Ticks = append(ch.Ticks, tick{X: int(x(i)), Label: rows[i].Week, Anchor: "middle"})
+	}
+	if n := len(ch.Ticks); n > 1 { // the last label ends at the plot's edge
+		ch.Ticks[n-1].Anchor = "end"
+		if ch.Ticks[0].X == chartLeft {
+			ch.Ticks[0].Anchor = "start"
+		}
 	}
 	series := []struct {
 		key, class string
