@@ -6,7 +6,8 @@ import (
 	"errors"
 )
 
-// Cursors are opaque to clients: a version byte and a number, base64url. The
+// Cursors of the users list are opaque to clients: a version byte and a
+// number, base64url (the read-model lists page in services/app). The
 // version lets the paging scheme change without old cursors being misread.
 const cursorVersion = 1
 

@@ -286,54 +286,6 @@ func (m *Completion) asOf(f Filter, c *cut) CompletionStats {
 	return m.counts(&f, dayOf(now), c)
 }
 
-// ActionPointItem is one row of the follow-up list.
-type ActionPointItem struct {
-	ID          string `json:"id"`
-	CommunityID string `json:"community_id"`
-	District    string `json:"district"`
-	Chiefdom    string `json:"chiefdom"`
-	Category    string `json:"category"`
-	Kind        string `json:"kind"`
-	Status      string `json:"status"`
-	DueDate     string `json:"due_date,omitempty"`
-	Overdue     bool   `json:"overdue"`
-}
-
-// List returns the action points matching f (and status, overdue when set),
-// after the record cursor `after` (0: from the start), at most limit, and the
-// cursor for the next page (0: no more).
-func (m *Completion) List(f Filter, status string, overdueOnly bool, after int32, limit int) ([]ActionPointItem, int32) {
-	today := dayOf(f.Now)
-	if f.Now.IsZero() {
-		today = dayOf(time.Now())
-	}
-	var out []ActionPointItem
-	for _, n := range m.idx[f.scopeKey()] {
-		if n < after {
-			continue
-		}
-		r := &m.recs[n]
-		if f.Category != "" && r.Category != f.Category || !f.matches(r.Place, r.RaisedAt) {
-			continue
-		}
-		s := r.status()
-		od := isOverdue(r.Due, s, today)
-		if status != "" && apStatusNames[s] != status || overdueOnly && !od {
-			continue
-		}
-		if len(out) == limit {
-			return out, n
-		}
-		item := ActionPointItem{ID: r.ID, CommunityID: r.Place.Community, District: r.Names[0], Chiefdom: r.Names[1],
-			Category: r.Category, Kind: r.Kind, Status: apStatusNames[s], Overdue: od}
-		if r.Due != 0 {
-			item.DueDate = time.Unix(r.Due*86400, 0).UTC().Format(time.DateOnly)
-		}
-		out = append(out, item)
-	}
-	return out, 0
-}
-
 func bucket(m map[string]*Counts, k string) *Counts {
 	c := m[k]
 	if c == nil {

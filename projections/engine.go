@@ -121,6 +121,7 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 			{NameFeedback, func() Model { return NewFeedback() }},
 			{NameTrust, func() Model { return NewTrust(weights) }},
 			{NameActivity, func() Model { return NewActivity() }},
+			{NameLists, func() Model { return NewLists() }},
 		}
 	}
 	db, err := bolt.Open(cfg.Path, 0o600, &bolt.Options{Timeout: 2 * time.Second, NoFreelistSync: true, FreelistType: bolt.FreelistMapType})

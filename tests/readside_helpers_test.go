@@ -65,6 +65,7 @@ type simVisit struct {
 	community string
 	at        time.Time
 	rating    int
+	needs     []string // the need categories of its concerns
 }
 
 // world is the recount basis: it only ever grows by what the server
@@ -146,8 +147,8 @@ var simPlaces = []struct{ id, district, chiefdom string }{
 	{"KAI-1", "Kailahun", "Luawa"},
 	{"KAI-2", "Kailahun", "Luawa"},
 	{"KAI-3", "Kailahun", "LUAWA"},
-	{"KAI-4", "Kailahun", "Jawei"},
-	{"KAI-5", "Kailahun", "Jawei"},
+	{"KAI-4", "Kailahun", "Jawie"},
+	{"KAI-5", "Kailahun", "Jawie"},
 }
 
 var (
@@ -300,11 +301,13 @@ func (w *world) planVisits(c *simCommunity) []op {
 			}
 			rating := 1 + w.rng.IntN(5)
 			body := map[string]any{"kind": kind, "trust_rating": rating, "occurred_at": rfc(at)}
+			var needs []string
 			if w.rng.IntN(3) == 0 {
-				body["concerns"] = []map[string]string{{"need": w.pick(simNeeds), "text": "raised at the meeting"}}
+				needs = []string{w.pick(simNeeds)}
+				body["concerns"] = []map[string]string{{"need": needs[0], "text": "raised at the meeting"}}
 			}
 			kind = "follow_up"
-			v := simVisit{community: c.id, at: at, rating: rating}
+			v := simVisit{community: c.id, at: at, rating: rating, needs: needs}
 			ops = append(ops, op{path: "/v1/communities/" + c.id + "/visits", token: c.mob, want: http.StatusCreated, body: body,
 				apply: func() { w.visits = append(w.visits, v) }})
 		}

@@ -52,20 +52,15 @@ type Reads interface {
 	Trust(ctx context.Context, actor app.Actor, asked domain.Area) (projections.TrustStats, uint64, error)
 	// ChildTrust is the latest trust week of each place one level below.
 	ChildTrust(ctx context.Context, actor app.Actor, asked domain.Area) ([]projections.PlaceTrust, uint64, error)
-	// Series is the weekly completion and trust trend of an area, or of one
-	// community when communityID is set.
-	Series(ctx context.Context, actor app.Actor, asked domain.Area, communityID string) (projections.CompletionStats, projections.TrustStats, uint64, error)
-	// ActionPoints is the JSON API's action-point list, scoped alike.
-	ActionPoints(ctx context.Context, actor app.Actor, asked domain.Area, status string, overdue bool, after int32, limit int) ([]projections.ActionPointItem, int32, uint64, error)
 }
 
 // Config wires a Console.
 type Config struct {
 	Auth  Authenticator
 	Reads Reads
-	// App is the application the JSON API serves: the console reads cases
-	// with its queries and acts through its command handlers, never around
-	// them. Nil leaves the case and work-list pages out.
+	// App is the application the JSON API serves: the coordinators' pages
+	// read through its queries (app.Reads, Queries) and act through its
+	// command handlers, never around them. Nil leaves those pages out.
 	App *app.Application
 	// StatusOf maps an error to its HTTP status: the JSON API's one table,
 	// so a code means the same status on a page as in a problem.

@@ -78,14 +78,6 @@ func (f *fakeReads) ChildTrust(_ context.Context, actor app.Actor, _ domain.Area
 	return f.children, 7, f.check(actor)
 }
 
-func (f *fakeReads) Series(_ context.Context, actor app.Actor, _ domain.Area, _ string) (projections.CompletionStats, projections.TrustStats, uint64, error) {
-	return f.completion, f.trust, 7, f.check(actor)
-}
-
-func (f *fakeReads) ActionPoints(context.Context, app.Actor, domain.Area, string, bool, int32, int) ([]projections.ActionPointItem, int32, uint64, error) {
-	return nil, 0, 7, nil
-}
-
 const (
 	coordToken = "alt_coordinator-token"
 	mobToken   = "alt_mobilizer-token"

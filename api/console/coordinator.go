@@ -1,12 +1,14 @@
 package console
 
 import (
+	"context"
 	"encoding/csv"
 	"net/http"
 	"net/url"
 	"strings"
 
 	"github.com/actionledger/actionledger/domain"
+	"github.com/actionledger/actionledger/projections"
 	"github.com/actionledger/actionledger/services/app"
 	"github.com/gorilla/mux"
 )
@@ -16,12 +18,15 @@ import (
 // offers.
 
 func (c *Console) mountCoordinator(r *mux.Router) {
-	r.Handle("/trends", c.methods(c.trends, http.MethodGet, http.MethodHead))
-	r.Handle("/places", c.methods(c.places, http.MethodGet, http.MethodHead))
 	if c.cfg.App == nil {
 		return
 	}
+	r.Handle("/trends", c.methods(c.trends, http.MethodGet, http.MethodHead))
+	r.Handle("/places", c.methods(c.places, http.MethodGet, http.MethodHead))
 	r.Handle("/work", c.methods(c.work, http.MethodGet, http.MethodHead))
+	r.Handle("/work/referrals", c.methods(c.workReferrals, http.MethodGet, http.MethodHead))
+	r.Handle("/work/feedback", c.methods(c.workFeedback, http.MethodGet, http.MethodHead))
+	r.Handle("/work/concerns", c.methods(c.workConcerns, http.MethodGet, http.MethodHead))
 	r.Handle("/case/{kind}/{id}", c.methods(c.casePage, http.MethodGet, http.MethodHead))
 	r.Handle("/case/{kind}/{id}/act", c.methods(c.act, http.MethodPost))
 }
@@ -38,6 +43,19 @@ func (c *Console) member(w http.ResponseWriter, r *http.Request) (*session, app.
 		return nil, actor, false
 	}
 	return s, actor, true
+}
+
+// series is the weekly completion and trust trend of an area, or of one
+// community, from the application's read queries as /v1/stats answers them.
+func (c *Console) series(ctx context.Context, actor app.Actor, a domain.Area, communityID string) (projections.CompletionStats, projections.TrustStats, uint64, error) {
+	q := app.StatsRequest{Place: app.Place{District: a.District, Chiefdom: a.Chiefdom, CommunityID: communityID}, Weekly: true}
+	comp, pos, err := c.cfg.App.Reads.CompletionStats(ctx, actor, q)
+	if err != nil {
+		return comp, projections.TrustStats{}, 0, err
+	}
+	q.Weekly = false
+	trust, tpos, err := c.cfg.App.Reads.TrustStats(ctx, actor, q)
+	return comp, trust, min(pos, tpos), err
 }
 
 // failed answers a read or command error as a page with the JSON API's

@@ -54,7 +54,7 @@ func (c *Console) places(w http.ResponseWriter, r *http.Request) {
 		Crumbs: crumbs(v.Lang, "/places", actor.Area, area), Trends: "/trends" + placeQuery(area, "")}
 	for _, k := range kids {
 		child := domain.Area{District: k.District, Chiefdom: k.Chiefdom}
-		comp, trust, kpos, err := c.cfg.Reads.Series(ctx, actor, child, k.CommunityID)
+		comp, trust, kpos, err := c.series(ctx, actor, child, k.CommunityID)
 		if err != nil {
 			c.failed(w, r, s, err)
 			return

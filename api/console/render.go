@@ -91,6 +91,10 @@ func funcs(lang string) template.FuncMap {
 			}
 			return t("percent", *v*100)
 		},
+		// title shows a place key as a name.
+		"title": placeName,
+		// needs are the needs concerns are counted by, in their order.
+		"needs": func() []string { return domain.Needs },
 		// signed shows a change of a figure with its sign.
 		"signed": func(v *float64) (string, error) {
 			if v == nil {

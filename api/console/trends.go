@@ -37,7 +37,7 @@ type trendRow struct {
 // displayArea is the area a read answers for, for headings and links: the
 // application's own ReadScope, so the page names what the read counted.
 func displayArea(actor app.Actor, asked domain.Area) (domain.Area, error) {
-	return app.ReadScope(actor, asked, nil, domain.RoleCoordinator, domain.RoleAuditor)
+	return app.ReadScope(actor, asked, nil, app.StatsRoles...)
 }
 
 func (c *Console) trends(w http.ResponseWriter, r *http.Request) {
@@ -47,7 +47,7 @@ func (c *Console) trends(w http.ResponseWriter, r *http.Request) {
 	}
 	asked, community := askedArea(r)
 	ctx := r.Context()
-	comp, trust, pos, err := c.cfg.Reads.Series(ctx, actor, asked, community)
+	comp, trust, pos, err := c.series(ctx, actor, asked, community)
 	if err != nil {
 		c.failed(w, r, s, err)
 		return
@@ -77,7 +77,7 @@ func (c *Console) trends(w http.ResponseWriter, r *http.Request) {
 	var pcomp projections.CompletionStats
 	var ptrust projections.TrustStats
 	if hasParent && actor.Area.Covers(parent) {
-		pc, pt, ppos, err := c.cfg.Reads.Series(ctx, actor, parent, "")
+		pc, pt, ppos, err := c.series(ctx, actor, parent, "")
 		if err == nil {
 			pcomp, ptrust, tv.HasParent = pc, pt, true
 			tv.ParentName = titled(v.Lang, parent)

@@ -60,6 +60,7 @@ func auditCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	f := newFlags("audit "+args[0], stderr)
 	f.String(&c.dataDir, "data-dir", "", "read the store in this data dir (the server must be stopped)")
 	f.String(&c.server, "server", "", "ask a running server at this URL (token in ACTIONLEDGER_TOKEN)")
+	f.String(&c.placesFile, "places", "", "with --data-dir: the places list --district and --chiefdom are checked against (default: Sierra Leone's)")
 	var run func(context.Context) error
 	switch args[0] {
 	case "history":
@@ -138,6 +139,7 @@ type auditCLI struct {
 	stdout, stderr io.Writer
 	dataDir        string
 	server, token  string
+	placesFile     string
 
 	stream, district, chiefdom, communityID, types, actor, from, to, basis string
 	limit                                                                  int
@@ -175,7 +177,12 @@ func (c *auditCLI) openOffline(ctx context.Context) (func(), error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening the event store (is the server still running?): %w", err)
 	}
-	a, err := app.New(app.Config{Store: store, Logger: zap.NewNop(), Registerer: prometheus.NewRegistry()})
+	pl, err := loadPlaces(c.placesFile)
+	if err != nil {
+		_ = store.Close()
+		return nil, err
+	}
+	a, err := app.New(app.Config{Store: store, Logger: zap.NewNop(), Registerer: prometheus.NewRegistry(), Places: pl})
 	if err == nil {
 		err = a.Auth.Refresh(ctx)
 	}

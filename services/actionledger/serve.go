@@ -36,6 +36,7 @@ token per role and curl lines to try.`,
 	f.String(&cfg.DebugAddr, "debug-addr", "", "serve Go's profiler (/debug/pprof/) on this address, e.g. 127.0.0.1:6060 (off when empty)")
 	var weights string
 	f.String(&weights, "trust-weights", "0.4,0.2,0.2,0.2", "weights of T1,T2,T3,T4 in the trust index")
+	f.String(&cfg.PlacesFile, "places", "", "places list (CSV: district_code,district,chiefdom_code,chiefdom) to check places against (default: Sierra Leone's, built in)")
 	f.String(&cfg.Store, "store", server.StoreBolt, "event store: bolt (embedded, in --data-dir) or kurrentdb (ACTIONLEDGER_KURRENTDB_URL, shared by replicas)")
 	var relayOpts relayOptions
 	relayOpts.flags(f, "relay-nats-url")

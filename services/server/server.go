@@ -20,11 +20,13 @@ import (
 	"time"
 
 	"github.com/actionledger/actionledger/api"
+	"github.com/actionledger/actionledger/domain"
 	"github.com/actionledger/actionledger/projections"
 	"github.com/actionledger/actionledger/services/app"
 	"github.com/actionledger/actionledger/services/eventstore"
 	"github.com/actionledger/actionledger/services/eventstore/boltstore"
 	"github.com/actionledger/actionledger/services/eventstore/kurrentstore"
+	"github.com/actionledger/actionledger/services/places"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"go.uber.org/zap"
@@ -67,6 +69,9 @@ type Config struct {
 	// KurrentDBURL is the esdb:// connection string for StoreKurrentDB. It
 	// may hold a password: it is never logged (see Masked).
 	KurrentDBURL string
+	// PlacesFile is a places list (services/places format) to check places
+	// against instead of Sierra Leone's; empty: Sierra Leone's.
+	PlacesFile string
 }
 
 // Event store kinds for Config.Store.
@@ -89,6 +94,7 @@ func (c Config) Masked() []zap.Field {
 		zap.Bool("demo", c.Demo), zap.Duration("shutdown_timeout", c.ShutdownTimeout),
 		zap.Bool("rebuild_projections", c.RebuildProjections), zap.Float64s("trust_weights", c.TrustWeights[:]),
 		zap.String("store", c.storeKind()), zap.String("kurrentdb_url", kurrentstore.MaskURL(c.KurrentDBURL)),
+		zap.String("places", c.PlacesFile),
 	}
 }
 
@@ -113,6 +119,15 @@ func OpenStore(ctx context.Context, cfg Config, log *zap.Logger) (eventstore.Sto
 		return kurrentstore.Open(ctx, cfg.KurrentDBURL, kurrentstore.Options{Logger: log})
 	}
 	return nil, fmt.Errorf("unknown store %q: use %q or %q", cfg.Store, StoreBolt, StoreKurrentDB)
+}
+
+// LoadPlaces reads the places list at path, or returns Sierra Leone's when
+// path is empty.
+func LoadPlaces(path string) (*places.Catalogue, error) {
+	if path == "" {
+		return places.Default(), nil
+	}
+	return places.LoadFile(path)
 }
 
 // minSecret is the shortest admin token or token secret accepted from the
@@ -160,6 +175,11 @@ func Open(ctx context.Context, cfg Config, log *zap.Logger) (*Main, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
+	// A bad places file stops the start before anything is written.
+	pl, err := LoadPlaces(cfg.PlacesFile)
+	if err != nil {
+		return nil, err
+	}
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now
 	}
@@ -200,7 +220,7 @@ func Open(ctx context.Context, cfg Config, log *zap.Logger) (*Main, error) {
 	}
 	m.app, err = app.New(app.Config{
 		Store: store, Clock: cfg.Clock, AdminTokenHash: app.HashToken(adminToken),
-		TokenSecret: []byte(tokenSecret), Logger: appLog, Registerer: m.registry,
+		TokenSecret: []byte(tokenSecret), Logger: appLog, Registerer: m.registry, Places: pl,
 	})
 	if err != nil {
 		return nil, err
@@ -226,6 +246,13 @@ func Open(ctx context.Context, cfg Config, log *zap.Logger) (*Main, error) {
 	})
 	if err != nil {
 		return nil, fmt.Errorf("opening the read models: %w", err)
+	}
+	// The one query service over the read models, for the API and the
+	// console.
+	m.app.Reads = app.NewReads(m.read, cfg.Clock)
+	// Reads check place names against the same list as the writes.
+	m.app.Reads.ResolveNames = func(a domain.Area) (domain.Area, error) {
+		return m.app.Places.ResolveArea(a.District, a.Chiefdom)
 	}
 	// Completion and trust per district, for dashboards (computed when scraped).
 	if err := m.registry.Register(projections.NewGauges(m.read)); err != nil {
