@@ -49,10 +49,10 @@ type workView struct {
 // revision of the aggregate, for the form's If-Match.
 type workItem struct {
 	Kind, ID, Title, Community, CommunityID string
-	Status, Detail                           string
-	Overdue                                  bool
-	Revision                                 uint64
-	Href                                     string
+	Status, Detail                          string
+	Overdue                                 bool
+	Revision                                uint64
+	Href                                    string
 	// Action is the one-click action the row offers ("" none).
 	Action string
 }
