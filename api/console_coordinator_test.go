@@ -281,6 +281,72 @@ func TestConsoleCoordinatorPages(t *testing.T) {
 		}
 	})
 
+	t.Run("the work lists are the JSON API's lists", func(t *testing.T) {
+		for _, tc := range []struct{ page, api string }{
+			{"/work", "/v1/action-points?limit=25"},
+			{"/work?status=open", "/v1/action-points?limit=25&status=open"},
+			{"/work/referrals", "/v1/referrals?limit=25&status=raised&older_than_hours=24"},
+			{"/work/referrals?all=true", "/v1/referrals?limit=25"},
+			{"/work/feedback", "/v1/feedback?limit=25&loop_closed=false&older_than_days=7"},
+			{"/work/feedback?all=true", "/v1/feedback?limit=25"},
+		} {
+			_, _, list := d.api(t, http.MethodGet, tc.api, d.tokens["coordinator"], nil, nil)
+			var want []string
+			for _, it := range list["items"].([]any) {
+				want = append(want, it.(map[string]any)["id"].(string))
+			}
+			if len(want) == 0 && (tc.page == "/work" || tc.page == "/work/referrals?all=true") {
+				t.Errorf("%s is empty: the comparison shows nothing", tc.api)
+			}
+			p := district.get(tc.page)
+			var got []string
+			for _, m := range regexp.MustCompile(`<th scope="row"><a href="/case/[a-z-]+/([^"]+)">`).FindAllStringSubmatch(p.body, -1) {
+				got = append(got, m[1])
+			}
+			if p.status != http.StatusOK || strings.Join(got, " ") != strings.Join(want, " ") {
+				t.Errorf("%s: %d, rows %v; %s answers %v", tc.page, p.status, got, tc.api, want)
+			}
+		}
+		c := district.get("/work/referrals?all=true&format=csv")
+		if c.status != http.StatusOK || !strings.HasPrefix(c.body, "kind,id,title,community_id") {
+			t.Errorf("referrals CSV: %d\n%s", c.status, c.body)
+		}
+		if p := district.get("/work/concerns"); p.status != http.StatusOK || !strings.Contains(p.body, "Concerns by need") {
+			t.Errorf("/work/concerns: %d", p.status)
+		}
+	})
+
+	t.Run("acknowledge a waiting referral from the list", func(t *testing.T) {
+		// Raised two days ago in the field, synced now.
+		st, _, body := d.api(t, http.MethodPost, "/v1/referrals", d.tokens["mobilizer"], map[string]any{"id": "REF-CONSOLE-1", "community_id": "KEN-NON-11",
+			"kind": "death_alert", "channel": "mobilizer", "occurred_at": time.Now().Add(-48 * time.Hour).UTC().Format(time.RFC3339)}, nil)
+		if st != http.StatusCreated {
+			t.Fatalf("raising a referral: %d %v", st, body)
+		}
+		d.settle(t)
+		p := district.get("/work/referrals")
+		if !strings.Contains(p.body, `href="/case/referral/REF-CONSOLE-1"`) {
+			t.Errorf("a referral raised 48 h ago is not waiting on the list:\n%s", p.body)
+		}
+		m := regexp.MustCompile(`(?s)action="/case/referral/([^/]+)/act".*?name="revision" value="(\d+)"`).FindStringSubmatch(p.body)
+		if m == nil {
+			t.Fatalf("no acknowledge form:\n%s", p.body)
+		}
+		r := district.post("/case/referral/"+m[1]+"/act", url.Values{"csrf": {district.csrf}, "action": {"acknowledge"}, "revision": {m[2]}, "back": {"/work/referrals?all=true&status=raised"}})
+		if r.status != http.StatusSeeOther || !strings.HasPrefix(r.header.Get("Location"), "/work/referrals?") {
+			t.Fatalf("acknowledging: %d %q\n%s", r.status, r.header.Get("Location"), r.body)
+		}
+		_, _, ref := d.api(t, http.MethodGet, "/v1/referrals/"+m[1], d.tokens["coordinator"], nil, nil)
+		if ref["status"] != "acknowledged" {
+			t.Errorf("after acknowledging from the list the API says %v", ref["status"])
+		}
+		// An off-site back address is not followed.
+		r = district.post("/case/referral/"+m[1]+"/act", url.Values{"csrf": {district.csrf}, "action": {"close"}, "revision": {"0"}, "back": {"//evil.example/"}})
+		if loc := r.header.Get("Location"); strings.Contains(loc, "evil") {
+			t.Errorf("redirected off-site: %q", loc)
+		}
+	})
+
 	// An action point in Nongowa to act on.
 	_, _, list := d.api(t, http.MethodGet, "/v1/action-points?district=Kenema&chiefdom=Nongowa", nongowa, nil, nil)
 	items, _ := list["items"].([]any)
@@ -351,7 +417,16 @@ func TestConsoleCoordinatorPages(t *testing.T) {
 		if st != http.StatusOK {
 			t.Fatalf("dropping with a hostile reason: %d", st)
 		}
-		for _, path := range []string{apPath, "/work?status=dropped"} {
+		st, _, body := d.api(t, http.MethodPost, "/v1/action-points", d.tokens["mobilizer"], map[string]any{"id": "AP-EVIL-1", "community_id": "KEN-NON-11",
+			"title": evil, "category": "hygiene", "kind": "one_off", "due_date": "2030-01-01"}, nil)
+		if st != http.StatusCreated {
+			t.Fatalf("raising an action point with a hostile title: %d %v", st, body)
+		}
+		d.settle(t)
+		if p := chiefdom.get("/work?status=open"); !strings.Contains(p.body, "AP-EVIL-1") || !strings.Contains(p.body, "&lt;script&gt;alert(2)&lt;/script&gt;") {
+			t.Errorf("the hostile title is not listed as text:\n%s", p.body)
+		}
+		for _, path := range []string{apPath, "/work?status=dropped", "/work?status=open", "/case/action-point/AP-EVIL-1"} {
 			p := chiefdom.get(path)
 			if strings.Contains(p.body, "<script>alert") || strings.Contains(p.body, "<img src=x") {
 				t.Errorf("%s shows markup from the field:\n%s", path, p.body)
