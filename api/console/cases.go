@@ -36,7 +36,12 @@ type caseView struct {
 	Done, Problem, ProblemKey string
 	Back                      string
 	CanAct                    bool
+	// Older and Newer page the history, newest first.
+	Older, Newer string
 }
+
+// historyPage is how many events a case page shows at once.
+const historyPage = 100
 
 type caseField struct{ Key, Value string }
 
@@ -93,6 +98,8 @@ func (c *Console) casePage(w http.ResponseWriter, r *http.Request) {
 		c.failed(w, r, s, err)
 		return
 	}
+	skip, _ := strconv.Atoi(r.URL.Query().Get("skip"))
+	cv.pageHistory(max(skip, 0))
 	if done := r.URL.Query().Get("done"); done != "" {
 		if _, ok := text(v.Lang, "done_"+done); ok {
 			cv.Done = "done_" + done
@@ -146,6 +153,20 @@ func (c *Console) loadCase(ctx context.Context, actor app.Actor, kind, id string
 		cv.History = append(cv.History, row)
 	}
 	return cv, nil
+}
+
+// pageHistory keeps historyPage events from skip on, with links to the
+// others.
+func (cv *caseView) pageHistory(skip int) {
+	skip = min(skip, len(cv.History))
+	if skip > 0 {
+		cv.Newer = cv.Back + "?skip=" + strconv.Itoa(max(skip-historyPage, 0))
+	}
+	end := min(skip+historyPage, len(cv.History))
+	if end < len(cv.History) {
+		cv.Older = cv.Back + "?skip=" + strconv.Itoa(end)
+	}
+	cv.History = cv.History[skip:end]
 }
 
 // details shows an event's fields as "name: value" pairs, leaving out what
@@ -228,6 +249,7 @@ func (c *Console) act(w http.ResponseWriter, r *http.Request) {
 		c.failed(w, r, s, lerr)
 		return
 	}
+	cv.pageHistory(0)
 	cv.Problem = err.Error()
 	if de, ok := err.(*domain.Error); ok {
 		cv.Problem = de.Message

@@ -19,7 +19,14 @@ type scoreView struct {
 	CSV       string
 	Position  uint64
 	Community bool // rows are communities
+	// Prev and Next page the rows; Of says which rows are shown.
+	Prev, Next string
+	From, To   int
+	Total      int
 }
+
+// placesPage is how many places a scorecard page shows.
+const placesPage = 50
 
 type scoreRow struct {
 	Name, Href, Trends string
@@ -52,6 +59,28 @@ func (c *Console) places(w http.ResponseWriter, r *http.Request) {
 	v := c.view(r, "places", s, actor)
 	sv := &scoreView{Area: area, Name: titled(v.Lang, area), Position: pos,
 		Crumbs: crumbs(v.Lang, "/places", actor.Area, area), Trends: "/trends" + placeQuery(area, "")}
+	sv.Total = len(kids)
+	if !wantsCSV(r) {
+		pageNo, _ := strconv.Atoi(r.URL.Query().Get("page"))
+		pageNo = max(pageNo, 1)
+		from := min((pageNo-1)*placesPage, len(kids))
+		to := min(from+placesPage, len(kids))
+		q := placeQuery(area, "")
+		if q == "" {
+			q = "?"
+		} else {
+			q += "&"
+		}
+		link := func(n int) string { return "/places" + q + "page=" + strconv.Itoa(n) }
+		if from > 0 {
+			sv.Prev = link(pageNo - 1)
+		}
+		if to < len(kids) {
+			sv.Next = link(pageNo + 1)
+		}
+		sv.From, sv.To = from+1, to
+		kids = kids[from:to]
+	}
 	for _, k := range kids {
 		child := domain.Area{District: k.District, Chiefdom: k.Chiefdom}
 		comp, trust, kpos, err := c.series(ctx, actor, child, k.CommunityID)

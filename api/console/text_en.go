@@ -172,5 +172,9 @@ var english = map[string]string{
 	"overdue_only":                  "Overdue only",
 	"show":                          "Show",
 	"scroll_table":                  "Table (scrolls sideways on a small screen)",
+	"prev_page":                     "Previous page",
+	"rows_of":                       "Rows %d to %d of %d.",
+	"history_more":                  "Older events",
+	"history_newer":                 "Newer events",
 	"next_page":                     "Next page",
 }

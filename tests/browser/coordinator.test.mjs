@@ -130,6 +130,24 @@ test('act on a work-list item, then see a conflict', async () => {
   await page.close();
 });
 
+test('the other work lists: referrals, feedback, concerns', async () => {
+  await browser.context.clearCookies();
+  const page = await browser.context.newPage();
+  await signIn(page, tokens.coordinator);
+  await page.goto(base + '/work');
+  const tabs = page.getByRole('navigation', { name: 'Work lists' });
+  for (const [name, heading, file] of [['Referrals waiting', /^Referrals waiting/, '29-referrals'], ['Feedback waiting', /^Feedback waiting/, '30-feedback'], ['Concerns', /^Concerns/, '31-concerns']]) {
+    await tabs.getByRole('link', { name, exact: true }).click();
+    await page.getByRole('heading', { level: 1, name: heading }).waitFor();
+    await shot(page, file);
+    await axe(page, name);
+  }
+  await page.goto(base + '/work/referrals?all=true');
+  await shot(page, '32-referrals-all');
+  await axe(page, 'referrals (all)');
+  await page.close();
+});
+
 test('the pages work with JavaScript off', async () => {
   const nojs = await open({ javaScript: false });
   try {
