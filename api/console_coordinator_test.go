@@ -236,6 +236,12 @@ func TestConsoleCoordinatorPages(t *testing.T) {
 		if tr.status != http.StatusOK || strings.Contains(tr.body, "one level up</th>") {
 			t.Errorf("/trends for Nongowa: %d, compares with the district", tr.status)
 		}
+		// A community of the chiefdom compares with the chiefdom, which is
+		// in this coordinator's area.
+		tr = chiefdom.get("/trends?community_id=KEN-NON-11")
+		if tr.status != http.StatusOK || !strings.Contains(tr.body, "Dashed lines: Nongowa, Kenema, one level up.") {
+			t.Errorf("/trends of a Nongowa community: %d\n%s", tr.status, tr.body)
+		}
 	})
 
 	t.Run("the scorecard's numbers are the JSON API's", func(t *testing.T) {
