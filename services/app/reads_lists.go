@@ -41,14 +41,17 @@ type Page[T any] struct {
 // records were added or changed meanwhile.
 const cursorVersion = 2
 
-func encodeCursor(key string) string {
+// EncodeCursor makes the opaque cursor of a page that ends at key.
+func EncodeCursor(key string) string {
 	if key == "" {
 		return ""
 	}
 	return base64.RawURLEncoding.EncodeToString(append([]byte{cursorVersion}, key...))
 }
 
-func decodeCursor(s string) (string, error) {
+// DecodeCursor reads a cursor EncodeCursor made (400 naming `cursor`
+// otherwise).
+func DecodeCursor(s string) (string, error) {
 	if s == "" {
 		return "", nil
 	}
@@ -71,7 +74,7 @@ func (r *Reads) list(ctx context.Context, actor Actor, q ListRequest) (projectio
 	if limit < 1 || limit > MaxLimit {
 		return projections.Filter{}, "", 0, domain.FieldError("limit", "must be an integer from 1 to %d", MaxLimit)
 	}
-	after, err := decodeCursor(q.Cursor)
+	after, err := DecodeCursor(q.Cursor)
 	if err != nil {
 		return projections.Filter{}, "", 0, err
 	}
@@ -90,7 +93,7 @@ func page[T any](p projections.ListPage[T], pos uint64) Page[T] {
 	if p.Items == nil {
 		p.Items = []T{}
 	}
-	return Page[T]{Position: pos, Items: p.Items, NextCursor: encodeCursor(p.Next)}
+	return Page[T]{Position: pos, Items: p.Items, NextCursor: EncodeCursor(p.Next)}
 }
 
 // CommunityListRequest asks for communities.
