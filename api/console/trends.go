@@ -199,7 +199,7 @@ func drawChart(rows []trendRow, parent bool) chart {
 		}
 		return float64(chartLeft) + float64(plotW)*float64(i)/float64(len(rows)-1)
 	}
-	step := max(1, len(rows)/6)
+	step := max(1, (len(rows)+3)/4) // at most five labels: they stay apart on a phone
 	for i := 0; i < len(rows); i += step {
 		ch.Ticks = append(ch.Ticks, tick{X: int(x(i)), Label: rows[i].Week, Anchor: "middle"})
 	}

@@ -145,6 +145,27 @@ test('the other work lists: referrals, feedback, concerns', async () => {
   await page.goto(base + '/work/referrals?all=true');
   await shot(page, '32-referrals-all');
   await axe(page, 'referrals (all)');
+  await page.getByRole('table', { name: /Referrals/ }).getByRole('row').nth(1).getByRole('rowheader').getByRole('link').click();
+  await page.getByRole('heading', { level: 1, name: /^Referral / }).waitFor();
+  await shot(page, '33-case-referral');
+  await axe(page, 'case (referral)');
+  await page.goto(base + '/work/feedback?all=true');
+  await page.getByRole('table', { name: /Feedback/ }).getByRole('row').nth(1).getByRole('rowheader').getByRole('link').click();
+  await page.getByRole('heading', { level: 1, name: /^Feedback / }).waitFor();
+  await shot(page, '34-case-feedback');
+  await axe(page, 'case (feedback)');
+  await page.emulateMedia({ media: 'print' });
+  await shot(page, '35-case-feedback-print');
+  await page.emulateMedia({ media: 'screen' });
+  await page.setViewportSize({ width: 360, height: 740 });
+  for (const path of ['/work', '/places', '/trends']) {
+    await page.goto(base + path);
+    const wide = await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth ? [] :
+      [...document.querySelectorAll('body *')].filter((e) => e.getBoundingClientRect().right > window.innerWidth + 1 && !e.closest('.table-wrap *'))
+        .map((e) => `${e.tagName}.${e.className}#${e.id} ${Math.round(e.getBoundingClientRect().right)}`));
+    assert.deepEqual(wide, [], `no sideways scrolling at 360 px on ${path}`);
+  }
+  await shot(page, '36-trends-small-screen');
   await page.close();
 });
 
