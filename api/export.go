@@ -48,6 +48,9 @@ type ExportSpec struct {
 	Actor  app.Actor
 	// TrustWeights weigh the report's trust index (zero: the defaults).
 	TrustWeights [4]float64
+	// TrustMinVisits is the report's floor for "falling" (zero: the
+	// default).
+	TrustMinVisits int
 	// Now is when the export was made.
 	Now time.Time
 }
@@ -241,7 +244,10 @@ func (h *auditRoutes) recordExport(r *http.Request, q url.Values) (ExportSpec, e
 		return ExportSpec{}, err
 	}
 	meta := app.Meta{Actor: actorFrom(r.Context()), CorrelationID: correlationID(r), CausationID: requestID(r.Context())}
-	return StartExport(r.Context(), h.audit, meta, req, h.trustWeights())
+	weights, minVisits := h.trustSettings()
+	spec, err := StartExport(r.Context(), h.audit, meta, req, weights)
+	spec.TrustMinVisits = minVisits
+	return spec, err
 }
 
 // ExportRequest is what an auditor asks to export.
@@ -276,14 +282,15 @@ func StartExport(ctx context.Context, audit *app.Audit, meta app.Meta, req Expor
 	return ExportSpec{Format: req.Format, Filter: f, Record: res, Actor: meta.Actor, TrustWeights: trustWeights, Now: time.Now().UTC()}, nil
 }
 
-// trustWeights are the weights the server's read models run with, so that
-// the report's trust curve is the one /v1/stats/trust shows.
-func (h *auditRoutes) trustWeights() [4]float64 {
+// trustSettings are the weights and the floor for "falling" the server's
+// read models run with, so that the report's trust curve is the one
+// /v1/stats/trust shows.
+func (h *auditRoutes) trustSettings() ([4]float64, int) {
 	if h.s.read == nil {
-		return [4]float64{}
+		return [4]float64{}, 0
 	}
 	// A community id no community can have selects nothing: the answer is
-	// only the weights.
+	// only the settings.
 	st, _ := h.s.read.TrustStats(projections.Filter{CommunityID: " "})
-	return st.Weights
+	return st.Weights, st.MinVisits
 }

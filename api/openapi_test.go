@@ -1254,7 +1254,8 @@ func TestOpenAPIDescribesResponses(t *testing.T) {
 		{name: "document", method: "GET", path: "/v1/openapi.json", want: 200},
 
 		{name: "register a community", role: "coordinator", method: "POST", path: "/v1/communities",
-			body: map[string]any{"id": "KEN-1", "name": "Kpandebu", "district": "Kailahun", "chiefdom": "Luawa", "section": "3", "population": 1200},
+			body: map[string]any{"id": "KEN-1", "name": "Kpandebu", "district": "Kailahun", "chiefdom": "Luawa", "section": "3", "population": 1200,
+				"occurred_at": "2015-02-01T09:00:00Z"},
 			want: 201, check: header("Location", "/v1/communities/KEN-1")},
 		{name: "register it again", role: "coordinator", method: "POST", path: "/v1/communities",
 			body: map[string]any{"id": "KEN-1", "name": "Kpandebu", "district": "Kailahun", "chiefdom": "Luawa"}, want: 409},
@@ -1520,7 +1521,8 @@ func TestOpenAPIDescribesReads(t *testing.T) {
 		}
 		pos = uint64(r.json(t)["position"].(float64))
 	}
-	write("coordinator", "/v1/communities", map[string]any{"id": "KEN-1", "name": "Kpandebu", "district": "Kailahun", "chiefdom": "Luawa"})
+	write("coordinator", "/v1/communities", map[string]any{"id": "KEN-1", "name": "Kpandebu", "district": "Kailahun", "chiefdom": "Luawa",
+		"occurred_at": "2015-02-01T09:00:00Z"})
 	write("mobilizer", "/v1/communities/KEN-1/triggering", map[string]any{"attendance": 85, "occurred_at": "2015-02-10T10:00:00Z"})
 	write("mobilizer", "/v1/communities/KEN-1/visits", map[string]any{"kind": "follow_up", "trust_rating": 4, "occurred_at": "2015-02-14T09:30:00Z",
 		"concerns": []map[string]any{{"need": "basic", "text": "Food for quarantined homes"}, {"need": "security", "text": "Night patrols"}}})

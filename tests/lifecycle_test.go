@@ -58,7 +58,8 @@ func TestCommunityLifecycle(t *testing.T) {
 	e := start(t)
 	e.staff()
 	e.must(http.StatusCreated, req{method: "POST", path: "/v1/communities", token: "coord",
-		body: map[string]any{"id": "KEN-2", "name": "Kpayama", "district": " kenema ", "chiefdom": "Nongowa", "section": "Kpayama", "population": 1200}})
+		body: map[string]any{"id": "KEN-2", "name": "Kpayama", "district": " kenema ", "chiefdom": "Nongowa", "section": "Kpayama", "population": 1200,
+			"occurred_at": rfc(time.Now().Add(-72 * time.Hour))}})
 	if got := e.status("/v1/communities/KEN-2", "mob"); got != "registered" {
 		t.Fatalf("status %q, want registered", got)
 	}

@@ -87,6 +87,7 @@ actor and time, as NDJSON: one full envelope (ids, both clocks, hash) a line.`,
 		f.String(&c.referral, "referral", "", "one referral's state instead of the indicators")
 		f.String(&c.feedback, "feedback", "", "one feedback item's state instead of the indicators")
 		f.String(&c.weights, "trust-weights", "0.4,0.2,0.2,0.2", "weights of T1..T4 (with --data-dir; a server uses its own)")
+		f.Int(&c.minVisits, "trust-min-visits", projections.DefaultTrustMinVisits, "visits each week must rest on before trust is called falling (with --data-dir)")
 		run = c.asOf
 	case "verify":
 		f.describe(stdout, `Recomputes every event's hash and link: prints the head hash and count when the
@@ -104,6 +105,7 @@ and records the export as an event naming the auditor (ACTIONLEDGER_TOKEN).`,
 		f.String(&c.to, "to", "", "field time (occurred_at) before which the export stops")
 		f.String(&c.out, "out", "", "write to this file (default: standard output)")
 		f.String(&c.weights, "trust-weights", "0.4,0.2,0.2,0.2", "weights of T1..T4 in the report (with --data-dir)")
+		f.Int(&c.minVisits, "trust-min-visits", projections.DefaultTrustMinVisits, "visits each week must rest on before trust is called falling in the report (with --data-dir)")
 		run = c.export
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, auditUsage)
@@ -145,6 +147,7 @@ type auditCLI struct {
 	limit                                                                  int
 	at, actionPoint, community, referral, feedback, weights                string
 	format, out                                                            string
+	minVisits                                                              int
 
 	// Offline only.
 	store *boltstore.Store
@@ -381,7 +384,8 @@ func (c *auditCLI) asOf(ctx context.Context) error {
 		return err
 	}
 	defer os.RemoveAll(scratch)
-	eng, err := projections.Open(ctx, projections.Config{Store: c.store, Path: filepath.Join(scratch, "projections.db"), TrustWeights: weights})
+	eng, err := projections.Open(ctx, projections.Config{Store: c.store, Path: filepath.Join(scratch, "projections.db"), TrustWeights: weights,
+		TrustMinVisits: c.minVisits})
 	if err != nil {
 		return err
 	}
@@ -490,6 +494,7 @@ func (c *auditCLI) export(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	spec.TrustMinVisits = c.minVisits
 	if _, err := api.WriteExport(ctx, out, c.audit, spec, nil); err != nil {
 		return err
 	}

@@ -62,6 +62,9 @@ type Config struct {
 	SnapshotEvery time.Duration
 	// TrustWeights weigh T1..T4 (zero: the defaults).
 	TrustWeights [4]float64
+	// TrustMinVisits is how many visits each of the two weeks "falling"
+	// compares must rest on (zero: projections.DefaultTrustMinVisits).
+	TrustMinVisits int
 	// Store selects the event store: StoreBolt (the default: the embedded
 	// store in DataDir, one process) or StoreKurrentDB (KurrentDBURL, shared
 	// by any number of replicas).
@@ -93,6 +96,7 @@ func (c Config) Masked() []zap.Field {
 		zap.String("admin_token", mask(c.AdminToken)), zap.String("token_secret", mask(c.TokenSecret)),
 		zap.Bool("demo", c.Demo), zap.Duration("shutdown_timeout", c.ShutdownTimeout),
 		zap.Bool("rebuild_projections", c.RebuildProjections), zap.Float64s("trust_weights", c.TrustWeights[:]),
+		zap.Int("trust_min_visits", c.TrustMinVisits),
 		zap.String("store", c.storeKind()), zap.String("kurrentdb_url", kurrentstore.MaskURL(c.KurrentDBURL)),
 		zap.String("places", c.PlacesFile),
 	}
@@ -241,7 +245,7 @@ func Open(ctx context.Context, cfg Config, log *zap.Logger) (*Main, error) {
 		log.Info("demo data set loaded", zap.Time("first_loaded_at", m.DemoLoadedAt))
 	}
 	m.read, err = projections.Open(ctx, projections.Config{
-		Store: store, Path: filepath.Join(cfg.DataDir, "projections.db"), TrustWeights: cfg.TrustWeights,
+		Store: store, Path: filepath.Join(cfg.DataDir, "projections.db"), TrustWeights: cfg.TrustWeights, TrustMinVisits: cfg.TrustMinVisits,
 		SnapshotEvery: cfg.SnapshotEvery, Logger: log, Registerer: m.registry, Clock: cfg.Clock,
 	})
 	if err != nil {
