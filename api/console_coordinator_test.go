@@ -428,7 +428,15 @@ func TestConsoleCoordinatorPages(t *testing.T) {
 		if st != http.StatusCreated {
 			t.Fatalf("raising an action point with a hostile title: %d %v", st, body)
 		}
+		st, _, body = d.api(t, http.MethodPost, "/v1/action-points", d.tokens["mobilizer"], map[string]any{"id": "AP-EVIL-2", "community_id": "KEN-NON-11",
+			"title": `=HYPERLINK("http://evil.example","click")`, "category": "hygiene", "kind": "one_off", "due_date": "2030-01-01"}, nil)
+		if st != http.StatusCreated {
+			t.Fatalf("raising an action point with a formula title: %d %v", st, body)
+		}
 		d.settle(t)
+		if c := chiefdom.get("/work?status=open&format=csv"); !strings.Contains(c.body, `AP-EVIL-2,"'=HYPERLINK(`) {
+			t.Errorf("a formula title is not defused in the CSV:\n%s", c.body)
+		}
 		if p := chiefdom.get("/work?status=open"); !strings.Contains(p.body, "AP-EVIL-1") || !strings.Contains(p.body, "&lt;script&gt;alert(2)&lt;/script&gt;") {
 			t.Errorf("the hostile title is not listed as text:\n%s", p.body)
 		}
