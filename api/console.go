@@ -18,6 +18,7 @@ func (s *Server) mountConsole(r *mux.Router) error {
 	c, err := console.New(console.Config{
 		Auth:     s.app.Auth,
 		Reads:    consoleReads{s: s},
+		App:      s.app,
 		StatusOf: func(err error) int { return problemFor(err, "").Status },
 		Logger:   s.log.Named("console"),
 		SignedIn: func(r *http.Request, actor app.Actor) {

@@ -58,6 +58,10 @@ type Reads interface {
 type Config struct {
 	Auth  Authenticator
 	Reads Reads
+	// App is the application the JSON API serves: the coordinators' pages
+	// read through its queries (app.Reads, Queries) and act through its
+	// command handlers, never around them. Nil leaves those pages out.
+	App *app.Application
 	// StatusOf maps an error to its HTTP status: the JSON API's one table,
 	// so a code means the same status on a page as in a problem.
 	StatusOf func(error) int
@@ -146,6 +150,7 @@ func (c *Console) Mount(r *mux.Router) {
 	r.Handle("/", c.methods(c.home, http.MethodGet, http.MethodHead))
 	r.Handle("/sign-in", c.methods(c.signIn, http.MethodPost))
 	r.Handle("/sign-out", c.methods(c.signOut, http.MethodPost))
+	c.mountCoordinator(r)
 	r.Handle("/assets/{name}", c.methods(c.asset, http.MethodGet, http.MethodHead))
 }
 

@@ -413,11 +413,11 @@ func TestThisWeekShowsTheReadModelsFigures(t *testing.T) {
 		`<span id="area">Kenema</span>`,
 		`<dd id="achieved-rate">44.4%</dd>`,
 		`<dd id="implementation-rate">77.8%</dd>`,
-		`<dd id="overdue" class="alert">2</dd>`,
-		`<dd id="trust-index">0.58</dd>`, // the latest week with an index, not the empty current one
+		`<dd id="overdue" class="alert"><a href="/work?overdue=true">2</a></dd>`, // linked to the work list
+		`<dd id="trust-index">0.58</dd>`,                                         // the latest week with an index, not the empty current one
 		`<dd id="trust-week">2026-W48</dd>`,
 		`<dd id="trust-falling" class="alert">Falling</dd>`,
-		`<th scope="row">Lower Bambara</th><td>0.41</td>`,
+		`<th scope="row"><a href="/trends?chiefdom=lower&#43;bambara&amp;district=kenema">Lower Bambara</a></th><td>0.41</td>`,
 		"Coordinator · Kenema",
 	} {
 		if !strings.Contains(p.body, want) {

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"path"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -90,6 +91,19 @@ func funcs(lang string) template.FuncMap {
 			}
 			return t("percent", *v*100)
 		},
+		// title shows a place key as a name.
+		"title": placeName,
+		// needs are the needs concerns are counted by, in their order.
+		"needs": func() []string { return domain.Needs },
+		// signed shows a change of a figure with its sign.
+		"signed": func(v *float64) (string, error) {
+			if v == nil {
+				return t("no_data")
+			}
+			return fmt.Sprintf("%+.2f", *v), nil
+		},
+		// when shows a time to the minute, UTC.
+		"when": func(v time.Time) string { return v.UTC().Format("2006-01-02 15:04") },
 		// score shows a trust index or component in [0,1].
 		"score": func(v *float64) (string, error) {
 			if v == nil {

@@ -27,6 +27,8 @@ type weekView struct {
 type placeRow struct {
 	Name  string
 	Trust projections.TrustWeek
+	// Href is the place's trends page.
+	Href string
 }
 
 // thisWeek asks the read models, through the JSON API's scoping, for the
@@ -67,7 +69,8 @@ func (c *Console) thisWeek(ctx context.Context, actor app.Actor) (*weekView, err
 		default:
 			name = placeName(k.District)
 		}
-		v.Falling = append(v.Falling, placeRow{Name: name, Trust: k.Latest})
+		v.Falling = append(v.Falling, placeRow{Name: name, Trust: k.Latest,
+			Href: "/trends" + placeQuery(domain.Area{District: k.District, Chiefdom: k.Chiefdom}, k.CommunityID)})
 	}
 	return v, nil
 }
