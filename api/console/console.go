@@ -68,6 +68,16 @@ type Config struct {
 	SessionTTL time.Duration
 	// MaxSessions bounds the sessions kept in memory (default 100,000).
 	MaxSessions int
+	// App is the application whose commands and queries the pages for
+	// people and the audit call — the very ones the JSON API calls, so that
+	// every rule and every refusal is the application's. Nil: those pages
+	// are not served.
+	App *app.Application
+	// Ops is what those pages need of the read side; required with App.
+	Ops Ops
+	// Meta starts a command's metadata for a request (correlation and
+	// causation ids as the JSON API sets them); nil: the actor alone.
+	Meta func(r *http.Request, actor app.Actor) app.Meta
 	// SignedIn, when set, is told who a request's user is once the session
 	// is checked (the API's request log names the actor with it).
 	SignedIn func(r *http.Request, actor app.Actor)
@@ -98,6 +108,12 @@ var assetFS embed.FS
 func New(cfg Config) (*Console, error) {
 	if cfg.Auth == nil || cfg.Reads == nil {
 		return nil, errors.New("console: Auth and Reads are required")
+	}
+	if cfg.App != nil && cfg.Ops == nil {
+		return nil, errors.New("console: Ops is required with App")
+	}
+	if cfg.Meta == nil {
+		cfg.Meta = func(_ *http.Request, actor app.Actor) app.Meta { return app.Meta{Actor: actor} }
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = zap.NewNop()
@@ -147,6 +163,10 @@ func (c *Console) Mount(r *mux.Router) {
 	r.Handle("/sign-in", c.methods(c.signIn, http.MethodPost))
 	r.Handle("/sign-out", c.methods(c.signOut, http.MethodPost))
 	r.Handle("/assets/{name}", c.methods(c.asset, http.MethodGet, http.MethodHead))
+	if c.cfg.App != nil {
+		c.mountPeople(r)
+		c.mountAudit(r)
+	}
 }
 
 // methods answers 405 for any method not in allowed.
@@ -190,6 +210,10 @@ func (c *Console) home(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v := c.view(r, "week", s, actor)
+	if actor.Role == domain.RoleAdmin && c.cfg.App != nil {
+		http.Redirect(w, r, "/users", http.StatusSeeOther)
+		return
+	}
 	if actor.Role == domain.RoleMobilizer {
 		v.Page = "mobilizer"
 		c.render(w, r, http.StatusOK, v)
