@@ -210,10 +210,6 @@ func (c *Console) home(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v := c.view(r, "week", s, actor)
-	if actor.Role == domain.RoleAdmin && c.cfg.App != nil {
-		http.Redirect(w, r, "/users", http.StatusSeeOther)
-		return
-	}
 	if actor.Role == domain.RoleMobilizer {
 		v.Page = "mobilizer"
 		c.render(w, r, http.StatusOK, v)
