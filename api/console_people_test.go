@@ -391,3 +391,48 @@ func TestConsoleAuditorPages(t *testing.T) {
 }
 
 func itoa(n uint64) string { return strconv.FormatUint(n, 10) }
+
+// TestConsoleUsersPageAndWeigh: a long list pages, and a full page stays
+// under the console's 100 KB.
+func TestConsoleUsersPageAndWeigh(t *testing.T) {
+	e := newEnv(t)
+	for i := range 55 {
+		e.createUser(t, "Mobilizer with a rather long name number "+strconv.Itoa(i), domain.RoleMobilizer, "Kenema", "Lower Bambara")
+	}
+	admin := e.signIn(t, adminToken)
+	first := admin.get("/users?role=mobilizer")
+	if n := strings.Count(first.body, `<th scope="row">`); n != 50 {
+		t.Errorf("the first page lists %d users, want 50", n)
+	}
+	if len(first.body) > 100*1024 {
+		t.Errorf("a full page of users weighs %d bytes, over 100 KB", len(first.body))
+	}
+	next := regexp.MustCompile(`href="(/users\?[^"]+)" rel="next"`).FindStringSubmatch(first.body)
+	if next == nil {
+		t.Fatalf("the first page has no link to the next")
+	}
+	second := admin.get(strings.ReplaceAll(next[1], "&amp;", "&"))
+	if n := strings.Count(second.body, `<th scope="row">`); n != 5 || strings.Contains(second.body, `rel="next"`) {
+		t.Errorf("the second page lists %d users (want 5) or links further", n)
+	}
+	if strings.Contains(second.body, "number 0<") || !strings.Contains(second.body, "number 54<") {
+		t.Errorf("the second page does not continue where the first stopped")
+	}
+
+	// The history of a stream pages alike: 55 mobilizers and the auditor
+	// are 56 events of the users stream.
+	_, auditorToken := e.createUser(t, "Auditor", domain.RoleAuditor, "", "")
+	auditor := e.signIn(t, auditorToken)
+	h1 := auditor.get("/history?stream=users")
+	if n := strings.Count(h1.body, "<tr><td>"); n != 50 {
+		t.Errorf("the first page of history shows %d events, want 50", n)
+	}
+	hn := regexp.MustCompile(`href="(/history\?[^"]+)" rel="next"`).FindStringSubmatch(h1.body)
+	if hn == nil {
+		t.Fatalf("the first page of history has no link to the next")
+	}
+	h2 := auditor.get(strings.ReplaceAll(hn[1], "&amp;", "&"))
+	if n := strings.Count(h2.body, "<tr><td>"); n != 6 || !strings.Contains(h2.body, "<tr><td>56</td>") {
+		t.Errorf("the second page of history shows %d events (want 6, up to revision 56)", n)
+	}
+}

@@ -112,8 +112,8 @@ type usersView struct {
 	Role   string
 	Active string
 	Roles  []string
-	// Next is the query of the following page; empty on the last.
-	Next string
+	// Next is where the following page starts; 0 on the last.
+	Next int32
 	// Key is the idempotency key of this page's forms.
 	Key string
 	// Form is what an admin typed into the add form, shown again when the
@@ -157,16 +157,7 @@ func (c *Console) users(w http.ResponseWriter, r *http.Request) {
 	}
 	data := &usersView{Admin: actor.Role == domain.RoleAdmin, Role: f.Role, Active: q.Get("active"), Roles: allRoles, Key: randomID()}
 	data.Users = c.userRows(list)
-	if next != 0 {
-		nq := url.Values{"after": {strconv.Itoa(int(next))}}
-		if f.Role != "" {
-			nq.Set("role", f.Role)
-		}
-		if data.Active != "" {
-			nq.Set("active", data.Active)
-		}
-		data.Next = nq.Encode()
-	}
+	data.Next = next
 	v := c.view(r, "users", s, actor)
 	v.Data = data
 	c.render(w, r, http.StatusOK, v)

@@ -149,3 +149,31 @@ test('an auditor: as of a date on either basis, verify, exports and history', as
   await signOut(page);
   await page.close();
 });
+
+test('with JavaScript off an admin adds a user and issues it a new token, each with its QR code', async () => {
+  const off = await open({ javaScript: false });
+  try {
+    const page = await off.context.newPage();
+    await signIn(page, tokens.admin);
+    await page.goto(base + '/users');
+    await page.getByLabel('Name', { exact: true }).fill('Browser Test Auditor');
+    await page.getByLabel('Role', { exact: true }).last().selectOption('auditor');
+    await page.getByRole('button', { name: 'Add user' }).click();
+    await page.getByRole('heading', { level: 1, name: 'New token' }).waitFor();
+    const first = (await page.locator('#new-token').textContent()).trim();
+    assert.equal(await page.getByRole('img', { name: 'QR code to sign in' }).isVisible(), true);
+
+    await page.goto(base + '/users?role=auditor');
+    await page.getByRole('button', { name: 'New token for Browser Test Auditor' }).click();
+    await page.getByRole('heading', { level: 1, name: 'New token' }).waitFor();
+    const second = (await page.locator('#new-token').textContent()).trim();
+    assert.equal(await page.getByRole('img', { name: 'QR code to sign in' }).isVisible(), true);
+    assert.notEqual(second, first);
+    assert.equal(await me(page, first), 401, 'the replaced token is refused');
+    assert.equal(await me(page, second), 200, 'the new token works');
+    await shot(page, '29-new-token-no-javascript');
+    sameOrigin(off.requests);
+  } finally {
+    await off.close();
+  }
+});
