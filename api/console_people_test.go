@@ -266,6 +266,7 @@ func TestConsolePagesRefuseOtherRoles(t *testing.T) {
 		{name: "a coordinator on operations", role: domain.RoleCoordinator, path: "/operations"},
 		{name: "an admin on the as-of view", role: domain.RoleAdmin, path: "/as-of?at=2026-01-01"},
 		{name: "an admin on verify", role: domain.RoleAdmin, path: "/verify"},
+		{name: "an admin running verify", role: domain.RoleAdmin, path: "/verify?run=1"},
 		{name: "a coordinator on exports", role: domain.RoleCoordinator, path: "/exports"},
 		{name: "a coordinator on history", role: domain.RoleCoordinator, path: "/history?stream=users"},
 		{name: "a mobilizer on users", role: domain.RoleMobilizer, path: "/users"},
@@ -323,7 +324,10 @@ func TestConsoleAuditorPages(t *testing.T) {
 		if err := json.Unmarshal(r.body, &want); err != nil {
 			t.Fatal(err)
 		}
-		p := auditor.get("/verify")
+		if p := auditor.get("/verify"); p.status != http.StatusOK || strings.Contains(p.body, `id="verify-result"`) || !strings.Contains(p.body, "Verify now") {
+			t.Errorf("verify asks before it walks the log: %d\n%s", p.status, p.body)
+		}
+		p := auditor.get("/verify?run=1")
 		if p.status != http.StatusOK || !strings.Contains(p.body, "The log is intact") {
 			t.Fatalf("verify: %d\n%s", p.status, p.body)
 		}

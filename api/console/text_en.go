@@ -145,6 +145,7 @@ var english = map[string]string{
 	"verify_head_position": "Last event",
 	"verify_head_hash":     "Head hash",
 	"verify_took":          "Took",
+	"verify_now":           "Verify now",
 	"verify_again":         "Verify again",
 	"exports":              "Exports",
 	"exports_help":         "Each export is recorded in the log before it is written: who exported what, and when, is part of the history.",
