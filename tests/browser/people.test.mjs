@@ -65,6 +65,14 @@ test('a coordinator deactivates the mobilizer, whose token then gets 401', async
   await row.waitFor();
   await shot(page, '22-mobilizers-coordinator');
   await axe(page, 'mobilizers (coordinator)');
+  // A phone: the list scrolls in its own box, the page never sideways.
+  await page.setViewportSize({ width: 360, height: 740 });
+  assert.equal(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), true, 'no sideways scrolling at 360 px');
+  await shot(page, '22b-mobilizers-small-screen');
+  await page.setViewportSize({ width: 1024, height: 768 });
+  await page.emulateMedia({ media: 'print' });
+  await shot(page, '22c-mobilizers-print');
+  await page.emulateMedia({ media: 'screen' });
 
   await row.getByLabel('Reason').fill('Phone lost <script>alert(1)</script>');
   await row.getByLabel('Wipe the phone\'s data').check();
