@@ -12,15 +12,9 @@ import (
 	"github.com/gorilla/mux"
 )
 
-// ChildTrustReader is what the console's "places whose trust is falling"
-// needs of the read side (projections.Engine has it).
-type ChildTrustReader interface {
-	ChildTrust(f projections.Filter) ([]projections.PlaceTrust, uint64)
-}
-
 // mountConsole serves the web console at / beside the JSON API. It reads
-// through consoleReads, which scopes every read with the stats routes' own
-// readFilter, so a page and /v1/stats answer alike for the same user.
+// through the application's read queries, as the stats routes do, so a page
+// and /v1/stats answer alike for the same user.
 func (s *Server) mountConsole(r *mux.Router) error {
 	c, err := console.New(console.Config{
 		Auth:     s.app.Auth,
@@ -45,38 +39,24 @@ func (s *Server) mountConsole(r *mux.Router) error {
 	return nil
 }
 
-// consoleReads are the stats routes' reads, for the console.
+// consoleReads are the application's read queries (app.Reads), as the JSON
+// API's stats routes ask them: the same role, area and place checks.
 type consoleReads struct{ s *Server }
 
+func statsOf(asked domain.Area) app.StatsRequest {
+	return app.StatsRequest{Place: app.Place{District: asked.District, Chiefdom: asked.Chiefdom}}
+}
+
 func (c consoleReads) Completion(ctx context.Context, actor app.Actor, asked domain.Area) (projections.CompletionStats, uint64, error) {
-	f, err := c.s.readFilter(ctx, actor, asked, "", statsRoles...)
-	if err != nil {
-		return projections.CompletionStats{}, 0, err
-	}
-	st, pos := c.s.read.CompletionStats(f, false)
-	return st, pos, nil
+	return c.s.app.Reads.CompletionStats(ctx, actor, statsOf(asked))
 }
 
 func (c consoleReads) Trust(ctx context.Context, actor app.Actor, asked domain.Area) (projections.TrustStats, uint64, error) {
-	f, err := c.s.readFilter(ctx, actor, asked, "", statsRoles...)
-	if err != nil {
-		return projections.TrustStats{}, 0, err
-	}
-	st, pos := c.s.read.TrustStats(f)
-	return st, pos, nil
+	return c.s.app.Reads.TrustStats(ctx, actor, statsOf(asked))
 }
 
 func (c consoleReads) ChildTrust(ctx context.Context, actor app.Actor, asked domain.Area) ([]projections.PlaceTrust, uint64, error) {
-	f, err := c.s.readFilter(ctx, actor, asked, "", statsRoles...)
-	if err != nil {
-		return nil, 0, err
-	}
-	r, ok := c.s.read.(ChildTrustReader)
-	if !ok {
-		return nil, 0, nil
-	}
-	kids, pos := r.ChildTrust(f)
-	return kids, pos, nil
+	return c.s.app.Reads.ChildTrust(ctx, actor, statsOf(asked))
 }
 
 // LastSeen is the users list's last_seen, when the read side keeps it.
@@ -104,8 +84,8 @@ func (c consoleReads) AsOf(ctx context.Context, actor app.Actor, at time.Time, b
 	return h.indicatorsAsOf(ctx, actor, at, basis, app.LogFilter{})
 }
 
-// TrustWeights are the weights exports weigh trust with, as the export
-// route's.
-func (c consoleReads) TrustWeights() [4]float64 {
-	return (&auditRoutes{s: c.s}).trustWeights()
+// TrustSettings are the weights and the floor for "falling" exports weigh
+// trust with, as the export route's.
+func (c consoleReads) TrustSettings() ([4]float64, int) {
+	return (&auditRoutes{s: c.s}).trustSettings()
 }

@@ -1,27 +1,25 @@
 package api
 
 import (
-	"encoding/base64"
-	"encoding/binary"
 	"errors"
+	"strconv"
+
+	"github.com/actionledger/actionledger/services/app"
 )
 
-// Cursors are opaque to clients: a version byte and a number, base64url. The
-// version lets the paging scheme change without old cursors being misread.
-const cursorVersion = 1
+// The users list pages by position in the directory; its cursors have the
+// same opaque form as the read-model lists' (app.EncodeCursor), so a client
+// handles one kind.
 
-func encodeCursor(n int32) string {
-	b := binary.AppendUvarint([]byte{cursorVersion}, uint64(n))
-	return base64.RawURLEncoding.EncodeToString(b)
-}
+func encodeCursor(n int32) string { return app.EncodeCursor(strconv.FormatInt(int64(n), 10)) }
 
 func decodeCursor(s string) (int32, error) {
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil || len(b) < 2 || b[0] != cursorVersion {
-		return 0, errors.New("bad cursor")
+	key, err := app.DecodeCursor(s)
+	if err != nil {
+		return 0, err
 	}
-	n, k := binary.Uvarint(b[1:])
-	if k != len(b)-1 || n > 1<<31-1 {
+	n, err := strconv.ParseInt(key, 10, 32)
+	if err != nil || n < 0 {
 		return 0, errors.New("bad cursor")
 	}
 	return int32(n), nil

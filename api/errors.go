@@ -54,6 +54,9 @@ type Problem struct {
 	// switched off, and whether their phone should erase its local data.
 	Reason string `json:"reason,omitempty"`
 	Wipe   *bool  `json:"wipe,omitempty"`
+	// Suggestions (an extension member) are the values the field was
+	// probably meant to hold, best first: "did you mean Nongowa?".
+	Suggestions []string `json:"suggestions,omitempty"`
 }
 
 // problemFor turns any error into the problem the client sees. Internal
@@ -88,7 +91,7 @@ func problemFor(err error, instance string) Problem {
 	case code == domain.CodeInternal:
 		p.Detail = "internal error; the request id in the logs identifies it"
 	case errors.As(err, &de):
-		p.Detail, p.Field = de.Message, de.Field
+		p.Detail, p.Field, p.Suggestions = de.Message, de.Field, de.Suggestions
 	default:
 		p.Detail = http.StatusText(status)
 	}

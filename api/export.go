@@ -70,17 +70,21 @@ func (h *auditRoutes) recordExport(r *http.Request, q url.Values) (report.Spec, 
 		return report.Spec{}, err
 	}
 	meta := app.Meta{Actor: actorFrom(r.Context()), CorrelationID: correlationID(r), CausationID: requestID(r.Context())}
-	return report.Start(r.Context(), h.audit, meta, req, h.trustWeights())
+	weights, minVisits := h.trustSettings()
+	spec, err := report.Start(r.Context(), h.audit, meta, req, weights)
+	spec.TrustMinVisits = minVisits
+	return spec, err
 }
 
-// trustWeights are the weights the server's read models run with, so that
-// the report's trust curve is the one /v1/stats/trust shows.
-func (h *auditRoutes) trustWeights() [4]float64 {
+// trustSettings are the weights and the floor for "falling" the server's
+// read models run with, so that the report's trust curve is the one
+// /v1/stats/trust shows.
+func (h *auditRoutes) trustSettings() ([4]float64, int) {
 	if h.s.read == nil {
-		return [4]float64{}
+		return [4]float64{}, 0
 	}
 	// A community id no community can have selects nothing: the answer is
-	// only the weights.
+	// only the settings.
 	st, _ := h.s.read.TrustStats(projections.Filter{CommunityID: " "})
-	return st.Weights
+	return st.Weights, st.MinVisits
 }

@@ -83,6 +83,7 @@ func newEnv(t *testing.T) *env {
 		<-running
 		_ = read.Close()
 	})
+	a.Reads = app.NewReads(read, nil)
 	srv, err := api.New(api.Config{App: a, Read: read, Registry: reg})
 	if err != nil {
 		t.Fatalf("api.New: %v", err)
@@ -1253,12 +1254,15 @@ func TestOpenAPIDescribesResponses(t *testing.T) {
 		{name: "document", method: "GET", path: "/v1/openapi.json", want: 200},
 
 		{name: "register a community", role: "coordinator", method: "POST", path: "/v1/communities",
-			body: map[string]any{"id": "KEN-1", "name": "Kpandebu", "district": "Kailahun", "chiefdom": "Luawa", "section": "3", "population": 1200},
+			body: map[string]any{"id": "KEN-1", "name": "Kpandebu", "district": "Kailahun", "chiefdom": "Luawa", "section": "3", "population": 1200,
+				"occurred_at": "2015-02-01T09:00:00Z"},
 			want: 201, check: header("Location", "/v1/communities/KEN-1")},
 		{name: "register it again", role: "coordinator", method: "POST", path: "/v1/communities",
 			body: map[string]any{"id": "KEN-1", "name": "Kpandebu", "district": "Kailahun", "chiefdom": "Luawa"}, want: 409},
-		{name: "register as a mobilizer", role: "mobilizer", method: "POST", path: "/v1/communities",
-			body: map[string]any{"name": "X", "district": "Kailahun", "chiefdom": "Luawa"}, want: 403},
+		{name: "register as a mobilizer, in their own area", role: "mobilizer", method: "POST", path: "/v1/communities",
+			body: map[string]any{"name": "X", "district": "Kailahun", "chiefdom": "Luawa"}, want: 201},
+		{name: "register as a mobilizer, in another area", role: "mobilizer", method: "POST", path: "/v1/communities",
+			body: map[string]any{"name": "X", "district": "Kenema", "chiefdom": "Nongowa"}, want: 403},
 		{name: "register without a name", role: "admin", method: "POST", path: "/v1/communities",
 			body: map[string]any{"district": "Kailahun", "chiefdom": "Luawa"}, want: 400, check: field("name")},
 		{name: "read the community", role: "mobilizer", method: "GET", path: "/v1/communities/KEN-1", want: 200,
@@ -1517,9 +1521,11 @@ func TestOpenAPIDescribesReads(t *testing.T) {
 		}
 		pos = uint64(r.json(t)["position"].(float64))
 	}
-	write("coordinator", "/v1/communities", map[string]any{"id": "KEN-1", "name": "Kpandebu", "district": "Kailahun", "chiefdom": "Luawa"})
+	write("coordinator", "/v1/communities", map[string]any{"id": "KEN-1", "name": "Kpandebu", "district": "Kailahun", "chiefdom": "Luawa",
+		"occurred_at": "2015-02-01T09:00:00Z"})
 	write("mobilizer", "/v1/communities/KEN-1/triggering", map[string]any{"attendance": 85, "occurred_at": "2015-02-10T10:00:00Z"})
-	write("mobilizer", "/v1/communities/KEN-1/visits", map[string]any{"kind": "follow_up", "trust_rating": 4, "occurred_at": "2015-02-14T09:30:00Z"})
+	write("mobilizer", "/v1/communities/KEN-1/visits", map[string]any{"kind": "follow_up", "trust_rating": 4, "occurred_at": "2015-02-14T09:30:00Z",
+		"concerns": []map[string]any{{"need": "basic", "text": "Food for quarantined homes"}, {"need": "security", "text": "Night patrols"}}})
 	write("mobilizer", "/v1/communities/KEN-1/visits", map[string]any{"kind": "follow_up", "trust_rating": 2, "occurred_at": "2015-02-21T09:30:00Z"})
 	write("mobilizer", "/v1/action-points", map[string]any{"id": "AP-1", "community_id": "KEN-1", "title": "Hand-washing station", "category": "hygiene", "kind": "one_off", "due_date": "2015-03-01", "occurred_at": "2015-02-14T09:30:00Z"})
 	write("mobilizer", "/v1/action-points", map[string]any{"id": "AP-2", "community_id": "KEN-1", "title": "Watch for visitors", "category": "surveillance", "kind": "continuous", "occurred_at": "2015-02-14T09:30:00Z"})
@@ -1603,7 +1609,39 @@ func TestOpenAPIDescribesReads(t *testing.T) {
 		}},
 		{name: "completion after the rebuild", role: "coordinator", method: "GET", path: "/v1/stats/completion", want: 200, check: num("total", 3)},
 
-		{name: "stats as a mobilizer", role: "mobilizer", method: "GET", path: "/v1/stats/completion", want: 403},
+		{name: "stats as a mobilizer, of their own area", role: "mobilizer", method: "GET", path: "/v1/stats/completion", want: 200, check: num("total", 3)},
+		{name: "stats as a mobilizer, of another area", role: "mobilizer", method: "GET", path: "/v1/stats/completion?district=Kenema", want: 403},
+		{name: "concerns", role: "coordinator", method: "GET", path: "/v1/stats/concerns?interval=week&" + at, want: 200,
+			check: both(num("visits", 2), num("concerns", 2), num("visits_with_concerns", 1), length("series", 2), length("by_place", 1))},
+		{name: "concerns of a week", role: "mobilizer", method: "GET", path: "/v1/stats/concerns?community_id=KEN-1&from=2015-02-16&to=2015-02-23", want: 200,
+			check: both(num("visits", 1), num("concerns", 0), length("series", 1))},
+		{name: "concerns as the admin", role: "admin", method: "GET", path: "/v1/stats/concerns", want: 403},
+		{name: "the communities list", role: "auditor", method: "GET", path: "/v1/communities?status=under_follow_up&q=PANDE&" + at, want: 200,
+			check: both(length("items", 1), func(t *testing.T, r reply) {
+				it := obj(arr(r.json(t)["items"])[0])
+				if it["visits"] != 2.0 || it["open_action_points"] != 2.0 || it["last_visit_at"] != "2015-02-21T09:30:00Z" || it["name"] != "Kpandebu" {
+					t.Errorf("community row %v, want 2 visits, 2 open action points, last visit 2015-02-21T09:30:00Z", it)
+				}
+			})},
+		{name: "communities not visited for a week", role: "mobilizer", method: "GET", path: "/v1/communities?no_visit_days=7", want: 200, check: length("items", 1)},
+		{name: "communities of another status", role: "coordinator", method: "GET", path: "/v1/communities?status=registered", want: 200, check: length("items", 0)},
+		{name: "the referrals queue", role: "coordinator", method: "GET", path: "/v1/referrals?older_than_hours=24&" + at, want: 200,
+			check: both(length("items", 2), func(t *testing.T, r reply) {
+				it := obj(arr(r.json(t)["items"])[0])
+				if it["id"] != "REF-1" || it["community_name"] != "Kpandebu" || it["outcome"] != "admitted" || it["status"] != "completed" {
+					t.Errorf("first referral %v, want REF-1 (oldest), completed, admitted", it)
+				}
+			})},
+		{name: "the referrals queue by status", role: "mobilizer", method: "GET", path: "/v1/referrals?status=raised&kind=death_alert", want: 200, check: length("items", 0)},
+		{name: "the feedback queue", role: "admin", method: "GET", path: "/v1/feedback?loop_closed=false&older_than_days=7&" + at, want: 200,
+			check: both(length("items", 1), func(t *testing.T, r reply) {
+				if it := obj(arr(r.json(t)["items"])[0]); it["id"] != "FB-2" || it["type"] != "question" {
+					t.Errorf("feedback row %v, want FB-2", it)
+				}
+			})},
+		{name: "the feedback queue by type", role: "auditor", method: "GET", path: "/v1/feedback?type=rumour&status=loop_closed", want: 200, check: length("items", 1)},
+		{name: "a list outside the caller's area", role: "mobilizer", method: "GET", path: "/v1/referrals?district=Kenema", want: 403},
+		{name: "a list cursor that is not one", role: "coordinator", method: "GET", path: "/v1/feedback?cursor=AQE", want: 400, check: field("cursor")},
 		{name: "stats as the admin", role: "admin", method: "GET", path: "/v1/stats/trust", want: 403},
 		{name: "the list outside the caller's area", role: "mobilizer", method: "GET", path: "/v1/action-points?district=Kenema", want: 403},
 		{name: "stats of an unknown community", role: "coordinator", method: "GET", path: "/v1/stats/feedback?community_id=NOPE", want: 404, check: field("community_id")},
@@ -1635,7 +1673,7 @@ func TestOpenAPIDescribesReads(t *testing.T) {
 	}
 
 	// Paging: the list walked one item at a time visits every action point
-	// once, in order.
+	// once, in the list's order.
 	t.Run("paging", func(t *testing.T) {
 		var ids []string
 		path := "/v1/action-points?limit=1&" + at
@@ -1654,7 +1692,8 @@ func TestOpenAPIDescribesReads(t *testing.T) {
 			}
 			path = "/v1/action-points?limit=1&cursor=" + url.QueryEscape(next)
 		}
-		if want := []string{"AP-1", "AP-2", "AP-3"}; !slices.Equal(ids, want) {
+		// Overdue first, then by due date, then without one.
+		if want := []string{"AP-1", "AP-3", "AP-2"}; !slices.Equal(ids, want) {
 			t.Errorf("paged through %v, want %v", ids, want)
 		}
 	})

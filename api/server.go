@@ -24,7 +24,9 @@ import (
 // Config wires a Server.
 type Config struct {
 	App *app.Application
-	// Read serves the indicators; nil leaves the read routes unmounted.
+	// Read runs the read models (admin routes, as-of, exports); nil leaves
+	// those routes unmounted. The indicators and lists are asked of
+	// App.Reads; nil leaves their routes unmounted.
 	Read ReadModels
 	// Ready reports whether the service can take traffic (/readyz).
 	Ready    func(ctx context.Context) error
@@ -78,6 +80,7 @@ func New(cfg Config) (*Server, error) {
 	// 405.
 	v1 := v1Routes{router: r, s: s}
 	s.mountUsers(v1)
+	s.mountPlaces(v1)
 	s.mountCommunities(v1)
 	s.mountActionPoints(v1)
 	s.mountReferrals(v1)
@@ -88,8 +91,10 @@ func New(cfg Config) (*Server, error) {
 	if err := s.mountApp(); err != nil {
 		return nil, err
 	}
-	if s.read != nil {
+	if s.app.Reads != nil {
 		s.mountStats(v1)
+	}
+	if s.read != nil {
 		s.mountAdmin(v1)
 		// The web console at / and /assets/ (api/console).
 		if err := s.mountConsole(r); err != nil {
@@ -101,12 +106,7 @@ func New(cfg Config) (*Server, error) {
 
 // ReadModels is what the API needs of the read side.
 type ReadModels interface {
-	CompletionStats(f projections.Filter, weekly bool) (projections.CompletionStats, uint64)
-	ReferralStats(f projections.Filter) (projections.ReferralStats, uint64)
-	FeedbackStats(f projections.Filter, weekly bool) (projections.FeedbackStats, uint64)
 	TrustStats(f projections.Filter) (projections.TrustStats, uint64)
-	ActionPoints(f projections.Filter, status string, overdue bool, after int32, limit int) ([]projections.ActionPointItem, int32, uint64)
-	WaitFor(ctx context.Context, position uint64) error
 	Poisoned() ([]projections.Poisoned, error)
 	Rebuild(ctx context.Context) (projections.RebuildReport, error)
 }

@@ -1,8 +1,7 @@
 package api
 
 import (
-	"context"
-	"errors"
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -14,94 +13,78 @@ import (
 	"github.com/actionledger/actionledger/services/app"
 )
 
-// codeBehind: a read asked for a position the read models have not reached
-// within the wait.
-const codeBehind domain.Code = "projection_behind"
+// The read routes only translate query parameters into app.Reads requests
+// and answers into JSON: who may read what, of which place (place names,
+// community_id, the caller's area), is decided in the application layer
+// (app.Reads, resolveArea), which the web console asks too.
 
-// minPositionWait bounds how long a read waits for its own writes.
-const minPositionWait = 2 * time.Second
+// codeBehind: a read asked for a position the read models have not reached
+// within the wait (the application's code, in the status table here).
+const codeBehind = app.CodeBehind
 
 func (s *Server) mountStats(v1 v1Routes) {
 	v1.handle(http.MethodGet, "/stats/completion", s.statsCompletion)
 	v1.handle(http.MethodGet, "/stats/trust", s.statsTrust)
 	v1.handle(http.MethodGet, "/stats/referrals", s.statsReferrals)
 	v1.handle(http.MethodGet, "/stats/feedback", s.statsFeedback)
+	v1.handle(http.MethodGet, "/stats/concerns", s.statsConcerns)
 	v1.handle(http.MethodGet, "/action-points", s.listActionPoints)
+	v1.handle(http.MethodGet, "/communities", s.listCommunities)
+	v1.handle(http.MethodGet, "/referrals", s.listReferrals)
+	v1.handle(http.MethodGet, "/feedback", s.listFeedback)
 }
 
-var statsRoles = []string{domain.RoleCoordinator, domain.RoleAuditor}
-
-// readQuery parses the query parameters shared by the read-model routes,
-// checks the caller may read that place, and waits for min_position.
-func (s *Server) readQuery(r *http.Request, allowed []string, roles ...string) (projections.Filter, url.Values, error) {
-	if err := app.RequireRole(actorFrom(r.Context()), "read this", roles...); err != nil {
-		return projections.Filter{}, nil, err
-	}
+// queryParams refuses parameters the route does not take, naming the first.
+func queryParams(r *http.Request, allowed ...string) (url.Values, error) {
 	q := r.URL.Query()
 	for k := range q {
 		if !contains(allowed, k) {
-			return projections.Filter{}, nil, domain.FieldError(k, "is not a parameter of this route (allowed: %s)", strings.Join(allowed, ", "))
+			return nil, domain.FieldError(k, "is not a parameter of this route (allowed: %s)", strings.Join(allowed, ", "))
 		}
 	}
-	f, err := s.readFilter(r.Context(), actorFrom(r.Context()), domain.Area{District: q.Get("district"), Chiefdom: q.Get("chiefdom")}, q.Get("community_id"), roles...)
-	if err != nil {
-		return f, nil, err
-	}
-	f.Category = q.Get("category")
-	if f.Category != "" && !contains(domain.Categories, f.Category) {
-		return f, nil, domain.FieldError("category", "must be one of %s", strings.Join(domain.Categories, ", "))
-	}
-	if f.From, err = parseQueryTime(q, "from"); err != nil {
-		return f, nil, err
-	}
-	if f.To, err = parseQueryTime(q, "to"); err != nil {
-		return f, nil, err
-	}
-	if !f.From.IsZero() && !f.To.IsZero() && !f.From.Before(f.To) {
-		return f, nil, domain.FieldError("to", "must be after from")
-	}
-	if v := q.Get("interval"); v != "" && v != "week" {
-		return f, nil, domain.FieldError("interval", "must be week")
-	}
-	if v := q.Get("min_position"); v != "" {
-		pos, err := strconv.ParseUint(v, 10, 64)
-		if err != nil {
-			return f, nil, domain.FieldError("min_position", "must be a position as returned by a write")
-		}
-		ctx, cancel := context.WithTimeout(r.Context(), minPositionWait)
-		defer cancel()
-		if err := s.read.WaitFor(ctx, pos); err != nil {
-			if errors.Is(err, projections.ErrBehind) {
-				return f, nil, domain.Errorf(codeBehind, "the read models have not reached position %d within %s; retry shortly", pos, minPositionWait)
-			}
-			return f, nil, err
-		}
-	}
-	return f, q, nil
+	return q, nil
 }
 
-// readFilter is the place part of a read, shared by the JSON routes and the
-// web console so both scope alike: the community's place when one is named,
-// and the asked area narrowed to what the actor may read.
-func (s *Server) readFilter(ctx context.Context, actor app.Actor, asked domain.Area, communityID string, roles ...string) (projections.Filter, error) {
-	f := projections.Filter{CommunityID: communityID}
-	var place *domain.Place
-	if f.CommunityID != "" {
-		v, err := s.app.Queries.Community(ctx, app.Actor{Role: domain.RoleAdmin}, f.CommunityID)
-		if err != nil {
-			if domain.ErrorCode(err) == domain.CodeNotFound {
-				return f, &domain.Error{Code: domain.CodeNotFound, Field: "community_id", Message: "no community " + f.CommunityID}
-			}
-			return f, err
-		}
-		place = &v.Place
+func placeParams(q url.Values) app.Place {
+	return app.Place{District: q.Get("district"), Chiefdom: q.Get("chiefdom"), CommunityID: q.Get("community_id")}
+}
+
+func minPositionParam(q url.Values) (uint64, error) {
+	v := q.Get("min_position")
+	if v == "" {
+		return 0, nil
 	}
-	area, err := app.ReadScope(actor, asked, place, roles...)
+	pos, err := strconv.ParseUint(v, 10, 64)
 	if err != nil {
-		return f, err
+		return 0, domain.FieldError("min_position", "must be a position as returned by a write")
 	}
-	f.District, f.Chiefdom = area.District, area.Chiefdom
-	return f, nil
+	return pos, nil
+}
+
+// intParam reads a non-negative integer (0 when absent).
+func intParam(q url.Values, name string) (int, error) {
+	v := q.Get(name)
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		return 0, domain.FieldError(name, "must be a whole number")
+	}
+	return n, nil
+}
+
+// boolParam reads true or false; nil when absent.
+func boolParam(q url.Values, name string) (*bool, error) {
+	v := q.Get(name)
+	if v == "" {
+		return nil, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return nil, domain.FieldError(name, "must be true or false")
+	}
+	return &b, nil
 }
 
 // parseQueryTime reads an RFC 3339 time or a YYYY-MM-DD date (midnight UTC).
@@ -124,110 +107,98 @@ var (
 	seriesParams = append([]string{"interval"}, statsParams...)
 )
 
-func (s *Server) statsCompletion(w http.ResponseWriter, r *http.Request) {
-	f, q, err := s.readQuery(r, append(seriesParams, "category"), statsRoles...)
+// statsRequest parses the parameters of an indicator route.
+func statsRequest(r *http.Request, allowed []string) (app.StatsRequest, error) {
+	q, err := queryParams(r, allowed...)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return app.StatsRequest{}, err
 	}
-	st, pos := s.read.CompletionStats(f, q.Get("interval") == "week")
-	writeJSON(w, http.StatusOK, struct {
-		Position uint64 `json:"position"`
-		projections.CompletionStats
-	}{pos, st})
+	req := app.StatsRequest{Place: placeParams(q), Category: q.Get("category")}
+	if req.From, err = parseQueryTime(q, "from"); err != nil {
+		return req, err
+	}
+	if req.To, err = parseQueryTime(q, "to"); err != nil {
+		return req, err
+	}
+	switch v := q.Get("interval"); v {
+	case "":
+	case "week":
+		req.Weekly = true
+	default:
+		return req, domain.FieldError("interval", "must be week")
+	}
+	req.MinPosition, err = minPositionParam(q)
+	return req, err
+}
+
+// stats answers one indicator route: parse, ask, write.
+func stats[T any](s *Server, allowed []string, ask func(r *http.Request, req app.StatsRequest) (T, uint64, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		req, err := statsRequest(r, allowed)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		st, pos, err := ask(r, req)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, withPosition{pos, st})
+	}
+}
+
+// withPosition writes an answer's fields after the read models' position.
+type withPosition struct {
+	Position uint64
+	Answer   any
+}
+
+// MarshalJSON implements json.Marshaler.
+func (p withPosition) MarshalJSON() ([]byte, error) {
+	b, err := json.Marshal(p.Answer)
+	if err != nil {
+		return nil, err
+	}
+	out := strconv.AppendUint([]byte(`{"position":`), p.Position, 10)
+	if len(b) > 2 && b[0] == '{' {
+		return append(append(out, ','), b[1:]...), nil
+	}
+	return append(out, '}'), nil
+}
+
+func (s *Server) statsCompletion(w http.ResponseWriter, r *http.Request) {
+	stats(s, append(seriesParams, "category"), func(r *http.Request, req app.StatsRequest) (projections.CompletionStats, uint64, error) {
+		return s.app.Reads.CompletionStats(r.Context(), actorFrom(r.Context()), req)
+	})(w, r)
 }
 
 // statsTrust answers the weekly trust trend; interval=week is accepted
 // because the trend is always weekly.
 func (s *Server) statsTrust(w http.ResponseWriter, r *http.Request) {
-	f, _, err := s.readQuery(r, seriesParams, statsRoles...)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	st, pos := s.read.TrustStats(f)
-	writeJSON(w, http.StatusOK, struct {
-		Position uint64 `json:"position"`
-		projections.TrustStats
-	}{pos, st})
+	stats(s, seriesParams, func(r *http.Request, req app.StatsRequest) (projections.TrustStats, uint64, error) {
+		return s.app.Reads.TrustStats(r.Context(), actorFrom(r.Context()), req)
+	})(w, r)
 }
 
 func (s *Server) statsReferrals(w http.ResponseWriter, r *http.Request) {
-	f, _, err := s.readQuery(r, statsParams, statsRoles...)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	st, pos := s.read.ReferralStats(f)
-	writeJSON(w, http.StatusOK, struct {
-		Position uint64 `json:"position"`
-		projections.ReferralStats
-	}{pos, st})
+	stats(s, statsParams, func(r *http.Request, req app.StatsRequest) (projections.ReferralStats, uint64, error) {
+		return s.app.Reads.ReferralStats(r.Context(), actorFrom(r.Context()), req)
+	})(w, r)
 }
 
 func (s *Server) statsFeedback(w http.ResponseWriter, r *http.Request) {
-	f, q, err := s.readQuery(r, seriesParams, statsRoles...)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	st, pos := s.read.FeedbackStats(f, q.Get("interval") == "week")
-	writeJSON(w, http.StatusOK, struct {
-		Position uint64 `json:"position"`
-		projections.FeedbackStats
-	}{pos, st})
+	stats(s, seriesParams, func(r *http.Request, req app.StatsRequest) (projections.FeedbackStats, uint64, error) {
+		return s.app.Reads.FeedbackStats(r.Context(), actorFrom(r.Context()), req)
+	})(w, r)
 }
 
-// listActionPoints is the coordinator's follow-up list, paged by an opaque
-// cursor.
-func (s *Server) listActionPoints(w http.ResponseWriter, r *http.Request) {
-	f, q, err := s.readQuery(r, []string{"district", "chiefdom", "community_id", "category", "status", "overdue", "cursor", "limit", "min_position"},
-		domain.RoleMobilizer, domain.RoleCoordinator, domain.RoleAuditor, domain.RoleAdmin)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	status := q.Get("status")
-	if status != "" && !contains([]string{domain.StatusOpen, domain.StatusInProgress, domain.StatusAchieved, domain.StatusDropped}, status) {
-		s.writeError(w, r, domain.FieldError("status", "must be one of open, in_progress, achieved, dropped"))
-		return
-	}
-	overdue := false
-	if v := q.Get("overdue"); v != "" {
-		if overdue, err = strconv.ParseBool(v); err != nil {
-			s.writeError(w, r, domain.FieldError("overdue", "must be true or false"))
-			return
-		}
-	}
-	limit := 100
-	if v := q.Get("limit"); v != "" {
-		if limit, err = strconv.Atoi(v); err != nil || limit < 1 || limit > 1000 {
-			s.writeError(w, r, domain.FieldError("limit", "must be an integer from 1 to 1000"))
-			return
-		}
-	}
-	var after int32
-	if v := q.Get("cursor"); v != "" {
-		n, err := decodeCursor(v)
-		if err != nil {
-			s.writeError(w, r, domain.FieldError("cursor", "is not a cursor this server gave"))
-			return
-		}
-		after = n
-	}
-	items, next, pos := s.read.ActionPoints(f, status, overdue, after, limit)
-	if items == nil {
-		items = []projections.ActionPointItem{}
-	}
-	resp := struct {
-		Position   uint64                        `json:"position"`
-		Items      []projections.ActionPointItem `json:"items"`
-		NextCursor string                        `json:"next_cursor,omitempty"`
-	}{Position: pos, Items: items}
-	if next != 0 {
-		resp.NextCursor = encodeCursor(next)
-	}
-	writeJSON(w, http.StatusOK, resp)
+// statsConcerns answers the unmet needs raised at visits; the series is
+// always weekly.
+func (s *Server) statsConcerns(w http.ResponseWriter, r *http.Request) {
+	stats(s, seriesParams, func(r *http.Request, req app.StatsRequest) (projections.ConcernStats, uint64, error) {
+		return s.app.Reads.ConcernStats(r.Context(), actorFrom(r.Context()), req)
+	})(w, r)
 }
 
 func contains(list []string, v string) bool {

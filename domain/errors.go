@@ -31,6 +31,9 @@ type Error struct {
 	Code    Code
 	Field   string
 	Message string
+	// Suggestions are values the field might have been meant to hold (the
+	// known place names closest to a misspelt one), best first.
+	Suggestions []string
 }
 
 func (e *Error) Error() string {

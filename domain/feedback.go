@@ -121,8 +121,8 @@ func (f *FeedbackItem) CloseLoop(communicatedAt time.Time, satisfied bool) error
 	if err := validTime("communicated_at", communicatedAt, true); err != nil {
 		return err
 	}
-	if !f.receivedAt.IsZero() && communicatedAt.Before(f.receivedAt.Add(-clockSkew)) {
-		return FieldError("communicated_at", "is before the feedback was received (%s)", f.receivedAt.Format(time.RFC3339))
+	if err := notBefore("communicated_at", communicatedAt, f.receivedAt, "the feedback was received"); err != nil {
+		return err
 	}
 	record(&f.root, &FeedbackLoopClosed{CommunicatedAt: utc(communicatedAt), Satisfied: satisfied}, f.apply)
 	return nil

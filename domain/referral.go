@@ -121,8 +121,8 @@ func (r *Referral) Complete(arrivedAt time.Time, outcome string) error {
 	}
 	// A response cannot arrive before it was called; a phone's wrong date
 	// would otherwise turn into a negative time to completion.
-	if !r.raisedAt.IsZero() && arrivedAt.Before(r.raisedAt.Add(-clockSkew)) {
-		return FieldError("arrived_at", "is before the referral was raised (%s)", r.raisedAt.Format(time.RFC3339))
+	if err := notBefore("arrived_at", arrivedAt, r.raisedAt, "the referral was raised"); err != nil {
+		return err
 	}
 	out, err := Outcomes.parse("outcome", outcome, true)
 	if err != nil {

@@ -529,8 +529,8 @@ func TestAsOfCatchesUpModelsFromWhereEachStands(t *testing.T) {
 		names = append(names, p.Projection)
 	}
 	// Feedback had passed it when the catch-up started; every other model
-	// (activity, users' last writes, too) had not.
-	if want := []string{projections.NameActivity, projections.NameCompletion, projections.NameReferrals, projections.NameTrust}; !reflect.DeepEqual(names, want) {
+	// (activity, users' last writes, and the work lists too) had not.
+	if want := []string{projections.NameActivity, projections.NameCompletion, projections.NameLists, projections.NameReferrals, projections.NameTrust}; !reflect.DeepEqual(names, want) {
 		t.Errorf("poisoned for %v, want %v", names, want)
 	}
 	checkAsOf(t, eng, projections.BasisRecorded, recorded)

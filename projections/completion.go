@@ -25,8 +25,6 @@ type Completion struct {
 	byID  map[string]int32
 	idx   index
 	names interner
-	first time.Time
-	last  time.Time
 }
 
 type apRecord struct {
@@ -122,26 +120,12 @@ func (m *Completion) add(rec apRecord) {
 	m.recs = append(m.recs, rec)
 	m.byID[rec.ID] = n
 	m.idx.add(rec.Place, n)
-	if m.first.IsZero() || rec.RaisedAt.Before(m.first) {
-		m.first = rec.RaisedAt
-	}
-	m.seen(rec.RaisedAt)
-	for _, st := range rec.Steps {
-		m.seen(st.At)
-	}
-}
-
-func (m *Completion) seen(t time.Time) {
-	if t.After(m.last) {
-		m.last = t
-	}
 }
 
 func (m *Completion) step(ev *Event, s uint8) {
 	_, id := domain.SplitStream(ev.Stream)
 	if n, ok := m.byID[id]; ok {
 		m.recs[n].Steps = append(m.recs[n].Steps, apStep{At: ev.OccurredAt, Pos: ev.Position, Status: s})
-		m.seen(ev.OccurredAt)
 	}
 }
 
@@ -190,6 +174,9 @@ type CompletionStats struct {
 // CompletionWeek is the state at the end of one week.
 type CompletionWeek struct {
 	Week string `json:"week"`
+	// Partial: the week is not over (it holds now or to), and the state is
+	// that of then.
+	Partial bool `json:"partial"`
 	Counts
 }
 
@@ -211,17 +198,42 @@ func (m *Completion) selected(f *Filter, fn func(r *apRecord)) {
 
 // Stats computes the completion indicators for f; with weekly set, the
 // series of week-end states too.
+//
+// With f.To, every figure is as things stood at to: records raised from to
+// on are left out, and so are changes from to on to older ones (periodCut);
+// "today" for overdue is the last day before to when to is past.
 func (m *Completion) Stats(f Filter, weekly bool) CompletionStats {
+	out := m.counts(&f, dayOf(statusTime(&f)), periodCut(&f, nil))
 	now := f.Now
 	if now.IsZero() {
 		now = time.Now()
 	}
-	out := m.counts(&f, dayOf(now), nil)
 	if weekly {
-		weeks := seriesRange(&f, m.first, m.last, now)
+		// The series counts every record of the place, not only those
+		// created within the range: it is the state at each week's end.
+		sf := f
+		sf.From, sf.To = time.Time{}, time.Time{}
+		// It spans the place's own records (a back-dated record elsewhere
+		// does not stretch it).
+		var first, last time.Time
+		m.selected(&sf, func(r *apRecord) {
+			if first.IsZero() || r.RaisedAt.Before(first) {
+				first = r.RaisedAt
+			}
+			if r.RaisedAt.After(last) {
+				last = r.RaisedAt
+			}
+			for _, st := range r.Steps {
+				if st.At.After(last) {
+					last = st.At
+				}
+			}
+		})
+		weeks := seriesRange(&f, first, last, now)
 		out.Series = make([]CompletionWeek, len(weeks))
-		// Each point is the state at the end of its week (or now, for the
-		// current week); "today" for overdue is the week's last day.
+		// Each point is the state at the end of its week (or now, or to,
+		// for the week that holds it); "today" for overdue is the week's
+		// last day.
 		ends := make([]time.Time, len(weeks))
 		days := make([]int64, len(weeks))
 		for i, w := range weeks {
@@ -229,12 +241,13 @@ func (m *Completion) Stats(f Filter, weekly bool) CompletionStats {
 			ends[i], days[i] = w.End(), dayOf(w.End().Add(-time.Nanosecond))
 			if ends[i].After(now) {
 				ends[i], days[i] = now, dayOf(now)
+				out.Series[i].Partial = true
+			}
+			if !f.To.IsZero() && ends[i].After(f.To) {
+				ends[i], days[i] = f.To, dayOf(f.To.Add(-time.Nanosecond))
+				out.Series[i].Partial = true
 			}
 		}
-		// The series counts every record of the place, not only those
-		// created within the range: it is the state at each week's end.
-		sf := f
-		sf.From, sf.To = time.Time{}, time.Time{}
 		m.selected(&sf, func(r *apRecord) {
 			for i, end := range ends {
 				if s, ok := r.statusAt(end); ok {
@@ -279,59 +292,20 @@ func (m *Completion) counts(f *Filter, today int64, c *cut) CompletionStats {
 // asOf answers Stats(f, false) for the events of c, f.Now being the time
 // asked about.
 func (m *Completion) asOf(f Filter, c *cut) CompletionStats {
+	return m.counts(&f, dayOf(statusTime(&f)), periodCut(&f, c))
+}
+
+// statusTime is the moment the totals describe: now (f.Now; zero: the time
+// of the query), or just before the end of the period when that is earlier.
+func statusTime(f *Filter) time.Time {
 	now := f.Now
 	if now.IsZero() {
 		now = time.Now()
 	}
-	return m.counts(&f, dayOf(now), c)
-}
-
-// ActionPointItem is one row of the follow-up list.
-type ActionPointItem struct {
-	ID          string `json:"id"`
-	CommunityID string `json:"community_id"`
-	District    string `json:"district"`
-	Chiefdom    string `json:"chiefdom"`
-	Category    string `json:"category"`
-	Kind        string `json:"kind"`
-	Status      string `json:"status"`
-	DueDate     string `json:"due_date,omitempty"`
-	Overdue     bool   `json:"overdue"`
-}
-
-// List returns the action points matching f (and status, overdue when set),
-// after the record cursor `after` (0: from the start), at most limit, and the
-// cursor for the next page (0: no more).
-func (m *Completion) List(f Filter, status string, overdueOnly bool, after int32, limit int) ([]ActionPointItem, int32) {
-	today := dayOf(f.Now)
-	if f.Now.IsZero() {
-		today = dayOf(time.Now())
+	if !f.To.IsZero() && f.To.Before(now) {
+		now = f.To.Add(-time.Nanosecond)
 	}
-	var out []ActionPointItem
-	for _, n := range m.idx[f.scopeKey()] {
-		if n < after {
-			continue
-		}
-		r := &m.recs[n]
-		if f.Category != "" && r.Category != f.Category || !f.matches(r.Place, r.RaisedAt) {
-			continue
-		}
-		s := r.status()
-		od := isOverdue(r.Due, s, today)
-		if status != "" && apStatusNames[s] != status || overdueOnly && !od {
-			continue
-		}
-		if len(out) == limit {
-			return out, n
-		}
-		item := ActionPointItem{ID: r.ID, CommunityID: r.Place.Community, District: r.Names[0], Chiefdom: r.Names[1],
-			Category: r.Category, Kind: r.Kind, Status: apStatusNames[s], Overdue: od}
-		if r.Due != 0 {
-			item.DueDate = time.Unix(r.Due*86400, 0).UTC().Format(time.DateOnly)
-		}
-		out = append(out, item)
-	}
-	return out, 0
+	return now
 }
 
 func bucket(m map[string]*Counts, k string) *Counts {

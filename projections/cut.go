@@ -31,12 +31,34 @@ type cut struct {
 	// (ascending): events read before the replay's stop that were recorded
 	// after the time.
 	skip []uint64
+	// until: no event that occurred at or after it (unix nanoseconds) is
+	// in the cut; 0: no such bound. It is the end (to) of the period a
+	// question asks about (periodCut).
+	until int64
+}
+
+// periodCut is c bounded by the end of f's period: nothing that happened at
+// or after f.To counts, neither a record created then nor a change to an
+// older one (an action point achieved after to is in progress at to). c nil
+// stands for every event. Without f.To it is c.
+func periodCut(f *Filter, c *cut) *cut {
+	if f.To.IsZero() {
+		return c
+	}
+	p := cut{upto: math.MaxUint64}
+	if c != nil {
+		p = *c
+	}
+	if u := nanos(f.To); p.until == 0 || u < p.until {
+		p.until = u
+	}
+	return &p
 }
 
 // has reports whether the event at position pos, which occurred at occ
 // (unix nanoseconds), is in the cut.
 func (c *cut) has(pos uint64, occ int64) bool {
-	if pos > c.upto {
+	if pos > c.upto || c.until != 0 && occ >= c.until {
 		return false
 	}
 	if c.occurred {

@@ -11,7 +11,22 @@
 // at or below the checkpoint) changes nothing.
 //
 // Definitions (all times are field time, occurred_at, unless said otherwise;
-// weeks are ISO weeks in UTC; a rate whose denominator is zero is null):
+// weeks are ISO weeks in UTC; a rate whose denominator is zero is null).
+//
+// The period asked for (Filter.From, Filter.To) is respected exactly:
+//   - nothing that happened at or after To counts in any answer — no record
+//     created then, and no change to an older record (an action point
+//     achieved after To is in progress in an answer ending at To; a loop
+//     closed after To is open); overdue is as of the last day before To;
+//   - totals count the records created in [From, To); a series shows the
+//     weeks from the week of From to the week of the instant before To;
+//   - without From and To, a series spans the selected place's own data
+//     (first to last week, at most the current one), never the country's:
+//     a back-dated record elsewhere does not stretch it; a place without
+//     data has an empty series;
+//   - a week that holds now, or that From or To cuts, is marked partial.
+//
+// Indicators:
 //
 // Action points, per place, category and kind:
 //   - counts by status (open, in_progress, achieved, dropped);
@@ -47,7 +62,17 @@
 //     feedback received in week W;
 //   - index: the weighted mean of the components that have data (weights 0.4,
 //     0.2, 0.2, 0.2 by default — a starting point, configurable);
-//   - falling: the index is at least 0.10 below its value four weeks earlier.
+//   - falling: the index is at least 0.10 below its value four weeks
+//     earlier, and both weeks rest on at least MinVisits visits (default 5,
+//     DefaultTrustMinVisits — a starting point, configurable with
+//     --trust-min-visits): one visit rated 3 after one rated 4 is a drop of
+//     0.25 on T1 and says nothing about a district;
+//   - components name T1..T4 in each row (visit_trust,
+//     feedback_loops_closed_14d, suspected_referrals_within_24h,
+//     feedback_not_negative) with their weights and the counts behind them;
+//   - with From, nothing before it counts in the first week's own figures
+//     (T1, T4, visits), but T2, T3 and falling look back past it on
+//     purpose: a week reads the same wherever the chart starts.
 //
 // As of (Engine.AsOf): every indicator as a fresh model fed only the events
 // recorded by a time, or only those that occurred by it, would answer. The

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,8 +31,9 @@ const (
 // stateVersion changes whenever a model's snapshot layout does; stored state
 // of another version is discarded and rebuilt from the log. 3: records keep
 // the log position and occurred_at of every event folded into them (as-of
-// from the live models), and the as-of clock is saved with them.
-const stateVersion = 3
+// from the live models), and the as-of clock is saved with them. 4: every
+// stored value ends with its CRC-32C (seal).
+const stateVersion = 4
 
 // Config wires an Engine.
 type Config struct {
@@ -41,6 +43,9 @@ type Config struct {
 	Path string
 	// TrustWeights weigh T1..T4 (zero: DefaultTrustWeights).
 	TrustWeights [4]float64
+	// TrustMinVisits is how many visits each of the two weeks "falling"
+	// compares must rest on (zero: DefaultTrustMinVisits).
+	TrustMinVisits int
 	// SnapshotEvery is how often changed models are saved with their
 	// checkpoint (default 1m); a restart replays at most that much.
 	SnapshotEvery time.Duration
@@ -114,13 +119,14 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 		cfg.Clock = time.Now
 	}
 	if cfg.Models == nil {
-		weights := cfg.TrustWeights
+		weights, minVisits := cfg.TrustWeights, cfg.TrustMinVisits
 		cfg.Models = []Definition{
 			{NameCompletion, func() Model { return NewCompletion() }},
 			{NameReferrals, func() Model { return NewReferrals() }},
 			{NameFeedback, func() Model { return NewFeedback() }},
-			{NameTrust, func() Model { return NewTrust(weights) }},
+			{NameTrust, func() Model { return NewTrustMin(weights, minVisits) }},
 			{NameActivity, func() Model { return NewActivity() }},
+			{NameLists, func() Model { return NewLists() }},
 		}
 	}
 	db, err := bolt.Open(cfg.Path, 0o600, &bolt.Options{Timeout: 2 * time.Second, NoFreelistSync: true, FreelistType: bolt.FreelistMapType})
@@ -164,9 +170,48 @@ var (
 	keyClock = []byte("\x00as-of clock")
 )
 
-// load restores each model from its snapshot; a snapshot that cannot be read
-// (another version, corruption) is dropped and the model rebuilds from the
-// log as it catches up.
+// crcTable is CRC-32C (Castagnoli): it detects every burst of up to 32
+// flipped bits, and the CPU computes it at memory speed.
+var crcTable = crc32.MakeTable(crc32.Castagnoli)
+
+// seal appends the CRC-32C of b to b. Every snapshot and the as-of clock are
+// stored sealed: bbolt checksums only its meta pages, so a flipped bit in a
+// value would otherwise be decoded and served as truth (one turned an action
+// point's kind one_off into kne_off, and the stats served a kne_off bucket).
+func seal(b []byte) []byte {
+	return binary.BigEndian.AppendUint32(b, crc32.Checksum(b, crcTable))
+}
+
+var errDamaged = errors.New("checksum mismatch: the stored bytes were altered")
+
+// unseal returns what seal sealed, or errDamaged.
+func unseal(v []byte) ([]byte, error) {
+	if len(v) < 4 {
+		return nil, errDamaged
+	}
+	body := v[:len(v)-4]
+	if crc32.Checksum(body, crcTable) != binary.BigEndian.Uint32(v[len(v)-4:]) {
+		return nil, errDamaged
+	}
+	return body, nil
+}
+
+// restore decodes a model's snapshot; a decoder that panics on bytes it
+// never wrote is an error like any other.
+func restore(m Model, data []byte) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("decoding panicked: %v", r)
+		}
+	}()
+	return m.UnmarshalBinary(data)
+}
+
+// load restores each model from its snapshot. A snapshot that cannot be
+// trusted — another version, a checksum that does not match, bytes that do
+// not decode — is dropped with a warning naming the model, and the model
+// rebuilds from the log as it catches up: a read model only holds what the
+// log can give again, so it never serves damaged state.
 func (e *Engine) load() error {
 	return e.db.Update(func(tx *bolt.Tx) error {
 		st, err := tx.CreateBucketIfNotExists(bucketState)
@@ -176,7 +221,7 @@ func (e *Engine) load() error {
 		if _, err := tx.CreateBucketIfNotExists(bucketPoison); err != nil {
 			return err
 		}
-		if v := st.Get(keyVersion); v == nil || binary.BigEndian.Uint64(v) != stateVersion {
+		if v := st.Get(keyVersion); len(v) != 8 || binary.BigEndian.Uint64(v) != stateVersion {
 			if v != nil {
 				e.log.Warn("read-model snapshots are of another version; rebuilding from the log")
 			}
@@ -189,22 +234,42 @@ func (e *Engine) load() error {
 			return st.Put(keyVersion, binary.BigEndian.AppendUint64(nil, stateVersion))
 		}
 		if v := st.Get(keyClock); v != nil {
-			if err := e.clock.UnmarshalBinary(v); err != nil {
-				e.log.Warn("dropping an unreadable as-of clock", zap.Error(err))
+			body, err := unseal(v)
+			if err == nil {
+				err = e.clock.UnmarshalBinary(body)
+			}
+			if err != nil {
+				e.log.Warn("dropping a damaged as-of clock; it is rebuilt from the log", zap.Error(err))
 				e.clock.reset()
+				if err := st.Delete(keyClock); err != nil {
+					return err
+				}
 			}
 		}
 		for _, p := range e.projs {
-			v := st.Get([]byte(p.def.Name))
-			if len(v) < 8 {
+			key := []byte(p.def.Name)
+			v := st.Get(key)
+			if v == nil {
 				continue
+			}
+			body, err := unseal(v)
+			if err == nil && len(body) < 8 {
+				err = errDamaged
 			}
 			m := p.def.New()
-			if err := m.UnmarshalBinary(v[8:]); err != nil {
-				e.log.Warn("dropping an unreadable read-model snapshot", zap.String("projection", p.def.Name), zap.Error(err))
+			if err == nil {
+				err = restore(m, body[8:])
+			}
+			if err != nil {
+				e.log.Warn("dropping a damaged read-model snapshot; rebuilding the model from the log",
+					zap.String("projection", p.def.Name), zap.Error(err))
+				if err := st.Delete(key); err != nil {
+					return err
+				}
 				continue
 			}
-			p.model, p.pos, p.savedPos = m, binary.BigEndian.Uint64(v[:8]), binary.BigEndian.Uint64(v[:8])
+			pos := binary.BigEndian.Uint64(body[:8])
+			p.model, p.pos, p.savedPos = m, pos, pos
 			p.published.Store(p.pos)
 		}
 		return nil
@@ -404,7 +469,7 @@ func (e *Engine) snapshot() error {
 		if err != nil {
 			return fmt.Errorf("encoding %s: %w", p.def.Name, err)
 		}
-		val := append(binary.BigEndian.AppendUint64(make([]byte, 0, 8+len(data)), pos), data...)
+		val := seal(append(binary.BigEndian.AppendUint64(make([]byte, 0, 12+len(data)), pos), data...))
 		if err := e.db.Update(func(tx *bolt.Tx) error {
 			return tx.Bucket(bucketState).Put([]byte(p.def.Name), val)
 		}); err != nil {
@@ -415,7 +480,7 @@ func (e *Engine) snapshot() error {
 		p.mu.Unlock()
 	}
 	if data, n, changed := e.clock.unsaved(); changed {
-		if err := e.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketState).Put(keyClock, data) }); err != nil {
+		if err := e.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketState).Put(keyClock, seal(data)) }); err != nil {
 			return err
 		}
 		e.clock.saved(n)

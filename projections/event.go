@@ -17,7 +17,8 @@ type Event struct {
 	Revision   uint64
 	OccurredAt time.Time
 	RecordedAt time.Time
-	// ActorID is who wrote the event.
+	// ActorID is who wrote the event (users' last writes; the work lists
+	// show who raised what).
 	ActorID string
 	Data    domain.Event
 }

@@ -41,7 +41,7 @@ func (e *Engine) AsOfReplay(ctx context.Context, at time.Time, basis string, fs 
 	default:
 		return nil, fmt.Errorf("unknown basis %q", basis)
 	}
-	comp, refs, fb, trust := NewCompletion(), NewReferrals(), NewFeedback(), NewTrust(e.cfg.TrustWeights)
+	comp, refs, fb, trust := NewCompletion(), NewReferrals(), NewFeedback(), NewTrustMin(e.cfg.TrustWeights, e.cfg.TrustMinVisits)
 	last, _, err := replay(ctx, e.cfg.Store, 0, 0, sel, []Model{comp, refs, fb, trust}, nil)
 	if err != nil {
 		return nil, err

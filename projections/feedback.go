@@ -19,8 +19,6 @@ type Feedback struct {
 	// closure but its last, in log order (the domain closes a loop once, so
 	// it stays empty).
 	prior map[int32][]fbClosure
-	first time.Time
-	last  time.Time
 }
 
 type fbRecord struct {
@@ -115,12 +113,6 @@ func (m *Feedback) add(r fbRecord) {
 	m.recs = append(m.recs, r)
 	m.byID[r.ID] = n
 	m.idx.add(r.Place, n)
-	if m.first.IsZero() || r.ReceivedAt.Before(m.first) {
-		m.first = r.ReceivedAt
-	}
-	if r.ReceivedAt.After(m.last) {
-		m.last = r.ReceivedAt
-	}
 }
 
 // FeedbackCounts are the feedback indicators over a set of items.
@@ -171,6 +163,8 @@ type FeedbackStats struct {
 // FeedbackWeek counts the items received in one week.
 type FeedbackWeek struct {
 	Week string `json:"week"`
+	// Partial: the week is not over (it holds now), or the period cuts it.
+	Partial bool `json:"partial"`
 	FeedbackCounts
 }
 
@@ -183,25 +177,39 @@ func (m *Feedback) asOf(f Filter, c *cut) FeedbackStats { return m.stats(&f, fal
 
 // stats computes the indicators; with c, as a fresh model fed only the
 // events of c would (without the series: the range of weeks it would span
-// is not worked out for c).
+// is not worked out for c). With f.To, items are as they stood at to
+// (periodCut): a loop closed from to on is not closed in the answer.
 func (m *Feedback) stats(f *Filter, weekly bool, c *cut) FeedbackStats {
-	now := f.Now
-	if now.IsZero() {
-		now = time.Now()
-	}
+	c = periodCut(f, c)
 	out := FeedbackStats{FeedbackCounts: newFeedbackCounts()}
-	var weeks []Week
+	sel := m.idx[f.scopeKey()]
 	pos := map[Week]int{}
 	if weekly {
-		weeks = seriesRange(f, m.first, m.last, now)
+		// The series spans the place's own items, not the whole model's.
+		var first, last time.Time
+		for _, n := range sel {
+			r := &m.recs[n]
+			if !f.matches(r.Place, r.ReceivedAt) {
+				continue
+			}
+			if first.IsZero() || r.ReceivedAt.Before(first) {
+				first = r.ReceivedAt
+			}
+			if r.ReceivedAt.After(last) {
+				last = r.ReceivedAt
+			}
+		}
+		weeks := seriesRange(f, first, last, f.Now)
 		out.Series = make([]FeedbackWeek, len(weeks))
 		for i, w := range weeks {
-			out.Series[i] = FeedbackWeek{Week: w.String(), FeedbackCounts: newFeedbackCounts()}
+			out.Series[i] = FeedbackWeek{Week: w.String(), FeedbackCounts: newFeedbackCounts(),
+				Partial: !f.Now.IsZero() && w.End().After(f.Now) || !f.To.IsZero() && w.End().After(f.To) ||
+					!f.From.IsZero() && w.Start().Before(f.From)}
 			pos[w] = i
 		}
 	}
 	var v fbRecord
-	for _, n := range m.idx[f.scopeKey()] {
+	for _, n := range sel {
 		r := &m.recs[n]
 		if c != nil {
 			var ok bool

@@ -16,9 +16,13 @@ type Filter struct {
 	// Category narrows action-point indicators.
 	Category string
 	// From and To bound the weeks of a series and, for totals, the creation
-	// time (occurred_at) of the records counted: From ≤ t < To.
+	// time (occurred_at) of the records counted: From ≤ t < To. Nothing that
+	// happened at or after To counts at all: records are as they stood at To
+	// (see periodCut).
 	From, To time.Time
-	// Now is "today" for overdue; zero means the time of the query.
+	// Now is "today" for overdue and for the current (partial) week; the
+	// engine sets it from its clock. Zero: overdue uses the time of the
+	// query, and no week is partial for being current.
 	Now time.Time
 }
 
@@ -169,19 +173,21 @@ func weeksBetween(first, last Week) []Week {
 }
 
 // seriesRange picks the weeks of a series: the filter's bounds when given,
-// else from the first to the last week with data (no later than now's
-// week: a history reviewed years later does not trail empty weeks to today).
+// else from the first to the last week with data of the place asked about
+// (no later than now's week: a history reviewed years later does not trail
+// empty weeks to today). A place without data has no weeks. A zero now
+// sets no bound.
 func seriesRange(f *Filter, first, last, now time.Time) []Week {
-	if first.IsZero() && f.From.IsZero() {
+	if first.IsZero() {
 		return nil
 	}
 	start := weekOf(first)
 	if !f.From.IsZero() {
 		start = weekOf(f.From)
 	}
-	end := weekOf(now)
-	if !last.IsZero() && last.Before(now) {
-		end = weekOf(last)
+	end := weekOf(last)
+	if !now.IsZero() && now.Before(last) {
+		end = weekOf(now)
 	}
 	if !f.To.IsZero() {
 		end = weekOf(f.To.Add(-time.Nanosecond))

@@ -83,15 +83,3 @@ func (e *Engine) FeedbackStats(f Filter, weekly bool) (FeedbackStats, uint64) {
 func (e *Engine) TrustStats(f Filter) (TrustStats, uint64) {
 	return query(e, NameTrust, &f, "", func(m Model) TrustStats { return m.(*Trust).Stats(f) })
 }
-
-// ActionPoints lists action points for the follow-up list (not cached: it
-// pages).
-func (e *Engine) ActionPoints(f Filter, status string, overdue bool, after int32, limit int) ([]ActionPointItem, int32, uint64) {
-	if f.Now.IsZero() {
-		f.Now = e.cfg.Clock()
-	}
-	var items []ActionPointItem
-	var next int32
-	pos := e.read(NameCompletion, func(m Model) { items, next = m.(*Completion).List(f, status, overdue, after, limit) })
-	return items, next, pos
-}

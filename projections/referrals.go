@@ -146,7 +146,11 @@ func (m *Referrals) asOf(f Filter, c *cut) ReferralStats { return m.stats(&f, c)
 
 // stats computes the indicators for f; with c, as a fresh model fed only the
 // events of c would.
+//
+// With f.To, referrals are as they stood at to (periodCut): one completed
+// from to on is not completed in the answer.
 func (m *Referrals) stats(f *Filter, c *cut) ReferralStats {
+	c = periodCut(f, c)
 	out := ReferralStats{ByStatus: map[string]int{}, ByKind: map[string]int{}}
 	var suspected, within, deaths, safe int
 	var hours []float64

@@ -6,6 +6,7 @@ import (
 	"encoding/gob"
 	"errors"
 	"math"
+	"strconv"
 	"time"
 
 	"github.com/actionledger/actionledger/domain"
@@ -19,6 +20,14 @@ var DefaultTrustWeights = [4]float64{0.4, 0.2, 0.2, 0.2}
 // fallingDrop is how far the index must fall in four weeks to be "falling".
 const fallingDrop = 0.10
 
+// DefaultTrustMinVisits is how many visits each of the two weeks "falling"
+// compares must rest on by default. One visit rated 3 after one rated 4 is
+// a drop of 0.25 on T1 alone and says nothing about a district: a
+// coordinator acts on "falling", so it must not cry wolf. Five is a
+// starting point (about one visit per community and week in a chiefdom of
+// five communities), configurable per server.
+const DefaultTrustMinVisits = 5
+
 // Trust is the trust-trend read model: per community, its visits, feedback
 // items and suspected-case referrals, reduced to what T1–T4 need.
 type Trust struct {
@@ -28,8 +37,9 @@ type Trust struct {
 	idx     index
 	names   interner
 	fbByID  map[string][2]int32 // feedback id -> community, item
-	first   time.Time
-	last    time.Time
+	// minVisits is how many visits each of the two weeks "falling" compares
+	// must rest on.
+	minVisits int
 }
 
 type trustCommunity struct {
@@ -125,12 +135,21 @@ type trustClosure struct {
 	ClosedAt int64
 }
 
-// NewTrust returns an empty model with the given weights (zero: defaults).
-func NewTrust(weights [4]float64) *Trust {
+// NewTrust returns an empty model with the given weights (zero: defaults)
+// and the default minimum of visits.
+func NewTrust(weights [4]float64) *Trust { return NewTrustMin(weights, 0) }
+
+// NewTrustMin returns an empty model with the given weights (zero: defaults)
+// that calls a week "falling" only when it and the week it is compared with
+// rest on at least minVisits visits each (0: DefaultTrustMinVisits).
+func NewTrustMin(weights [4]float64, minVisits int) *Trust {
 	if weights == [4]float64{} {
 		weights = DefaultTrustWeights
 	}
-	return &Trust{weights: weights, byID: map[string]int32{}, idx: index{}, names: newInterner(), fbByID: map[string][2]int32{}}
+	if minVisits <= 0 {
+		minVisits = DefaultTrustMinVisits
+	}
+	return &Trust{weights: weights, minVisits: minVisits, byID: map[string]int32{}, idx: index{}, names: newInterner(), fbByID: map[string][2]int32{}}
 }
 
 // community returns the index of a community, adding it at p if new (an
@@ -156,15 +175,6 @@ func (m *Trust) communityAt(id string, p domain.Place) int32 {
 	return m.community(id, m.names.placeOf(p, id))
 }
 
-func (m *Trust) seen(t time.Time) {
-	if m.first.IsZero() || t.Before(m.first) {
-		m.first = t
-	}
-	if t.After(m.last) {
-		m.last = t
-	}
-}
-
 // Apply implements Model.
 func (m *Trust) Apply(ev *Event) error {
 	switch e := ev.Data.(type) {
@@ -180,7 +190,6 @@ func (m *Trust) Apply(ev *Event) error {
 			return nil
 		}
 		m.comms[n].Visits = append(m.comms[n].Visits, trustVisit{At: ev.OccurredAt.UnixNano(), Pos: ev.Position, Rating: int8(e.TrustRating)})
-		m.seen(ev.OccurredAt)
 	case *domain.FeedbackReceived:
 		if _, dup := m.fbByID[e.ID]; dup {
 			return nil
@@ -190,7 +199,6 @@ func (m *Trust) Apply(ev *Event) error {
 		m.fbByID[e.ID] = [2]int32{n, int32(len(c.Feedback))}
 		c.Feedback = append(c.Feedback, trustFeedback{ID: e.ID, ReceivedAt: ev.OccurredAt.UnixNano(), Pos: ev.Position,
 			Negative: e.Type == "complaint" || e.Type == "rumour" || e.Type == "refusal"})
-		m.seen(ev.OccurredAt)
 	case *domain.FeedbackLoopClosed:
 		_, id := domain.SplitStream(ev.Stream)
 		if at, ok := m.fbByID[id]; ok {
@@ -208,14 +216,17 @@ func (m *Trust) Apply(ev *Event) error {
 		n := m.communityAt(e.CommunityID, e.Place)
 		m.comms[n].Cases = append(m.comms[n].Cases, trustCase{RaisedAt: ev.OccurredAt.UnixNano(), Pos: ev.Position,
 			Within: ev.OccurredAt.Sub(e.SymptomOnset) <= hoursIn24})
-		m.seen(ev.OccurredAt)
 	}
 	return nil
 }
 
 // TrustWeek is one week of the trust trend.
 type TrustWeek struct {
-	Week    string   `json:"week"`
+	Week string `json:"week"`
+	// Partial: the week is not over (it holds now), or the period asked
+	// for cuts it (from or to fall inside it): its figures are of part of
+	// a week.
+	Partial bool     `json:"partial"`
 	T1      *float64 `json:"t1"`
 	T2      *float64 `json:"t2"`
 	T3      *float64 `json:"t3"`
@@ -223,12 +234,67 @@ type TrustWeek struct {
 	Index   *float64 `json:"index"`
 	Falling bool     `json:"falling"`
 	Visits  int      `json:"visits"`
+	// Components are T1..T4 by name, with their weights and the counts
+	// behind them.
+	Components []TrustComponent `json:"components"`
+}
+
+// Names of the trust components, in the order T1..T4.
+const (
+	ComponentVisitTrust          = "visit_trust"
+	ComponentLoopsClosed14d      = "feedback_loops_closed_14d"
+	ComponentReferralsWithin24h  = "suspected_referrals_within_24h"
+	ComponentFeedbackNotNegative = "feedback_not_negative"
+)
+
+// TrustComponent is one of T1..T4 in a week: its value (null without
+// data), its weight in the index, and the counts it was computed from.
+type TrustComponent struct {
+	Name   string
+	Code   string // T1..T4
+	Value  *float64
+	Weight float64
+	Counts []Count
+}
+
+// Count is one named count behind a component.
+type Count struct {
+	Name string
+	N    int
+}
+
+// MarshalJSON writes a component as one flat object, its counts beside its
+// value: {"name":"visit_trust","code":"T1","value":0.5,"weight":0.4,"visits":3}.
+func (c TrustComponent) MarshalJSON() ([]byte, error) {
+	b := make([]byte, 0, 128)
+	b = append(b, `{"name":`...)
+	b = strconv.AppendQuote(b, c.Name)
+	b = append(b, `,"code":`...)
+	b = strconv.AppendQuote(b, c.Code)
+	b = append(b, `,"value":`...)
+	if c.Value == nil {
+		b = append(b, "null"...)
+	} else {
+		b = strconv.AppendFloat(b, *c.Value, 'g', -1, 64)
+	}
+	b = append(b, `,"weight":`...)
+	b = strconv.AppendFloat(b, c.Weight, 'g', -1, 64)
+	for _, n := range c.Counts {
+		b = append(b, ',')
+		b = strconv.AppendQuote(b, n.Name)
+		b = append(b, ':')
+		b = strconv.AppendInt(b, int64(n.N), 10)
+	}
+	return append(b, '}'), nil
 }
 
 // TrustStats answers /v1/stats/trust.
 type TrustStats struct {
-	Weights [4]float64  `json:"weights"`
-	Series  []TrustWeek `json:"series"`
+	Weights [4]float64 `json:"weights"`
+	// MinVisits is how many visits each of the two weeks "falling" compares
+	// must rest on.
+	MinVisits int         `json:"min_visits"`
+	Series    []TrustWeek `json:"series"`
 }
 
 // weekNo numbers weeks from the Unix epoch, Monday-based like ISO weeks
@@ -240,6 +306,8 @@ func weekNo(unixNano int64) int64 {
 
 func weekFromNo(n int64) Week { return weekOf(time.Unix((n*7-3)*86400, 0)) }
 
+// trustAgg is one week's data: T1 and T4 read the week's, T2 and T3 sum
+// the received and cases counts over four weeks.
 type trustAgg struct {
 	t1sum            float64
 	visits           int
@@ -306,58 +374,58 @@ func (m *Trust) Stats(f Filter) TrustStats { return m.stats(&f, nil) }
 // asOf answers Stats(f) for the events of c.
 func (m *Trust) asOf(f Filter, c *cut) TrustStats { return m.stats(&f, c) }
 
-// spanIn is the first and last field time a fresh model fed only the events
-// of c would have seen (what seen records), and where c creates each
-// community.
-func (m *Trust) spanIn(c *cut) (first, last time.Time, created []uint64) {
-	created = make([]uint64, len(m.comms))
+// stats computes the trend for f; with c, as a fresh model fed only the
+// events of c would.
+//
+// The series spans the selected place's own data (a back-dated record
+// elsewhere does not stretch it). Nothing that happened at or after f.To
+// counts anywhere (see periodCut). f.From picks the first week shown, and
+// nothing before it counts in that week's own figures (T1, T4, visits); the
+// trailing windows of T2 and T3 and the "falling" comparison look back past
+// it on purpose, so that a week reads the same wherever the chart starts.
+func (m *Trust) stats(f *Filter, c *cut) TrustStats {
+	c = periodCut(f, c)
+	now := f.Now
+	cf := Filter{District: f.District, Chiefdom: f.Chiefdom, CommunityID: f.CommunityID}
+	sel := m.idx[cf.scopeKey()]
+	// First pass: which communities count (the place; with a cut, those it
+	// creates, and where) and the span of their data.
+	created := make([]uint64, len(sel))
 	lo, hi := int64(math.MaxInt64), int64(math.MinInt64)
-	see := func(t int64) {
-		lo, hi = min(lo, t), max(hi, t)
-	}
-	for n := range m.comms {
+	see := func(t int64) { lo, hi = min(lo, t), max(hi, t) }
+	for k, n := range sel {
 		cm := &m.comms[n]
-		cr := cm.createdIn(c)
-		created[n] = cr
-		if cr == notCreated {
+		created[k] = notCreated
+		if !cf.matches(cm.Place, time.Time{}) {
+			continue
+		}
+		if c == nil {
+			created[k] = 0
+		} else if created[k] = cm.createdIn(c); created[k] == notCreated {
 			continue
 		}
 		for i := range cm.Visits {
-			if v := &cm.Visits[i]; v.in(c, cr) {
+			if v := &cm.Visits[i]; c == nil || v.in(c, created[k]) {
 				see(v.At)
 			}
 		}
 		for i := range cm.Feedback {
-			if fb := &cm.Feedback[i]; c.has(fb.Pos, fb.ReceivedAt) {
+			if fb := &cm.Feedback[i]; c == nil || c.has(fb.Pos, fb.ReceivedAt) {
 				see(fb.ReceivedAt)
 			}
 		}
 		for i := range cm.Cases {
-			if rc := &cm.Cases[i]; c.has(rc.Pos, rc.RaisedAt) {
+			if rc := &cm.Cases[i]; c == nil || c.has(rc.Pos, rc.RaisedAt) {
 				see(rc.RaisedAt)
 			}
 		}
 	}
+	var seenFirst, seenLast time.Time
 	if lo <= hi {
-		first, last = time.Unix(0, lo), time.Unix(0, hi)
-	}
-	return first, last, created
-}
-
-// stats computes the trend for f; with c, as a fresh model fed only the
-// events of c would.
-func (m *Trust) stats(f *Filter, c *cut) TrustStats {
-	now := f.Now
-	if now.IsZero() {
-		now = time.Now()
-	}
-	seenFirst, seenLast := m.first, m.last
-	var created []uint64
-	if c != nil {
-		seenFirst, seenLast, created = m.spanIn(c)
+		seenFirst, seenLast = time.Unix(0, lo), time.Unix(0, hi)
 	}
 	weeks := seriesRange(f, seenFirst, seenLast, now)
-	out := TrustStats{Weights: m.weights, Series: make([]TrustWeek, len(weeks))}
+	out := TrustStats{Weights: m.weights, MinVisits: m.minVisits, Series: make([]TrustWeek, len(weeks))}
 	if len(weeks) == 0 {
 		return out
 	}
@@ -375,26 +443,36 @@ func (m *Trust) stats(f *Filter, c *cut) TrustStats {
 		}
 		return &aggs[w-first]
 	}
-	cf := Filter{District: f.District, Chiefdom: f.Chiefdom, CommunityID: f.CommunityID}
-	for _, n := range m.idx[cf.scopeKey()] {
-		cm := &m.comms[n]
-		if !cf.matches(cm.Place, time.Time{}) {
+	// fromOwn is the first week shown without what happened before from
+	// (from inside the week): its row shows that, while the comparisons
+	// and windows of later weeks read the whole week.
+	var fromOwn trustAgg
+	fromNs, fromWeek := int64(math.MinInt64), first+7
+	if !f.From.IsZero() {
+		fromNs = nanos(f.From)
+	}
+	own := func(t int64) *trustAgg {
+		if !f.From.IsZero() && t >= fromNs && weekNo(t) == fromWeek {
+			return &fromOwn
+		}
+		return nil
+	}
+	for k, n := range sel {
+		cr := created[k]
+		if cr == notCreated {
 			continue
 		}
-		var cr uint64
-		if c != nil {
-			if cr = created[n]; cr == notCreated {
-				continue
-			}
-		}
+		cm := &m.comms[n]
 		for i := range cm.Visits {
 			v := &cm.Visits[i]
 			if c != nil && !v.in(c, cr) {
 				continue
 			}
-			if a := at(v.At); a != nil {
-				a.t1sum += float64(v.Rating-1) / 4
-				a.visits++
+			for _, a := range [2]*trustAgg{at(v.At), own(v.At)} {
+				if a != nil {
+					a.t1sum += float64(v.Rating-1) / 4
+					a.visits++
+				}
 			}
 		}
 		for i := range cm.Feedback {
@@ -406,13 +484,15 @@ func (m *Trust) stats(f *Filter, c *cut) TrustStats {
 				}
 				closed = cm.closedIn(i, c)
 			}
-			if a := at(fb.ReceivedAt); a != nil {
-				a.fbReceived++
-				if closed != 0 && closed-fb.ReceivedAt <= int64(days14) {
-					a.fbClosedIn14++
-				}
-				if fb.Negative {
-					a.fbNegative++
+			for _, a := range [2]*trustAgg{at(fb.ReceivedAt), own(fb.ReceivedAt)} {
+				if a != nil {
+					a.fbReceived++
+					if closed != 0 && closed-fb.ReceivedAt <= int64(days14) {
+						a.fbClosedIn14++
+					}
+					if fb.Negative {
+						a.fbNegative++
+					}
 				}
 			}
 		}
@@ -429,49 +509,69 @@ func (m *Trust) stats(f *Filter, c *cut) TrustStats {
 			}
 		}
 	}
-	indexAt := func(w int64) (TrustWeek, *float64) {
-		a := &aggs[w-first]
-		tw := TrustWeek{Week: weekFromNo(w).String(), Visits: a.visits}
-		if a.visits > 0 {
-			v := a.t1sum / float64(a.visits)
-			tw.T1 = &v
-		}
-		var rec, closed, cases, in24 int
-		for k := w - 3; k <= w; k++ {
-			if k < first {
-				continue
-			}
-			b := &aggs[k-first]
-			rec, closed, cases, in24 = rec+b.fbReceived, closed+b.fbClosedIn14, cases+b.cases, in24+b.casesIn24
-		}
-		tw.T2 = rate(closed, rec)
-		tw.T3 = rate(in24, cases)
-		if a.fbReceived > 0 {
-			v := 1 - float64(a.fbNegative)/float64(a.fbReceived)
-			tw.T4 = &v
-		}
-		var sum, weight float64
-		for i, t := range []*float64{tw.T1, tw.T2, tw.T3, tw.T4} {
-			if t != nil {
-				sum += m.weights[i] * *t
-				weight += m.weights[i]
-			}
-		}
-		if weight > 0 {
-			v := sum / weight
-			tw.Index = &v
-		}
-		return tw, tw.Index
-	}
-	for i := range weeks {
+	for i, wk := range weeks {
 		w := first + 7 + int64(i)
-		tw, idx := indexAt(w)
-		if _, before := indexAt(w - 4); idx != nil && before != nil {
-			tw.Falling = *before-*idx >= fallingDrop-1e-9
+		var self *trustAgg
+		if w == fromWeek && !f.From.IsZero() {
+			self = &fromOwn
 		}
+		tw := m.week(aggs, first, w, self)
+		b := m.week(aggs, first, w-4, nil)
+		if tw.Index != nil && b.Index != nil && tw.Visits >= m.minVisits && b.Visits >= m.minVisits {
+			tw.Falling = *b.Index-*tw.Index >= fallingDrop-1e-9
+		}
+		tw.Partial = !now.IsZero() && wk.End().After(now) || !f.To.IsZero() && wk.End().After(f.To) ||
+			!f.From.IsZero() && wk.Start().Before(f.From)
 		out.Series[i] = tw
 	}
 	return out
+}
+
+// week reads week w (aggs starting at week first); self, when not nil,
+// replaces the week's own figures (T1, T4, visits).
+func (m *Trust) week(aggs []trustAgg, first, w int64, self *trustAgg) TrustWeek {
+	a := &aggs[w-first]
+	if self != nil {
+		a = self
+	}
+	tw := TrustWeek{Week: weekFromNo(w).String(), Visits: a.visits}
+	if a.visits > 0 {
+		v := a.t1sum / float64(a.visits)
+		tw.T1 = &v
+	}
+	var rec, closed, cases, in24 int
+	for k := max(w-3, first); k <= w; k++ {
+		b := &aggs[k-first]
+		rec, closed, cases, in24 = rec+b.fbReceived, closed+b.fbClosedIn14, cases+b.cases, in24+b.casesIn24
+	}
+	tw.T2 = rate(closed, rec)
+	tw.T3 = rate(in24, cases)
+	if a.fbReceived > 0 {
+		v := 1 - float64(a.fbNegative)/float64(a.fbReceived)
+		tw.T4 = &v
+	}
+	ts := [4]*float64{tw.T1, tw.T2, tw.T3, tw.T4}
+	var sum, weight float64
+	for i, t := range ts {
+		if t != nil {
+			sum += m.weights[i] * *t
+			weight += m.weights[i]
+		}
+	}
+	if weight > 0 {
+		v := sum / weight
+		tw.Index = &v
+	}
+	tw.Components = []TrustComponent{
+		{Name: ComponentVisitTrust, Code: "T1", Value: ts[0], Weight: m.weights[0], Counts: []Count{{"visits", a.visits}}},
+		{Name: ComponentLoopsClosed14d, Code: "T2", Value: ts[1], Weight: m.weights[1],
+			Counts: []Count{{"received_4w", rec}, {"closed_within_14d", closed}}},
+		{Name: ComponentReferralsWithin24h, Code: "T3", Value: ts[2], Weight: m.weights[2],
+			Counts: []Count{{"suspected_cases_4w", cases}, {"within_24h", in24}}},
+		{Name: ComponentFeedbackNotNegative, Code: "T4", Value: ts[3], Weight: m.weights[3],
+			Counts: []Count{{"received", a.fbReceived}, {"negative", a.fbNegative}}},
+	}
+	return tw
 }
 
 type trustSnapshot struct {
@@ -492,20 +592,13 @@ func (m *Trust) UnmarshalBinary(data []byte) error {
 	if err := gob.NewDecoder(bytes.NewReader(data)).Decode(&s); err != nil {
 		return err
 	}
-	fresh := NewTrust(m.weights)
+	fresh := NewTrustMin(m.weights, m.minVisits)
 	for _, c := range s.Comms {
 		c.Place = fresh.names.place(c.Place)
 		n := fresh.community(c.ID, c.Place)
 		fresh.comms[n] = c
 		for i, fb := range c.Feedback {
 			fresh.fbByID[fb.ID] = [2]int32{n, int32(i)}
-			fresh.seen(time.Unix(0, fb.ReceivedAt))
-		}
-		for _, v := range c.Visits {
-			fresh.seen(time.Unix(0, v.At))
-		}
-		for _, rc := range c.Cases {
-			fresh.seen(time.Unix(0, rc.RaisedAt))
 		}
 	}
 	*m = *fresh

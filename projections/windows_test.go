@@ -91,7 +91,7 @@ func weekRow(t *testing.T, st projections.TrustStats, week string) projections.T
 
 // trustWeek is the trust row of week w (Monday 00:00 UTC), with the series
 // bounded to that week.
-func trustWeek(t *testing.T, m *projections.Trust, w time.Time) projections.TrustWeek {
+func trustWeekAt(t *testing.T, m *projections.Trust, w time.Time) projections.TrustWeek {
 	t.Helper()
 	y, n := w.ISOWeek()
 	st := m.Stats(projections.Filter{From: w, To: w.AddDate(0, 0, 7), Now: w.AddDate(0, 3, 0)})
@@ -141,7 +141,7 @@ func TestT2LoopClosedWithin14Days(t *testing.T) {
 			f := feed(t, m)
 			f.community("C1", winW10.AddDate(0, -3, 0))
 			f.feedback("F1", "question", received, tc.closed)
-			checkRate(t, "T2 of 2015-W10", trustWeek(t, m, winW10).T2, tc.want)
+			checkRate(t, "T2 of 2015-W10", trustWeekAt(t, m, winW10).T2, tc.want)
 		})
 	}
 }
@@ -179,7 +179,7 @@ func TestT2T3TrailingFourWeeks(t *testing.T) {
 			if tc.in {
 				want = ptr(0.5)
 			}
-			row := trustWeek(t, m, winW10)
+			row := trustWeekAt(t, m, winW10)
 			checkRate(t, "T2 of 2015-W10", row.T2, want)
 			checkRate(t, "T3 of 2015-W10", row.T3, want)
 		})
@@ -226,7 +226,7 @@ func TestWithin24HoursOfOnset(t *testing.T) {
 			f := feed(t, trust, refs)
 			f.community("C1", winW10.AddDate(0, -3, 0))
 			f.suspectedCase("R1", raised, tc.onset)
-			checkRate(t, "T3 of 2015-W10", trustWeek(t, trust, winW10).T3, tc.want)
+			checkRate(t, "T3 of 2015-W10", trustWeekAt(t, trust, winW10).T3, tc.want)
 			st := refs.Stats(projections.Filter{Now: raised.AddDate(0, 1, 0)})
 			checkRate(t, "suspected_within_24h_rate", st.SuspectedWithin24hRate, tc.want)
 			if st.Total != 1 {
@@ -375,10 +375,6 @@ func TestFromToBounds(t *testing.T) {
 			if got := fb.Stats(filter, false).Received; got != want {
 				t.Errorf("feedback received %d, want %d", got, want)
 			}
-			items, _ := comp.List(filter, "", false, 0, 10)
-			if len(items) != want {
-				t.Errorf("action point list has %d items, want %d", len(items), want)
-			}
 		})
 	}
 
@@ -444,8 +440,8 @@ func TestOverdueDayEdge(t *testing.T) {
 		{"utc_day_not_local_day", time.Date(2015, 3, 11, 0, 30, 0, 0, time.FixedZone("+1", 3600)), nil, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			comp := projections.NewCompletion()
-			feed(t, comp).actionPoint("AP1", raised, due, tc.steps...)
+			comp, lists := projections.NewCompletion(), projections.NewLists()
+			feed(t, comp, lists).actionPoint("AP1", raised, due, tc.steps...)
 			want := 0
 			if tc.overdue {
 				want = 1
@@ -454,7 +450,7 @@ func TestOverdueDayEdge(t *testing.T) {
 			if got := comp.Stats(filter, false).Overdue; got != want {
 				t.Errorf("overdue %d, want %d", got, want)
 			}
-			items, _ := comp.List(filter, "", true, 0, 10)
+			items := lists.ActionPoints(projections.ActionPointQuery{Filter: filter, Overdue: true, Limit: 10}).Items
 			if len(items) != want {
 				t.Errorf("overdue list has %d items, want %d", len(items), want)
 			}

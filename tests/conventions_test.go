@@ -56,7 +56,7 @@ func TestRolesAndAreas(t *testing.T) {
 		{"auditor drops action point", "auditor", "/v1/action-points/AP-1/drop", map[string]any{"reason": "r"}},
 		{"auditor visits", "auditor", "/v1/communities/KEN-1/visits", map[string]any{"kind": "follow_up", "trust_rating": 3}},
 		{"auditor creates user", "auditor", "/v1/users", map[string]any{"name": "n", "role": "auditor"}},
-		{"mobilizer registers community", "mob", "/v1/communities", map[string]any{"id": "KEN-9", "name": "X", "district": "Kenema", "chiefdom": "Nongowa"}},
+		{"foreign mobilizer registers community", "mob-kailahun", "/v1/communities", map[string]any{"id": "KEN-9", "name": "X", "district": "Kenema", "chiefdom": "Nongowa"}},
 		{"mobilizer creates user", "mob", "/v1/users", map[string]any{"name": "n", "role": "mobilizer", "district": "Kenema"}},
 		{"coordinator raises action point", "coord", "/v1/action-points", map[string]any{"id": "AP-9", "community_id": "KEN-1", "title": "t", "category": "hygiene", "kind": "continuous"}},
 		{"coordinator starts action point", "coord", "/v1/action-points/AP-1/start", nil},
@@ -87,6 +87,10 @@ func TestRolesAndAreas(t *testing.T) {
 		e.on(t).problem(req{method: "POST", path: "/v1/action-points/AP-1/progress", token: "mob-other-chiefdom", body: map[string]any{"note": "n"}}, http.StatusForbidden, "forbidden", "")
 		e.user("mob-same-chiefdom", "mobilizer", "kenema", " nongowa ")
 		e.on(t).must(http.StatusOK, req{method: "POST", path: "/v1/action-points/AP-1/progress", token: "mob-same-chiefdom", body: map[string]any{"note": "n"}})
+	})
+	t.Run("mobilizer registers in their own area", func(t *testing.T) {
+		e.on(t).must(http.StatusCreated, req{method: "POST", path: "/v1/communities", token: "mob",
+			body: map[string]any{"id": "KEN-10", "name": "X", "district": "Kenema", "chiefdom": "Nongowa"}})
 	})
 	t.Run("national coordinator acts anywhere", func(t *testing.T) {
 		e.on(t).must(http.StatusOK, req{method: "POST", path: "/v1/referrals/R-1/acknowledge", token: "coord-national"})

@@ -213,11 +213,13 @@ func (e *env) staff() {
 	e.user("auditor", "auditor", "", "")
 }
 
-// community registers and triggers a community in Kenema.
+// community registers (a year ago: nothing of a community may be dated
+// before its registration) and triggers a community in Kenema.
 func (e *env) community(id string) {
 	e.t.Helper()
 	e.must(http.StatusCreated, req{method: "POST", path: "/v1/communities", token: "coord",
-		body: map[string]any{"id": id, "name": "Village " + id, "district": "Kenema", "chiefdom": "Nongowa", "section": "Hangha", "population": 800}})
+		body: map[string]any{"id": id, "name": "Village " + id, "district": "Kenema", "chiefdom": "Nongowa", "section": "Hangha", "population": 800,
+			"occurred_at": rfc(time.Now().AddDate(-1, 0, 0))}})
 	e.must(http.StatusOK, req{method: "POST", path: "/v1/communities/" + id + "/triggering", token: "mob",
 		body: map[string]any{"attendance": 120}})
 }

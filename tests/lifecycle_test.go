@@ -58,7 +58,8 @@ func TestCommunityLifecycle(t *testing.T) {
 	e := start(t)
 	e.staff()
 	e.must(http.StatusCreated, req{method: "POST", path: "/v1/communities", token: "coord",
-		body: map[string]any{"id": "KEN-2", "name": "Kpayama", "district": " kenema ", "chiefdom": "Nongowa", "section": "Kpayama", "population": 1200}})
+		body: map[string]any{"id": "KEN-2", "name": "Kpayama", "district": " kenema ", "chiefdom": "Nongowa", "section": "Kpayama", "population": 1200,
+			"occurred_at": rfc(time.Now().Add(-72 * time.Hour))}})
 	if got := e.status("/v1/communities/KEN-2", "mob"); got != "registered" {
 		t.Fatalf("status %q, want registered", got)
 	}
@@ -78,7 +79,7 @@ func TestCommunityLifecycle(t *testing.T) {
 		t.Fatalf("visit answer: %s", visit.raw)
 	}
 	view := e.must(http.StatusOK, req{method: "GET", path: "/v1/communities/KEN-2", token: "auditor"})
-	if view.str("status") != "under_follow_up" || view.num("visits") != 1 || view.num("last_trust_rating") != 4 || view.str("district") != "kenema" {
+	if view.str("status") != "under_follow_up" || view.num("visits") != 1 || view.num("last_trust_rating") != 4 || view.str("district") != "Kenema" { // stored in the places list's spelling
 		t.Fatalf("view: %s", view.raw)
 	}
 }

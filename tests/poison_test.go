@@ -22,7 +22,7 @@ func TestPoisonQueue(t *testing.T) {
 	e.staff()
 	e.community("KEN-1")
 	e.actionPoint("AP-1", "KEN-1")
-	models := []string{"activity", "completion", "referrals", "feedback", "trust"}
+	models := []string{"activity", "completion", "referrals", "feedback", "trust", "lists"}
 
 	metrics := scrape(t, e)
 	for _, m := range models {

@@ -51,6 +51,20 @@ type simReferral struct {
 	status              string
 	arrivedAt           time.Time
 	outcome             string
+	steps               []simStep // status changes after the raise (occurred_at), in the order sent
+}
+
+// at is the referral's status as things stood at t (changes that occurred
+// before t), and whether it was completed by then.
+func (r *simReferral) at(t time.Time) (status string, completed bool) {
+	status = "raised"
+	for _, st := range r.steps {
+		if st.at.Before(t) {
+			status = st.status
+			completed = completed || st.status == "completed"
+		}
+	}
+	return status, completed
 }
 
 type simFeedback struct {
@@ -59,12 +73,28 @@ type simFeedback struct {
 	status                   string
 	closedAt                 time.Time // communicated_at of the loop closure
 	satisfied                bool
+	steps                    []simStep // status changes after the receipt (occurred_at), in the order sent
+}
+
+// closedBy reports whether the item's loop was closed (the closure
+// occurred) before t; a zero t means now.
+func (f *simFeedback) closedBy(t time.Time) bool {
+	if t.IsZero() {
+		return f.status == "loop_closed"
+	}
+	for _, st := range f.steps {
+		if st.status == "loop_closed" && st.at.Before(t) {
+			return true
+		}
+	}
+	return false
 }
 
 type simVisit struct {
 	community string
 	at        time.Time
 	rating    int
+	needs     []string // the need categories of its concerns
 }
 
 // world is the recount basis: it only ever grows by what the server
@@ -146,8 +176,8 @@ var simPlaces = []struct{ id, district, chiefdom string }{
 	{"KAI-1", "Kailahun", "Luawa"},
 	{"KAI-2", "Kailahun", "Luawa"},
 	{"KAI-3", "Kailahun", "LUAWA"},
-	{"KAI-4", "Kailahun", "Jawei"},
-	{"KAI-5", "Kailahun", "Jawei"},
+	{"KAI-4", "Kailahun", "Jawie"},
+	{"KAI-5", "Kailahun", "Jawie"},
 }
 
 var (
@@ -197,7 +227,9 @@ func (w *world) registerCommunities() []op {
 // addCommunity registers and triggers one community.
 func (w *world) addCommunity(id, district, chiefdom, mob string, coords []string) []op {
 	c := &simCommunity{id: id, district: district, chiefdom: chiefdom, dKey: norm(district), cKey: norm(chiefdom), mob: mob, coords: coords}
-	at := w.start.AddDate(0, 0, -3)
+	// Registered a month before the first field data: nothing of a
+	// community may be dated before its registration.
+	at := w.start.AddDate(0, 0, -30)
 	return []op{
 		{path: "/v1/communities", token: "coord-national", want: http.StatusCreated, body: map[string]any{
 			"id": c.id, "name": "Village " + c.id, "district": c.district, "chiefdom": c.chiefdom,
@@ -300,11 +332,13 @@ func (w *world) planVisits(c *simCommunity) []op {
 			}
 			rating := 1 + w.rng.IntN(5)
 			body := map[string]any{"kind": kind, "trust_rating": rating, "occurred_at": rfc(at)}
+			var needs []string
 			if w.rng.IntN(3) == 0 {
-				body["concerns"] = []map[string]string{{"need": w.pick(simNeeds), "text": "raised at the meeting"}}
+				needs = []string{w.pick(simNeeds)}
+				body["concerns"] = []map[string]string{{"need": needs[0], "text": "raised at the meeting"}}
 			}
 			kind = "follow_up"
-			v := simVisit{community: c.id, at: at, rating: rating}
+			v := simVisit{community: c.id, at: at, rating: rating, needs: needs}
 			ops = append(ops, op{path: "/v1/communities/" + c.id + "/visits", token: c.mob, want: http.StatusCreated, body: body,
 				apply: func() { w.visits = append(w.visits, v) }})
 		}
@@ -436,8 +470,10 @@ func (w *world) planReferral() []op {
 	next := func(action, token, status string, body map[string]any, extra func()) {
 		at = w.after(at, 5*time.Minute, 30*time.Hour)
 		body["occurred_at"] = rfc(at)
+		stepAt := at
 		ops = append(ops, op{path: base + action, token: token, want: http.StatusOK, body: body, apply: func() {
 			r.status = status
+			r.steps = append(r.steps, simStep{at: stepAt, status: status})
 			if extra != nil {
 				extra()
 			}
@@ -510,8 +546,10 @@ func (w *world) planFeedback() []op {
 		if _, ok := body["occurred_at"]; !ok {
 			body["occurred_at"] = rfc(at)
 		}
+		stepAt, _ := time.Parse(time.RFC3339, body["occurred_at"].(string))
 		ops = append(ops, op{path: base + action, token: token, want: http.StatusOK, body: body, apply: func() {
 			f.status = status
+			f.steps = append(f.steps, simStep{at: stepAt, status: status})
 			if extra != nil {
 				extra()
 			}
@@ -658,14 +696,21 @@ var weekStarts = func() map[string]time.Time {
 }()
 
 // checkWeeks checks a series' weeks: contiguous ISO weeks, starting at the
-// week of from when given (else no later than the scope's first data),
-// reaching at least the week of the scope's last data and never past the
-// current week. It returns the Monday of each.
+// week of from when given (else at the week of the scope's own first data),
+// ending at the week of the scope's own last data (a series spans the place
+// asked about, not the country) and never past the current week. A scope
+// without data has an empty series. It returns the Monday
+// of each.
 func checkWeeks(t *testing.T, what string, weeks []string, from, dataFirst, dataLast time.Time) []time.Time {
 	t.Helper()
 	if len(weeks) == 0 {
-		t.Errorf("%s: empty series", what)
+		if !dataFirst.IsZero() {
+			t.Errorf("%s: empty series", what)
+		}
 		return nil
+	}
+	if dataFirst.IsZero() {
+		t.Errorf("%s: a series of %d weeks (%s..%s) for a place without data", what, len(weeks), weeks[0], weeks[len(weeks)-1])
 	}
 	out := make([]time.Time, len(weeks))
 	for i, label := range weeks {
@@ -686,11 +731,14 @@ func checkWeeks(t *testing.T, what string, weeks []string, from, dataFirst, data
 	if !dataLast.IsZero() && last.Before(mondayOf(dataLast)) {
 		t.Errorf("%s: series ends at %s, before the last data in week %s", what, weeks[len(weeks)-1], isoWeek(dataLast))
 	}
+	if !dataLast.IsZero() && last.After(mondayOf(dataLast)) {
+		t.Errorf("%s: series ends at %s, after the place's last data in week %s", what, weeks[len(weeks)-1], isoWeek(dataLast))
+	}
 	switch {
 	case !from.IsZero() && weeks[0] != isoWeek(from):
 		t.Errorf("%s: series starts at %s, want %s", what, weeks[0], isoWeek(from))
-	case from.IsZero() && !dataFirst.IsZero() && out[0].After(dataFirst):
-		t.Errorf("%s: series starts at %s, after the first data in week %s", what, weeks[0], isoWeek(dataFirst))
+	case from.IsZero() && !dataFirst.IsZero() && weeks[0] != isoWeek(dataFirst):
+		t.Errorf("%s: series starts at %s, want the week of the place's first data %s", what, weeks[0], isoWeek(dataFirst))
 	}
 	return out
 }
@@ -905,8 +953,17 @@ func recountCompletion(w *world, sc scope, today string) (all apCounts, byCat, b
 		if !sc.has(w, ap.community) || !sc.inTime(ap.raisedAt) || sc.category != "" && ap.category != sc.category {
 			continue
 		}
-		od := apOverdue(ap.due, ap.status, today)
-		all.add(ap.status, od)
+		// With to, as things stood at to: changes from to on are not
+		// counted, and overdue is as of the last day before to.
+		status, day := ap.status, today
+		if !sc.to.IsZero() {
+			status, _ = apStatusAt(ap, sc.to)
+			if d := sc.to.Add(-time.Nanosecond).UTC().Format(time.DateOnly); d < day {
+				day = d
+			}
+		}
+		od := apOverdue(ap.due, status, day)
+		all.add(status, od)
 		for _, m := range []struct {
 			m map[string]*apCounts
 			k string
@@ -914,7 +971,7 @@ func recountCompletion(w *world, sc scope, today string) (all apCounts, byCat, b
 			if m.m[m.k] == nil {
 				m.m[m.k] = &apCounts{}
 			}
-			m.m[m.k].add(ap.status, od)
+			m.m[m.k].add(status, od)
 		}
 	}
 	return all, byCat, byKind
@@ -1046,8 +1103,13 @@ func recountReferrals(w *world, sc scope) referralsWant {
 		if !sc.has(w, r.community) || !sc.inTime(r.raisedAt) {
 			continue
 		}
+		// With to, as things stood at to.
+		status, completed := r.status, r.outcome != ""
+		if !sc.to.IsZero() {
+			status, completed = r.at(sc.to)
+		}
 		out.total++
-		out.byStatus[r.status]++
+		out.byStatus[status]++
 		out.byKind[r.kind]++
 		if r.kind == "suspected_case" {
 			suspected++
@@ -1055,7 +1117,7 @@ func recountReferrals(w *world, sc scope) referralsWant {
 				within++
 			}
 		}
-		if r.outcome != "" { // completed (and maybe closed since)
+		if completed { // (and maybe closed since)
 			hours = append(hours, r.arrivedAt.Sub(r.raisedAt).Hours())
 			if r.kind == "death_alert" {
 				deaths++
@@ -1141,7 +1203,7 @@ func recountFeedback(w *world, sc scope, lo, hi time.Time) feedbackWant {
 		if f.need != "" {
 			out.byNeed[f.need]++
 		}
-		if f.status == "loop_closed" {
+		if f.closedBy(sc.to) {
 			out.closed++
 			days = append(days, float64(f.closedAt.Sub(f.receivedAt))/float64(24*time.Hour))
 			if f.satisfied {
@@ -1268,7 +1330,7 @@ func recountTrustWeek(w *world, sc scope, monday time.Time) trustWant {
 		}
 		if in(f.receivedAt, look, end) {
 			rec4++
-			if f.status == "loop_closed" && f.closedAt.Sub(f.receivedAt) <= 14*24*time.Hour {
+			if f.closedBy(sc.to) && f.closedAt.Sub(f.receivedAt) <= 14*24*time.Hour {
 				closed14++
 			}
 		}
@@ -1308,13 +1370,17 @@ func recountTrustWeek(w *world, sc scope, monday time.Time) trustWant {
 	return out
 }
 
+// trustMinVisits is the server's default floor for "falling".
+const trustMinVisits = 5
+
 // recountTrust adds "falling": the index at least 0.10 below its value four
-// weeks earlier (both present).
+// weeks earlier (both present), each week resting on at least
+// trustMinVisits visits.
 func recountTrust(w *world, sc scope, monday time.Time) trustWant {
 	out := recountTrustWeek(w, sc, monday)
 	before := recountTrustWeek(w, sc, monday.AddDate(0, 0, -28))
 	out.fallingFrom = before.index
-	if out.index != nil && before.index != nil {
+	if out.index != nil && before.index != nil && out.visits >= trustMinVisits && before.visits >= trustMinVisits {
 		out.falling = *before.index-*out.index >= 0.10-1e-9
 	}
 	return out

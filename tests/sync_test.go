@@ -77,7 +77,8 @@ func TestSyncBatch(t *testing.T) {
 	e := start(t)
 	e.staff()
 	e.must(http.StatusCreated, req{method: "POST", path: "/v1/communities", token: "coord",
-		body: map[string]any{"id": "KEN-S1", "name": "Sembehun", "district": "Kenema", "chiefdom": "Nongowa", "section": "Hangha", "population": 700}})
+		body: map[string]any{"id": "KEN-S1", "name": "Sembehun", "district": "Kenema", "chiefdom": "Nongowa", "section": "Hangha", "population": 700,
+			"occurred_at": rfc(time.Now().AddDate(0, 0, -30))}})
 	day := time.Now().UTC().Add(-72 * time.Hour).Truncate(time.Minute)
 	items := []syncItem{
 		{Key: "p1-0001", Method: "POST", Path: "/v1/communities/KEN-S1/triggering", Body: map[string]any{"attendance": 120, "occurred_at": rfc(day)}},

@@ -234,7 +234,8 @@ func TestWeakLink(t *testing.T) {
 	comms := []string{"KEN-W1", "KEN-W2", "KEN-W3", "KEN-W4"}
 	for _, c := range comms {
 		e.must(http.StatusCreated, req{method: "POST", path: "/v1/communities", token: "coord",
-			body: map[string]any{"id": c, "name": "Village " + c, "district": "Kenema", "chiefdom": "Nongowa", "population": 500}})
+			body: map[string]any{"id": c, "name": "Village " + c, "district": "Kenema", "chiefdom": "Nongowa", "population": 500,
+				"occurred_at": rfc(time.Now().AddDate(-1, 0, 0))}})
 	}
 	items, want := phoneBacklog(comms, 1000, 1)
 	var file bytes.Buffer

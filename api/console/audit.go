@@ -148,7 +148,9 @@ func (c *Console) exports(w http.ResponseWriter, r *http.Request) {
 	var spec report.Spec
 	if err == nil {
 		// No idempotency key: each download is its own recorded export.
-		spec, err = report.Start(r.Context(), c.cfg.App.Audit, c.cfg.Meta(r, actor), req, c.cfg.Ops.TrustWeights())
+		weights, minVisits := c.cfg.Ops.TrustSettings()
+		spec, err = report.Start(r.Context(), c.cfg.App.Audit, c.cfg.Meta(r, actor), req, weights)
+		spec.TrustMinVisits = minVisits
 	}
 	if err != nil {
 		c.refuse(w, r, s, actor, err)

@@ -26,8 +26,9 @@ type Ops interface {
 	Rebuild(ctx context.Context, actor app.Actor) (projections.RebuildReport, error)
 	// AsOf is every indicator of the actor's area as it stood at a time.
 	AsOf(ctx context.Context, actor app.Actor, at time.Time, basis string) (projections.AsOf, error)
-	// TrustWeights are the weights the read models weigh trust with.
-	TrustWeights() [4]float64
+	// TrustSettings are the weights and the floor for "falling" the read
+	// models weigh trust with.
+	TrustSettings() ([4]float64, int)
 }
 
 // usersPageSize keeps a page of users, each with its two forms, well

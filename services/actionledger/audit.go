@@ -61,6 +61,7 @@ func auditCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	f := newFlags("audit "+args[0], stderr)
 	f.String(&c.dataDir, "data-dir", "", "read the store in this data dir (the server must be stopped)")
 	f.String(&c.server, "server", "", "ask a running server at this URL (token in ACTIONLEDGER_TOKEN)")
+	f.String(&c.placesFile, "places", "", "with --data-dir: the places list --district and --chiefdom are checked against (default: Sierra Leone's)")
 	var run func(context.Context) error
 	switch args[0] {
 	case "history":
@@ -87,6 +88,7 @@ actor and time, as NDJSON: one full envelope (ids, both clocks, hash) a line.`,
 		f.String(&c.referral, "referral", "", "one referral's state instead of the indicators")
 		f.String(&c.feedback, "feedback", "", "one feedback item's state instead of the indicators")
 		f.String(&c.weights, "trust-weights", "0.4,0.2,0.2,0.2", "weights of T1..T4 (with --data-dir; a server uses its own)")
+		f.Int(&c.minVisits, "trust-min-visits", projections.DefaultTrustMinVisits, "visits each week must rest on before trust is called falling (with --data-dir)")
 		run = c.asOf
 	case "verify":
 		f.describe(stdout, `Recomputes every event's hash and link: prints the head hash and count when the
@@ -104,6 +106,7 @@ and records the export as an event naming the auditor (ACTIONLEDGER_TOKEN).`,
 		f.String(&c.to, "to", "", "field time (occurred_at) before which the export stops")
 		f.String(&c.out, "out", "", "write to this file (default: standard output)")
 		f.String(&c.weights, "trust-weights", "0.4,0.2,0.2,0.2", "weights of T1..T4 in the report (with --data-dir)")
+		f.Int(&c.minVisits, "trust-min-visits", projections.DefaultTrustMinVisits, "visits each week must rest on before trust is called falling in the report (with --data-dir)")
 		run = c.export
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, auditUsage)
@@ -139,11 +142,13 @@ type auditCLI struct {
 	stdout, stderr io.Writer
 	dataDir        string
 	server, token  string
+	placesFile     string
 
 	stream, district, chiefdom, communityID, types, actor, from, to, basis string
 	limit                                                                  int
 	at, actionPoint, community, referral, feedback, weights                string
 	format, out                                                            string
+	minVisits                                                              int
 
 	// Offline only.
 	store *boltstore.Store
@@ -176,7 +181,12 @@ func (c *auditCLI) openOffline(ctx context.Context) (func(), error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening the event store (is the server still running?): %w", err)
 	}
-	a, err := app.New(app.Config{Store: store, Logger: zap.NewNop(), Registerer: prometheus.NewRegistry()})
+	pl, err := loadPlaces(c.placesFile)
+	if err != nil {
+		_ = store.Close()
+		return nil, err
+	}
+	a, err := app.New(app.Config{Store: store, Logger: zap.NewNop(), Registerer: prometheus.NewRegistry(), Places: pl})
 	if err == nil {
 		err = a.Auth.Refresh(ctx)
 	}
@@ -375,7 +385,8 @@ func (c *auditCLI) asOf(ctx context.Context) error {
 		return err
 	}
 	defer os.RemoveAll(scratch)
-	eng, err := projections.Open(ctx, projections.Config{Store: c.store, Path: filepath.Join(scratch, "projections.db"), TrustWeights: weights})
+	eng, err := projections.Open(ctx, projections.Config{Store: c.store, Path: filepath.Join(scratch, "projections.db"), TrustWeights: weights,
+		TrustMinVisits: c.minVisits})
 	if err != nil {
 		return err
 	}
@@ -484,6 +495,7 @@ func (c *auditCLI) export(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	spec.TrustMinVisits = c.minVisits
 	if _, err := report.Write(ctx, out, c.audit, spec, nil); err != nil {
 		return err
 	}

@@ -74,6 +74,10 @@ func (f flags) Bool(p *bool, name string, def bool, usage string) {
 	f.BoolVar(p, name, def, usage+" ("+envName(name)+")")
 }
 
+func (f flags) Int(p *int, name string, def int, usage string) {
+	f.IntVar(p, name, def, usage+" ("+envName(name)+")")
+}
+
 func (f flags) Duration(p *time.Duration, name string, def time.Duration, usage string) {
 	f.DurationVar(p, name, def, usage+" ("+envName(name)+")")
 }

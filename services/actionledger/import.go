@@ -20,7 +20,7 @@ import (
 // stopped: one process at a time opens the store), then rebuilds the read
 // models so that the next start is ready at once.
 func importCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var dataDir, file, logLevel, cpuProfile string
+	var dataDir, file, logLevel, cpuProfile, placesFile string
 	var workers int
 	var noRebuild bool
 	f := newFlags("import", stderr)
@@ -31,6 +31,7 @@ be stopped: one process at a time opens the store.`,
 		"actionledger import --data-dir ./data --file tiny.ndjson")
 	f.String(&dataDir, "data-dir", "./data", "directory of the embedded store (the server must be stopped)")
 	f.String(&file, "file", "", "backlog to load (NDJSON, as written by generate); - for stdin")
+	f.String(&placesFile, "places", "", "places list the backlog's places are checked against (default: Sierra Leone's, built in)")
 	f.IntVar(&workers, "workers", importer.DefaultWorkers, "communities imported side by side")
 	f.Bool(&noRebuild, "no-rebuild", false, "leave the read models to catch up when the server starts")
 	f.String(&logLevel, "log-level", "warn", "debug, info, warn or error (info logs every command)")
@@ -69,7 +70,7 @@ be stopped: one process at a time opens the store.`,
 	// application): user tokens derived here are the ones the server will
 	// answer. It binds a port on loopback but never serves.
 	m, err := server.Open(ctx, server.Config{
-		Addr: "127.0.0.1:0", DataDir: dataDir,
+		Addr: "127.0.0.1:0", DataDir: dataDir, PlacesFile: placesFile,
 		AdminToken: os.Getenv("ACTIONLEDGER_ADMIN_TOKEN"), TokenSecret: os.Getenv("ACTIONLEDGER_TOKEN_SECRET"),
 	}, log)
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/actionledger/actionledger/projections"
 	"github.com/actionledger/actionledger/services/server"
 	"go.uber.org/zap"
 )
@@ -36,6 +37,8 @@ token per role and curl lines to try.`,
 	f.String(&cfg.DebugAddr, "debug-addr", "", "serve Go's profiler (/debug/pprof/) on this address, e.g. 127.0.0.1:6060 (off when empty)")
 	var weights string
 	f.String(&weights, "trust-weights", "0.4,0.2,0.2,0.2", "weights of T1,T2,T3,T4 in the trust index")
+	f.String(&cfg.PlacesFile, "places", "", "places list (CSV: district_code,district,chiefdom_code,chiefdom) to check places against (default: Sierra Leone's, built in)")
+	f.Int(&cfg.TrustMinVisits, "trust-min-visits", projections.DefaultTrustMinVisits, "visits each of the two weeks must rest on before the trust index is called falling")
 	f.String(&cfg.Store, "store", server.StoreBolt, "event store: bolt (embedded, in --data-dir) or kurrentdb (ACTIONLEDGER_KURRENTDB_URL, shared by replicas)")
 	var relayOpts relayOptions
 	relayOpts.flags(f, "relay-nats-url")
@@ -44,6 +47,9 @@ token per role and curl lines to try.`,
 	}
 	if err := parseWeights(weights, &cfg.TrustWeights); err != nil {
 		return err
+	}
+	if cfg.TrustMinVisits < 1 {
+		return fmt.Errorf("--trust-min-visits: want at least 1, got %d", cfg.TrustMinVisits)
 	}
 	// Secrets come from the environment only: a flag would show in ps.
 	cfg.AdminToken = os.Getenv("ACTIONLEDGER_ADMIN_TOKEN")

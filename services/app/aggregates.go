@@ -61,26 +61,34 @@ func updateFeedback(ctx context.Context, w *Writer, m *Meta, id string, decide f
 
 // communityFor loads the community a new action point, referral or feedback
 // item belongs to and checks the caller may write to it. A missing community
-// is a 404 naming the community_id field.
-func communityFor(ctx context.Context, w *Writer, m *Meta, communityID string) (*domain.Community, error) {
+// is a 404 naming the community_id field. It also returns the check that the
+// new record is not dated before the community was registered, for the
+// command's decision (after an idempotent replay has been answered: a
+// replay answers what was decided the first time).
+func communityFor(ctx context.Context, w *Writer, m *Meta, communityID string) (*domain.Community, func() error, error) {
 	if err := domain.ValidateID("community_id", communityID); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	_, history, err := w.cache.load(ctx, domain.CommunityStream(communityID))
+	recorded, history, err := w.cache.load(ctx, domain.CommunityStream(communityID))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	c, err := domain.LoadCommunity(history)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if !c.Exists() {
-		return nil, &domain.Error{Code: domain.CodeNotFound, Field: "community_id", Message: "no community " + communityID}
+		return nil, nil, &domain.Error{Code: domain.CodeNotFound, Field: "community_id", Message: "no community " + communityID}
 	}
 	if err := requireArea(m.Actor, c.Place()); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return c, nil
+	at, err := w.occurredAt(m)
+	if err != nil {
+		return nil, nil, err
+	}
+	registered := recorded[0].OccurredAt
+	return c, func() error { return domain.CheckOccurredAt(domain.CommunityStream(communityID), at, registered) }, nil
 }
 
 // createID returns the id of an aggregate a command creates: the client's

@@ -181,20 +181,29 @@ func TestOccurredAtBounds(t *testing.T) {
 	f := newFixture(t)
 	a, _ := f.replica(t)
 	seed(t, a)
+	// AP-OLD was raised a month ago in a community registered before (AP1
+	// and C1 now).
+	ctx, month := context.Background(), f.now.AddDate(0, 0, -30)
+	must(t)(a.RegisterCommunity.Handle(ctx, app.RegisterCommunity{Meta: app.Meta{Actor: coordinator, OccurredAt: month.AddDate(0, 0, -1)},
+		ID: "C-OLD", Name: "Kpayama", Place: domain.Place{District: "Kenema", Chiefdom: "Nongowa"}}))
+	must(t)(a.RaiseActionPoint.Handle(ctx, app.RaiseActionPoint{Meta: app.Meta{Actor: mobilizer, OccurredAt: month},
+		ID: "AP-OLD", CommunityID: "C-OLD", Title: "Buckets", Category: "hygiene", Kind: "continuous"}))
 	cases := []struct {
 		name    string
+		id      string
 		at      time.Time
 		wantErr bool
 	}{
-		{"now", f.now, false},
-		{"days ago after an offline sync", f.now.Add(-9 * 24 * time.Hour), false},
-		{"four minutes ahead (phone clock drift)", f.now.Add(4 * time.Minute), false},
-		{"six minutes ahead", f.now.Add(6 * time.Minute), true},
-		{"before 2000", time.Date(1999, 12, 31, 0, 0, 0, 0, time.UTC), true},
+		{"now", "AP1", f.now, false},
+		{"days ago after an offline sync", "AP-OLD", f.now.Add(-9 * 24 * time.Hour), false},
+		{"days before the action point was raised", "AP1", f.now.Add(-9 * 24 * time.Hour), true},
+		{"four minutes ahead (phone clock drift)", "AP1", f.now.Add(4 * time.Minute), false},
+		{"six minutes ahead", "AP1", f.now.Add(6 * time.Minute), true},
+		{"before 2000", "AP1", time.Date(1999, 12, 31, 0, 0, 0, 0, time.UTC), true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := a.NoteProgress.Handle(context.Background(), app.NoteProgress{Meta: app.Meta{Actor: mobilizer, OccurredAt: c.at}, ID: "AP1", Note: "n"})
+			_, err := a.NoteProgress.Handle(context.Background(), app.NoteProgress{Meta: app.Meta{Actor: mobilizer, OccurredAt: c.at}, ID: c.id, Note: "n"})
 			if c.wantErr {
 				var de *domain.Error
 				if !errors.As(err, &de) || de.Field != "occurred_at" {

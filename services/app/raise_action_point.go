@@ -27,12 +27,15 @@ func NewRaiseActionPointHandler(w *Writer, d Decorators) Handler[RaiseActionPoin
 		if err != nil {
 			return Result{}, err
 		}
-		community, err := communityFor(ctx, w, &c.Meta, c.CommunityID)
+		community, afterRegistration, err := communityFor(ctx, w, &c.Meta, c.CommunityID)
 		if err != nil {
 			return Result{}, err
 		}
 		return created(update(ctx, w, &c.Meta, domain.ActionPointStream(id), id, domain.LoadActionPoint, nil, func(a *domain.ActionPoint) error {
-			return a.Raise(domain.RaiseActionPoint{ID: id, Title: c.Title, Category: c.Category, Kind: c.Kind, DueDate: c.DueDate}, community)
+			if err := a.Raise(domain.RaiseActionPoint{ID: id, Title: c.Title, Category: c.Category, Kind: c.Kind, DueDate: c.DueDate}, community); err != nil {
+				return err
+			}
+			return afterRegistration()
 		}))
 	}))
 }

@@ -32,13 +32,16 @@ func NewRaiseReferralHandler(w *Writer, d Decorators) Handler[RaiseReferral] {
 		if err != nil {
 			return Result{}, err
 		}
-		community, err := communityFor(ctx, w, &c.Meta, c.CommunityID)
+		community, afterRegistration, err := communityFor(ctx, w, &c.Meta, c.CommunityID)
 		if err != nil {
 			return Result{}, err
 		}
 		return created(update(ctx, w, &c.Meta, domain.ReferralStream(id), id, domain.LoadReferral, nil, func(r *domain.Referral) error {
-			return r.Raise(domain.RaiseReferral{ID: id, Kind: c.Kind, Channel: c.Channel, PersonRef: c.PersonRef,
-				SymptomOnset: c.SymptomOnset, At: at}, community)
+			if err := r.Raise(domain.RaiseReferral{ID: id, Kind: c.Kind, Channel: c.Channel, PersonRef: c.PersonRef,
+				SymptomOnset: c.SymptomOnset, At: at}, community); err != nil {
+				return err
+			}
+			return afterRegistration()
 		}))
 	}))
 }

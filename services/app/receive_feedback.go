@@ -31,12 +31,15 @@ func NewReceiveFeedbackHandler(w *Writer, d Decorators) Handler[ReceiveFeedback]
 		if err != nil {
 			return Result{}, err
 		}
-		community, err := communityFor(ctx, w, &c.Meta, c.CommunityID)
+		community, afterRegistration, err := communityFor(ctx, w, &c.Meta, c.CommunityID)
 		if err != nil {
 			return Result{}, err
 		}
 		return created(update(ctx, w, &c.Meta, domain.FeedbackStream(id), id, domain.LoadFeedbackItem, nil, func(f *domain.FeedbackItem) error {
-			return f.Receive(domain.ReceiveFeedback{ID: id, Type: c.Type, Text: c.Text, NeedCategory: c.NeedCategory, Channel: c.Channel, At: at}, community)
+			if err := f.Receive(domain.ReceiveFeedback{ID: id, Type: c.Type, Text: c.Text, NeedCategory: c.NeedCategory, Channel: c.Channel, At: at}, community); err != nil {
+				return err
+			}
+			return afterRegistration()
 		}))
 	}))
 }

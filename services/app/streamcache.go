@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/actionledger/actionledger/domain"
 	"github.com/actionledger/actionledger/services/eventstore"
@@ -67,6 +68,9 @@ type recordRef struct {
 	Revision    uint64
 	Position    uint64
 	RequestHash []byte
+	// OccurredAt is the event's field time: a new event may not be dated
+	// before the stream's first (domain.CheckOccurredAt).
+	OccurredAt time.Time
 }
 
 func newStreamCache(store eventstore.Store, maxEvents int) *streamCache {
@@ -140,7 +144,7 @@ func (c *streamCache) appended(stream string, res eventstore.AppendResult, data 
 	}
 	for i := range data {
 		e.recs = append(e.recs, recordRef{ID: data[i].ID, Revision: res.FirstRevision + uint64(i),
-			Position: res.FirstPosition + uint64(i), RequestHash: data[i].Meta.RequestHash})
+			Position: res.FirstPosition + uint64(i), RequestHash: data[i].Meta.RequestHash, OccurredAt: data[i].Meta.OccurredAt})
 		e.events = append(e.events, events[i])
 	}
 	size := len(e.recs)
@@ -200,7 +204,8 @@ func loadUncached(ctx context.Context, s eventstore.Store, stream string, recs [
 			if err != nil {
 				return nil, nil, fmt.Errorf("stream %s revision %d: %w", ev.Stream, ev.Revision, err)
 			}
-			recs = append(recs, recordRef{ID: ev.ID, Revision: ev.Revision, Position: ev.Position, RequestHash: ev.Meta.RequestHash})
+			recs = append(recs, recordRef{ID: ev.ID, Revision: ev.Revision, Position: ev.Position, RequestHash: ev.Meta.RequestHash,
+				OccurredAt: ev.Meta.OccurredAt})
 			events = append(events, d)
 			after = ev.Revision
 		}

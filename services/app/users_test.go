@@ -11,7 +11,7 @@ import (
 	"github.com/actionledger/actionledger/services/app"
 )
 
-var admin = app.Actor{ID: app.AdminActorID, Role: domain.RoleAdmin}
+var adminActor = app.Actor{ID: app.AdminActorID, Role: domain.RoleAdmin}
 
 // userFixture creates, through a, a coordinator of Kenema, a mobilizer of
 // Kenema, a mobilizer of Kailahun and a national coordinator, and returns
@@ -53,7 +53,7 @@ func TestDeactivateUserWhoMay(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			a, _ := newFixture(t).replica(t)
 			actors, tokens := userFixture(t, a)
-			by := admin
+			by := adminActor
 			if tc.by != "" {
 				by = actors[tc.by]
 			}
@@ -194,16 +194,16 @@ func TestListUsers(t *testing.T) {
 		want []string
 		err  error
 	}{
-		{"admin_all_in_creation_order", admin, app.UserFilter{}, []string{actors["coord-ken"].ID, actors["mob-ken"].ID, actors["mob-kai"].ID, actors["coord-nat"].ID}, nil},
-		{"admin_mobilizers", admin, app.UserFilter{Role: "mobilizer"}, []string{actors["mob-ken"].ID, actors["mob-kai"].ID}, nil},
-		{"admin_active_mobilizers", admin, app.UserFilter{Role: "mobilizer", Active: &yes}, []string{actors["mob-ken"].ID}, nil},
-		{"admin_deactivated", admin, app.UserFilter{Active: &no}, []string{actors["mob-kai"].ID}, nil},
+		{"admin_all_in_creation_order", adminActor, app.UserFilter{}, []string{actors["coord-ken"].ID, actors["mob-ken"].ID, actors["mob-kai"].ID, actors["coord-nat"].ID}, nil},
+		{"admin_mobilizers", adminActor, app.UserFilter{Role: "mobilizer"}, []string{actors["mob-ken"].ID, actors["mob-kai"].ID}, nil},
+		{"admin_active_mobilizers", adminActor, app.UserFilter{Role: "mobilizer", Active: &yes}, []string{actors["mob-ken"].ID}, nil},
+		{"admin_deactivated", adminActor, app.UserFilter{Active: &no}, []string{actors["mob-kai"].ID}, nil},
 		{"coordinator_own_mobilizers", actors["coord-ken"], app.UserFilter{}, []string{actors["mob-ken"].ID}, nil},
 		{"national_coordinator_every_mobilizer", actors["coord-nat"], app.UserFilter{}, []string{actors["mob-ken"].ID, actors["mob-kai"].ID}, nil},
 		{"coordinator_asks_for_coordinators", actors["coord-ken"], app.UserFilter{Role: "coordinator"}, nil, domain.ErrForbidden},
 		{"mobilizer", actors["mob-ken"], app.UserFilter{}, nil, domain.ErrForbidden},
 		{"auditor", app.Actor{ID: "aud", Role: domain.RoleAuditor}, app.UserFilter{}, nil, domain.ErrForbidden},
-		{"unknown_role", admin, app.UserFilter{Role: "chief"}, nil, domain.ErrInvalid},
+		{"unknown_role", adminActor, app.UserFilter{Role: "chief"}, nil, domain.ErrInvalid},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -226,7 +226,7 @@ func TestListUsers(t *testing.T) {
 		var all []string
 		var after int32
 		for range 10 {
-			page, next, err := a.Auth.ListUsers(admin, app.UserFilter{}, after, 3)
+			page, next, err := a.Auth.ListUsers(adminActor, app.UserFilter{}, after, 3)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -241,7 +241,7 @@ func TestListUsers(t *testing.T) {
 		}
 	})
 	t.Run("deactivation_shown", func(t *testing.T) {
-		got, _, _ := a.Auth.ListUsers(admin, app.UserFilter{Active: &no}, 0, 10)
+		got, _, _ := a.Auth.ListUsers(adminActor, app.UserFilter{Active: &no}, 0, 10)
 		if len(got) != 1 || got[0].Active || got[0].DeactivationReason != "lost" || got[0].DeactivatedBy != app.AdminActorID || got[0].DeactivatedAt.IsZero() || got[0].CreatedAt.IsZero() {
 			t.Errorf("deactivated user shown as %+v", got)
 		}

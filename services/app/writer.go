@@ -110,6 +110,11 @@ func update[A aggregate](ctx context.Context, w *Writer, m *Meta, stream, id str
 		if err := decide(agg); err != nil {
 			return Result{}, err
 		}
+		if len(recorded) > 0 {
+			if err := domain.CheckOccurredAt(stream, occurredAt, recorded[0].OccurredAt); err != nil {
+				return Result{}, err
+			}
+		}
 		changes := agg.Changes()
 		if len(changes) == 0 {
 			return Result{}, fmt.Errorf("command on %s recorded no event", stream)

@@ -179,7 +179,7 @@ func TestImportRefusals(t *testing.T) {
 {"as":"m","key":"4","method":"POST","path":"/v1/communities/C1/visits","body":{"kind":"initial","trust_rating":3,"zzz":1}}
 {"as":"m","key":"5","method":"POST","path":"/v1/communities/C1/visits","body":{"kind":"initial","trust_rating":3}}
 {"as":"m","key":"6","method":"POST","path":"/v1/nowhere","body":{}}
-{"as":"m","key":"7","method":"POST","path":"/v1/communities","body":{"id":"C2","name":"X","district":"Kenema","chiefdom":"Nongowa"}}
+{"as":"m","key":"7","method":"POST","path":"/v1/communities","body":{"id":"C2","name":"X","district":"Kailahun","chiefdom":"Luawa"}}
 `)
 	rep, err := importer.Run(context.Background(), importer.Config{Exec: f.api, Store: f.store}, bytes.NewReader(file))
 	if err != nil {

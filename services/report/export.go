@@ -46,6 +46,9 @@ type Spec struct {
 	Actor  app.Actor
 	// TrustWeights weigh the report's trust index (zero: the defaults).
 	TrustWeights [4]float64
+	// TrustMinVisits is the report's floor for "falling" (zero: the
+	// default).
+	TrustMinVisits int
 	// Now is when the export was made.
 	Now time.Time
 }

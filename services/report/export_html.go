@@ -127,7 +127,7 @@ type fbSeen struct {
 func writeReport(ctx context.Context, w io.Writer, audit *app.Audit, spec Spec) (int, error) {
 	rp := &report{
 		spec: spec, from: spec.Filter.From, to: spec.Filter.To,
-		comp: projections.NewCompletion(), trust: projections.NewTrust(spec.TrustWeights),
+		comp: projections.NewCompletion(), trust: projections.NewTrustMin(spec.TrustWeights, spec.TrustMinVisits),
 		weeks: map[string]*weekCounts{}, apCategory: map[string]string{},
 		referrals: map[string]refSeen{}, feedback: map[string]fbSeen{},
 	}
@@ -282,6 +282,7 @@ type reportData struct {
 	TrustChart           template.HTML
 	Trust                []weekRates
 	TrustWeights         string
+	TrustMinVisits       int
 	Rows                 []timelineRow
 	Omitted, RowsShown   int
 	EventsInPlace        int
@@ -366,6 +367,7 @@ func (rp *report) page(provenance app.AuditedEvent) reportData {
 		ws[i] = strconv.FormatFloat(v, 'f', -1, 64)
 	}
 	d.TrustWeights = strings.Join(ws, ", ")
+	d.TrustMinVisits = trust.MinVisits
 
 	rows := []timelineRow(rp.rows)
 	slices.SortFunc(rows, func(a, b timelineRow) int {
@@ -525,7 +527,7 @@ svg{width:100%;height:auto}
 <tr><th>Week</th><th class="n">index</th><th class="n">T1</th><th class="n">T2</th><th class="n">T3</th><th class="n">T4</th><th class="n">visits</th><th></th></tr>
 {{range .Trust}}<tr><td>{{.Week}}</td>{{range .Values}}<td class="n">{{.}}</td>{{end}}</tr>
 {{end}}</table>
-<p class="note">T1 mean visit rating (r−1)/4; T2 feedback loops closed within 14 days, of items received in the trailing 4 weeks; T3 suspected-case referrals raised within 24 h of onset, trailing 4 weeks; T4 one minus the share of complaints, rumours and refusals. Index: weighted mean of the components with data, weights {{.TrustWeights}}; "falling" when 0.10 or more below its value 4 weeks earlier.</p>
+<p class="note">T1 mean visit rating (r−1)/4; T2 feedback loops closed within 14 days, of items received in the trailing 4 weeks; T3 suspected-case referrals raised within 24 h of onset, trailing 4 weeks; T4 one minus the share of complaints, rumours and refusals. Index: weighted mean of the components with data, weights {{.TrustWeights}}; "falling" when 0.10 or more below its value 4 weeks earlier and both weeks rest on at least {{.TrustMinVisits}} visits.</p>
 
 <h2>Key events by week</h2>
 <table>

@@ -40,7 +40,8 @@ type DemoUser struct {
 }
 
 // demoPlaces is a small slice of Sierra Leone: three districts hit hard in
-// 2014, two chiefdoms each, a few sections.
+// 2014, two chiefdoms each (spelt as services/places spells them), a few
+// sections.
 var demoPlaces = []struct {
 	district  string
 	chiefdoms map[string][]string
@@ -57,6 +58,16 @@ var demoPlaces = []struct {
 func LoadDemo(ctx context.Context, a *app.Application, now time.Time) (Demo, error) {
 	admin := app.Actor{ID: app.AdminActorID, Role: domain.RoleAdmin}
 	d := demo{a: a, now: now.UTC()}
+	// The demo's places are Sierra Leone's, spelt as its places list spells
+	// them; with another country's list there is no demo to load.
+	for _, p := range demoPlaces {
+		for chiefdom := range p.chiefdoms {
+			want := domain.Place{District: p.district, Chiefdom: chiefdom}
+			if got, err := a.Places.ResolvePlace(want); err != nil || got != want {
+				return Demo{}, fmt.Errorf("the demo data set is set in Sierra Leone's districts and chiefdoms, and the places list in use does not have %s/%s as such (%v)", p.district, chiefdom, err)
+			}
+		}
+	}
 
 	users := []DemoUser{{Role: domain.RoleAdmin, Name: "Admin"}}
 	var first uint64

@@ -20,11 +20,13 @@ import (
 	"time"
 
 	"github.com/actionledger/actionledger/api"
+	"github.com/actionledger/actionledger/domain"
 	"github.com/actionledger/actionledger/projections"
 	"github.com/actionledger/actionledger/services/app"
 	"github.com/actionledger/actionledger/services/eventstore"
 	"github.com/actionledger/actionledger/services/eventstore/boltstore"
 	"github.com/actionledger/actionledger/services/eventstore/kurrentstore"
+	"github.com/actionledger/actionledger/services/places"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"go.uber.org/zap"
@@ -60,6 +62,9 @@ type Config struct {
 	SnapshotEvery time.Duration
 	// TrustWeights weigh T1..T4 (zero: the defaults).
 	TrustWeights [4]float64
+	// TrustMinVisits is how many visits each of the two weeks "falling"
+	// compares must rest on (zero: projections.DefaultTrustMinVisits).
+	TrustMinVisits int
 	// Store selects the event store: StoreBolt (the default: the embedded
 	// store in DataDir, one process) or StoreKurrentDB (KurrentDBURL, shared
 	// by any number of replicas).
@@ -67,6 +72,9 @@ type Config struct {
 	// KurrentDBURL is the esdb:// connection string for StoreKurrentDB. It
 	// may hold a password: it is never logged (see Masked).
 	KurrentDBURL string
+	// PlacesFile is a places list (services/places format) to check places
+	// against instead of Sierra Leone's; empty: Sierra Leone's.
+	PlacesFile string
 }
 
 // Event store kinds for Config.Store.
@@ -88,7 +96,9 @@ func (c Config) Masked() []zap.Field {
 		zap.String("admin_token", mask(c.AdminToken)), zap.String("token_secret", mask(c.TokenSecret)),
 		zap.Bool("demo", c.Demo), zap.Duration("shutdown_timeout", c.ShutdownTimeout),
 		zap.Bool("rebuild_projections", c.RebuildProjections), zap.Float64s("trust_weights", c.TrustWeights[:]),
+		zap.Int("trust_min_visits", c.TrustMinVisits),
 		zap.String("store", c.storeKind()), zap.String("kurrentdb_url", kurrentstore.MaskURL(c.KurrentDBURL)),
+		zap.String("places", c.PlacesFile),
 	}
 }
 
@@ -113,6 +123,15 @@ func OpenStore(ctx context.Context, cfg Config, log *zap.Logger) (eventstore.Sto
 		return kurrentstore.Open(ctx, cfg.KurrentDBURL, kurrentstore.Options{Logger: log})
 	}
 	return nil, fmt.Errorf("unknown store %q: use %q or %q", cfg.Store, StoreBolt, StoreKurrentDB)
+}
+
+// LoadPlaces reads the places list at path, or returns Sierra Leone's when
+// path is empty.
+func LoadPlaces(path string) (*places.Catalogue, error) {
+	if path == "" {
+		return places.Default(), nil
+	}
+	return places.LoadFile(path)
 }
 
 // minSecret is the shortest admin token or token secret accepted from the
@@ -160,6 +179,11 @@ func Open(ctx context.Context, cfg Config, log *zap.Logger) (*Main, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
+	// A bad places file stops the start before anything is written.
+	pl, err := LoadPlaces(cfg.PlacesFile)
+	if err != nil {
+		return nil, err
+	}
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now
 	}
@@ -200,7 +224,7 @@ func Open(ctx context.Context, cfg Config, log *zap.Logger) (*Main, error) {
 	}
 	m.app, err = app.New(app.Config{
 		Store: store, Clock: cfg.Clock, AdminTokenHash: app.HashToken(adminToken),
-		TokenSecret: []byte(tokenSecret), Logger: appLog, Registerer: m.registry,
+		TokenSecret: []byte(tokenSecret), Logger: appLog, Registerer: m.registry, Places: pl,
 	})
 	if err != nil {
 		return nil, err
@@ -221,11 +245,18 @@ func Open(ctx context.Context, cfg Config, log *zap.Logger) (*Main, error) {
 		log.Info("demo data set loaded", zap.Time("first_loaded_at", m.DemoLoadedAt))
 	}
 	m.read, err = projections.Open(ctx, projections.Config{
-		Store: store, Path: filepath.Join(cfg.DataDir, "projections.db"), TrustWeights: cfg.TrustWeights,
+		Store: store, Path: filepath.Join(cfg.DataDir, "projections.db"), TrustWeights: cfg.TrustWeights, TrustMinVisits: cfg.TrustMinVisits,
 		SnapshotEvery: cfg.SnapshotEvery, Logger: log, Registerer: m.registry, Clock: cfg.Clock,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("opening the read models: %w", err)
+	}
+	// The one query service over the read models, for the API and the
+	// console.
+	m.app.Reads = app.NewReads(m.read, cfg.Clock)
+	// Reads check place names against the same list as the writes.
+	m.app.Reads.ResolveNames = func(a domain.Area) (domain.Area, error) {
+		return m.app.Places.ResolveArea(a.District, a.Chiefdom)
 	}
 	// Completion and trust per district, for dashboards (computed when scraped).
 	if err := m.registry.Register(projections.NewGauges(m.read)); err != nil {

@@ -178,7 +178,7 @@ test('first load, then reload offline: the app still opens', async () => {
 test('three reports saved offline are sent once the network is back, exactly once each', async () => {
   // Still offline from the previous test.
   await saveForm(page, 'register', [['Name', 'E2E Village'], ['District', 'Kenema'], ['Chiefdom', 'Nongowa'], ['Section', 'Hangha'], ['Population', '420'], ['Code (optional)', village]]);
-  await saveForm(page, 'visit', [['Community', village], ['Kind', 'follow_up'], ['Trust rating', '4'], ['Concern: unmet need', 'security'], ['Concern: what was said', 'night patrols']]);
+  await saveForm(page, 'trigger', [['Community', village], ['Attendance', '85']]);
   await saveForm(page, 'raise_ap', [['Community', village], ['Title', 'Hand-washing station at the well'], ['Category', 'hygiene'], ['Kind', 'one_off'], ['Due date', '2030-01-31']]);
   await waitUnsent(page, 3);
   await page.goto(`${APP_URL}/app/#/action-points`);
@@ -191,7 +191,7 @@ test('three reports saved offline are sent once the network is back, exactly onc
   await goOnline(ctx);
   await waitUnsent(page, 0);
   const evs = await events(`community-${village}`);
-  assert.deepEqual(evs.map((e) => e.type.replace(/\.v\d+$/, '')), ['CommunityRegistered', 'VisitRecorded']);
+  assert.deepEqual(evs.map((e) => e.type.replace(/\.v\d+$/, '')), ['CommunityRegistered', 'CommunityTriggered']);
   const aps = await api('GET', `/v1/action-points?community_id=${village}`, tokens.coordinator);
   assert.equal(aps.status, 200, aps.text);
   assert.equal(aps.json.items.length, 1);
@@ -200,7 +200,7 @@ test('three reports saved offline are sent once the network is back, exactly onc
 test('a sync whose answer is lost is resent and lands once', async () => {
   const before = (await events(`community-${village}`)).length;
   await control('drop-next-sync');
-  await saveForm(page, 'visit', [['Community', village], ['Kind', 'follow_up'], ['Trust rating', '5']]);
+  await saveForm(page, 'visit', [['Community', village], ['Kind', 'follow_up'], ['Trust rating', '5'], ['Concern: unmet need', 'security'], ['Concern: what was said', 'night patrols']]);
   // The server handled the batch; the phone never heard back.
   await eventually(async () => (await control('status')).dropped === 1, 'the proxy dropped the answer');
   assert.equal(await unsent(page), 1);

@@ -1,4 +1,5 @@
-package tests_test
+// Package mobileapp_test runs the mobilizers' app's tests (see doc.go).
+package mobileapp_test
 
 import (
 	"context"
@@ -20,6 +21,12 @@ import (
 	"go.uber.org/zap"
 )
 
+// Tokens of the server under test (the demo makes the others).
+const (
+	adminToken  = "test-admin-token-app"
+	tokenSecret = "test-token-secret-app"
+)
+
 // The mobilizers' app is tested at two levels, both from here so that
 // `go test ./...` runs them: its modules' unit tests (Node's runner with
 // fake-indexeddb) and end-to-end tests in Debian's Chromium against the real
@@ -37,7 +44,7 @@ func needTool(t *testing.T, what string) {
 
 func appTestDir(t *testing.T, pkgs ...string) (node, dir string) {
 	t.Helper()
-	dir, err := filepath.Abs("mobileapp")
+	dir, err := filepath.Abs(".")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,89 @@
+package projections
+
+import (
+	"slices"
+	"sort"
+	"sync"
+)
+
+// sortedIndex lists record numbers by scope key (scopeKeys), each list in
+// the work list's own order, so that a page is a binary search for the
+// cursor and a scan of about one page of records, not a pass over every
+// record of the place.
+//
+// Records mostly arrive in order (a list's order follows field time); one
+// that does not is inserted in place when it lands near the end, and
+// otherwise marks its list unsorted (a bulk load, a snapshot restore), to be
+// sorted once by the next reader.
+type sortedIndex struct {
+	lists map[string][]int32
+	dirty map[string]bool
+	// key is record n's sort key; keys are unique (they end in the id).
+	key func(n int32) string
+	// less orders records as their keys do, without building them.
+	less func(a, b int32) bool
+	// mu serialises the readers' sorting: readers share the model's read
+	// lock, and writers, who hold it exclusively, never meet them.
+	mu sync.Mutex
+}
+
+// nearEnd bounds how far from the end an out-of-order record is inserted
+// in place.
+const nearEnd = 4096
+
+func newSortedIndex(key func(n int32) string, less func(a, b int32) bool) *sortedIndex {
+	return &sortedIndex{lists: map[string][]int32{}, dirty: map[string]bool{}, key: key, less: less}
+}
+
+// add lists record n under the keys of p. Only writers call it.
+func (ix *sortedIndex) add(p place, n int32) {
+	for _, s := range scopeKeys(p) {
+		l := ix.lists[s]
+		switch {
+		case ix.dirty[s] || len(l) == 0 || ix.less(l[len(l)-1], n):
+			l = append(l, n)
+		default:
+			lo := max(0, len(l)-nearEnd)
+			i := lo + sort.Search(len(l)-lo, func(i int) bool { return ix.less(n, l[lo+i]) })
+			if i == lo && lo > 0 {
+				l = append(l, n)
+				ix.dirty[s] = true
+				break
+			}
+			l = slices.Insert(l, i, n)
+		}
+		ix.lists[s] = l
+	}
+}
+
+// resort marks the lists of p for sorting, after a record's key changed.
+// Only writers call it.
+func (ix *sortedIndex) resort(p place) {
+	for _, s := range scopeKeys(p) {
+		ix.dirty[s] = true
+	}
+}
+
+// after returns the records of scope s whose keys follow after ("" for
+// all), in order. Readers call it under the model's read lock.
+func (ix *sortedIndex) after(s, after string) []int32 {
+	ix.mu.Lock()
+	l := ix.lists[s]
+	if ix.dirty[s] {
+		slices.SortFunc(l, func(a, b int32) int {
+			switch {
+			case ix.less(a, b):
+				return -1
+			case ix.less(b, a):
+				return 1
+			}
+			return 0
+		})
+		delete(ix.dirty, s)
+	}
+	ix.mu.Unlock()
+	if after == "" {
+		return l
+	}
+	return l[sort.Search(len(l), func(i int) bool { return ix.key(l[i]) > after }):]
+}
