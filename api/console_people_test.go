@@ -371,6 +371,16 @@ func TestConsoleAuditorPages(t *testing.T) {
 		if n := strings.Count(p.body, "<tr><td>"); n != 4 {
 			t.Errorf("the users stream shows %d events, want 4", n)
 		}
+		odd := auditor.get("/history?stream=" + url.QueryEscape(hostileText))
+		if odd.status >= 500 {
+			t.Errorf("a hostile stream name: %d", odd.status)
+		}
+		assertInert(t, odd)
+		odd = auditor.get("/as-of?at=" + url.QueryEscape(hostileText))
+		if odd.status != http.StatusBadRequest {
+			t.Errorf("a hostile date: %d, want 400", odd.status)
+		}
+		assertInert(t, odd)
 	})
 
 	t.Run("exports download and are recorded", func(t *testing.T) {
