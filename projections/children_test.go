@@ -27,7 +27,9 @@ func TestChildTrustIsEachChildsOwnTrend(t *testing.T) {
 			pos = max(pos, w.append(domain.CommunityStream(id), t0.AddDate(0, 0, 7*week+1), &domain.VisitRecorded{Kind: "follow_up", TrustRating: r}))
 		}
 	}
-	e := w.engine(projections.Config{})
+	// One visit a community a week: "falling" may rest on one visit here,
+	// so that the flag is exercised.
+	e := w.engine(projections.Config{TrustMinVisits: 1})
 	run(t, e)
 	waitFor(t, e, pos)
 

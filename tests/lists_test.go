@@ -537,7 +537,7 @@ func TestWorkListsMatchRecount(t *testing.T) {
 		// The coordinator's own area; a mobilizer's own area.
 		checkConcerns(t, e, lw.world, "coord", scope{implied: "Kenema"}, lw.lastPos)
 		checkConcerns(t, e, lw.world, "mob-kailahun", scope{implied: "Kailahun"}, lw.lastPos)
-		checkConcerns(t, e, lw.world, "mob-kailahun", scope{district: "Kailahun", chiefdom: "Jawei"}, lw.lastPos)
+		checkConcerns(t, e, lw.world, "mob-kailahun", scope{district: "Kailahun", chiefdom: "Jawie"}, lw.lastPos)
 		e.on(t).problem(req{method: "GET", path: "/v1/stats/concerns?district=Kenema", token: "mob-kailahun"}, http.StatusForbidden, "forbidden", "")
 		e.on(t).problem(req{method: "GET", path: "/v1/stats/concerns?district=Kenema&chiefdom=Small%20Bo", token: "coord-nongowa"}, http.StatusForbidden, "forbidden", "")
 		e.on(t).problem(req{method: "GET", path: "/v1/stats/concerns", token: "admin"}, http.StatusForbidden, "forbidden", "")
