@@ -244,23 +244,27 @@ func (h *auditRoutes) asOfIndicators(w http.ResponseWriter, r *http.Request) {
 		h.s.writeError(w, r, err)
 		return
 	}
-	f, err := h.audit.Scope(r.Context(), actorFrom(r.Context()), app.LogFilter{
+	res, err := h.indicatorsAsOf(r.Context(), actorFrom(r.Context()), at, basis, app.LogFilter{
 		Area: domain.Area{District: q.Get("district"), Chiefdom: q.Get("chiefdom")}, CommunityID: q.Get("community_id")})
-	if err != nil {
-		h.s.writeError(w, r, err)
-		return
-	}
-	if h.asOf == nil {
-		h.s.writeError(w, r, domain.Errorf(domain.CodeUnavailable, "this server runs no read models to answer from"))
-		return
-	}
-	res, err := h.asOf.AsOf(r.Context(), at, basis, projections.Filter{District: f.Area.District, Chiefdom: f.Area.Chiefdom, CommunityID: f.CommunityID})
 	if err != nil {
 		h.s.writeError(w, r, err)
 		return
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusOK, AsOfIndicatorsAnswer(res))
+}
+
+// indicatorsAsOf scopes an as-of question to the auditor's area and asks
+// the read side: the route's answer and the console's page.
+func (h *auditRoutes) indicatorsAsOf(ctx context.Context, actor app.Actor, at time.Time, basis string, asked app.LogFilter) (projections.AsOf, error) {
+	f, err := h.audit.Scope(ctx, actor, asked)
+	if err != nil {
+		return projections.AsOf{}, err
+	}
+	if h.asOf == nil {
+		return projections.AsOf{}, domain.Errorf(domain.CodeUnavailable, "this server runs no read models to answer from")
+	}
+	return h.asOf.AsOf(ctx, at, basis, projections.Filter{District: f.Area.District, Chiefdom: f.Area.Chiefdom, CommunityID: f.CommunityID})
 }
 
 // AsOfIndicatorsAnswer is the answer of /v1/audit/as-of: at, basis and the

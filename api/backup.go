@@ -17,7 +17,7 @@ import (
 
 func (s *Server) mountBackup(v1 v1Routes, b eventstore.Backupper) {
 	v1.handle(http.MethodGet, "/admin/backup", func(w http.ResponseWriter, r *http.Request) {
-		if err := requireAdmin(r); err != nil {
+		if err := requireAdmin(actorFrom(r.Context())); err != nil {
 			s.writeError(w, r, err)
 			return
 		}

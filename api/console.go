@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"net/http"
+	"time"
 
 	"github.com/actionledger/actionledger/api/console"
 	"github.com/actionledger/actionledger/domain"
@@ -18,9 +19,13 @@ func (s *Server) mountConsole(r *mux.Router) error {
 	c, err := console.New(console.Config{
 		Auth:     s.app.Auth,
 		Reads:    consoleReads{s: s},
-		App:      s.app,
 		StatusOf: func(err error) int { return problemFor(err, "").Status },
 		Logger:   s.log.Named("console"),
+		App:      s.app,
+		Ops:      consoleReads{s: s},
+		Meta: func(r *http.Request, actor app.Actor) app.Meta {
+			return app.Meta{Actor: actor, CorrelationID: correlationID(r), CausationID: requestID(r.Context())}
+		},
 		SignedIn: func(r *http.Request, actor app.Actor) {
 			if slot, ok := r.Context().Value(keyActorSlot).(*app.Actor); ok {
 				*slot = actor
@@ -52,4 +57,35 @@ func (c consoleReads) Trust(ctx context.Context, actor app.Actor, asked domain.A
 
 func (c consoleReads) ChildTrust(ctx context.Context, actor app.Actor, asked domain.Area) ([]projections.PlaceTrust, uint64, error) {
 	return c.s.app.Reads.ChildTrust(ctx, actor, statsOf(asked))
+}
+
+// LastSeen is the users list's last_seen, when the read side keeps it.
+func (c consoleReads) LastSeen(ids []string) map[string]time.Time {
+	if ls, ok := c.s.read.(lastSeer); ok {
+		return ls.LastSeen(ids)
+	}
+	return nil
+}
+
+func (c consoleReads) Poisoned(_ context.Context, actor app.Actor) ([]projections.Poisoned, error) {
+	return c.s.poisoned(actor)
+}
+
+func (c consoleReads) Rebuild(ctx context.Context, actor app.Actor) (projections.RebuildReport, error) {
+	return c.s.rebuild(ctx, actor)
+}
+
+// AsOf is /v1/audit/as-of's answer for the actor's own area.
+func (c consoleReads) AsOf(ctx context.Context, actor app.Actor, at time.Time, basis string) (projections.AsOf, error) {
+	h := &auditRoutes{s: c.s, audit: c.s.app.Audit}
+	if r, ok := c.s.read.(AsOfReader); ok {
+		h.asOf = r
+	}
+	return h.indicatorsAsOf(ctx, actor, at, basis, app.LogFilter{})
+}
+
+// TrustSettings are the weights and the floor for "falling" exports weigh
+// trust with, as the export route's.
+func (c consoleReads) TrustSettings() ([4]float64, int) {
+	return (&auditRoutes{s: c.s}).trustSettings()
 }

@@ -58,10 +58,6 @@ type Reads interface {
 type Config struct {
 	Auth  Authenticator
 	Reads Reads
-	// App is the application the JSON API serves: the coordinators' pages
-	// read through its queries (app.Reads, Queries) and act through its
-	// command handlers, never around them. Nil leaves those pages out.
-	App *app.Application
 	// StatusOf maps an error to its HTTP status: the JSON API's one table,
 	// so a code means the same status on a page as in a problem.
 	StatusOf func(error) int
@@ -72,6 +68,17 @@ type Config struct {
 	SessionTTL time.Duration
 	// MaxSessions bounds the sessions kept in memory (default 100,000).
 	MaxSessions int
+	// App is the application the JSON API serves: every page reads through
+	// its queries (app.Reads, Queries, Audit) and acts through its command
+	// handlers — the very ones the JSON API calls, so that every rule and
+	// every refusal is the application's. Nil: only sign-in and This week
+	// are served.
+	App *app.Application
+	// Ops is what those pages need of the read side; required with App.
+	Ops Ops
+	// Meta starts a command's metadata for a request (correlation and
+	// causation ids as the JSON API sets them); nil: the actor alone.
+	Meta func(r *http.Request, actor app.Actor) app.Meta
 	// SignedIn, when set, is told who a request's user is once the session
 	// is checked (the API's request log names the actor with it).
 	SignedIn func(r *http.Request, actor app.Actor)
@@ -102,6 +109,12 @@ var assetFS embed.FS
 func New(cfg Config) (*Console, error) {
 	if cfg.Auth == nil || cfg.Reads == nil {
 		return nil, errors.New("console: Auth and Reads are required")
+	}
+	if cfg.App != nil && cfg.Ops == nil {
+		return nil, errors.New("console: Ops is required with App")
+	}
+	if cfg.Meta == nil {
+		cfg.Meta = func(_ *http.Request, actor app.Actor) app.Meta { return app.Meta{Actor: actor} }
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = zap.NewNop()
@@ -152,6 +165,10 @@ func (c *Console) Mount(r *mux.Router) {
 	r.Handle("/sign-out", c.methods(c.signOut, http.MethodPost))
 	c.mountCoordinator(r)
 	r.Handle("/assets/{name}", c.methods(c.asset, http.MethodGet, http.MethodHead))
+	if c.cfg.App != nil {
+		c.mountPeople(r)
+		c.mountAudit(r)
+	}
 }
 
 // methods answers 405 for any method not in allowed.

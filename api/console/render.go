@@ -30,6 +30,10 @@ type view struct {
 	SignedIn bool
 	CSRF     string
 	Who      string
+	// Role is the signed-in user's, for the links of the menu.
+	Role string
+	// People is whether the pages for people and the audit are served.
+	People bool
 	// Message is a text key shown as a notice or an error.
 	Message string
 	Status  int
@@ -122,7 +126,9 @@ func (c *Console) view(r *http.Request, page string, s *session, actor app.Actor
 	}
 	if actor.ID != "" {
 		v.Who = c.who(v.Lang, actor)
+		v.Role = actor.Role
 	}
+	v.People = c.cfg.App != nil
 	return v
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/actionledger/actionledger/projections"
 	"github.com/actionledger/actionledger/services/app"
 	"github.com/actionledger/actionledger/services/eventstore/boltstore"
+	"github.com/actionledger/actionledger/services/report"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 )
@@ -491,7 +492,7 @@ func (c *auditCLI) export(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	req := api.ExportRequest{Format: c.format, Area: domain.Area{District: c.district, Chiefdom: c.chiefdom}}
+	req := report.Request{Format: c.format, Area: domain.Area{District: c.district, Chiefdom: c.chiefdom}}
 	if req.From, err = cliTime("from", c.from); err != nil {
 		return err
 	}
@@ -502,12 +503,12 @@ func (c *auditCLI) export(ctx context.Context) (err error) {
 	if err := parseWeights(c.weights, &weights); err != nil {
 		return err
 	}
-	spec, err := api.StartExport(ctx, c.audit, app.Meta{Actor: actor, CorrelationID: "cli", CausationID: "cli"}, req, weights)
+	spec, err := report.Start(ctx, c.audit, app.Meta{Actor: actor, CorrelationID: "cli", CausationID: "cli"}, req, weights)
 	if err != nil {
 		return err
 	}
 	spec.TrustMinVisits = c.minVisits
-	if _, err := api.WriteExport(ctx, out, c.audit, spec, nil); err != nil {
+	if _, err := report.Write(ctx, out, c.audit, spec, nil); err != nil {
 		return err
 	}
 	fmt.Fprintf(c.stderr, "export %s recorded at position %d\n", spec.Record.ID, spec.Record.Position)

@@ -1,4 +1,4 @@
-package api
+package report
 
 import (
 	"cmp"
@@ -99,7 +99,7 @@ func (c *weekCounts) add(o *weekCounts) {
 
 // report accumulates the review while the log is scanned.
 type report struct {
-	spec    ExportSpec
+	spec    Spec
 	from    time.Time
 	to      time.Time
 	comp    *projections.Completion
@@ -124,7 +124,7 @@ type fbSeen struct {
 	received time.Time
 }
 
-func writeReport(ctx context.Context, w io.Writer, audit *app.Audit, spec ExportSpec) (int, error) {
+func writeReport(ctx context.Context, w io.Writer, audit *app.Audit, spec Spec) (int, error) {
 	rp := &report{
 		spec: spec, from: spec.Filter.From, to: spec.Filter.To,
 		comp: projections.NewCompletion(), trust: projections.NewTrustMin(spec.TrustWeights, spec.TrustMinVisits),

@@ -1,0 +1,301 @@
+package console
+
+import (
+	"context"
+	"html/template"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/actionledger/actionledger/api/qrcode"
+	"github.com/actionledger/actionledger/domain"
+	"github.com/actionledger/actionledger/projections"
+	"github.com/actionledger/actionledger/services/app"
+	"github.com/gorilla/mux"
+	"go.uber.org/zap"
+)
+
+// Ops is what the pages for people and the audit need of the read side,
+// each checked exactly as its JSON route checks it (the api package hands
+// in the routes' own functions).
+type Ops interface {
+	// LastSeen is when each user last wrote to the log (nil: not kept).
+	LastSeen(ids []string) map[string]time.Time
+	Poisoned(ctx context.Context, actor app.Actor) ([]projections.Poisoned, error)
+	Rebuild(ctx context.Context, actor app.Actor) (projections.RebuildReport, error)
+	// AsOf is every indicator of the actor's area as it stood at a time.
+	AsOf(ctx context.Context, actor app.Actor, at time.Time, basis string) (projections.AsOf, error)
+	// TrustSettings are the weights and the floor for "falling" the read
+	// models weigh trust with.
+	TrustSettings() ([4]float64, int)
+}
+
+// usersPageSize keeps a page of users, each with its two forms, well
+// under the page weight a field connection can bear.
+const usersPageSize = 50
+
+func (c *Console) mountPeople(r *mux.Router) {
+	r.Handle("/users", c.methods(c.users, http.MethodGet, http.MethodHead, http.MethodPost))
+	r.Handle("/users/{id}/deactivate", c.methods(c.deactivate, http.MethodPost))
+	r.Handle("/users/{id}/token", c.methods(c.newToken, http.MethodPost))
+	r.Handle("/operations", c.methods(c.operations, http.MethodGet, http.MethodHead))
+	r.Handle("/operations/rebuild", c.methods(c.rebuild, http.MethodPost))
+}
+
+// refusal is the application's "no", shown plainly: the status's own text
+// and, for a refusal of the request (not a failure of the server), the
+// application's reason.
+type refusal struct {
+	Detail string
+}
+
+func (c *Console) refuse(w http.ResponseWriter, r *http.Request, s *session, actor app.Actor, err error) {
+	status := c.cfg.StatusOf(err)
+	c.logFailure(r, status, err)
+	v := c.view(r, "notice", s, actor)
+	switch {
+	case status == http.StatusForbidden:
+		v.Message = "error_forbidden"
+	case status == http.StatusNotFound:
+		v.Message = "error_not_found"
+	case status == http.StatusConflict || status == http.StatusPreconditionFailed:
+		v.Message = "error_conflict"
+	case status == http.StatusServiceUnavailable:
+		v.Message = "error_unavailable"
+	case status >= 500:
+		v.Message = "error_internal"
+	default:
+		v.Message = "error_refused"
+	}
+	if status < 500 {
+		v.Data = refusal{Detail: err.Error()}
+	}
+	c.render(w, r, status, v)
+}
+
+// command starts a command's metadata: the actor, the request's ids, and
+// the form's idempotency key, so that a form sent twice (a double click, a
+// reload) does its work once and answers the same.
+func (c *Console) commandMeta(r *http.Request, actor app.Actor) app.Meta {
+	m := c.cfg.Meta(r, actor)
+	if key := r.PostForm.Get("key"); key != "" && len(key) <= 200 {
+		m.IdempotencyKey = "console-" + key
+		form := url.Values{}
+		for k, v := range r.PostForm {
+			if k != csrfField {
+				form[k] = v
+			}
+		}
+		m.RequestHash = app.RequestHash(r.Method, r.URL.Path, []byte(form.Encode()))
+	}
+	return m
+}
+
+type usersView struct {
+	// Admin: the whole directory with the form to add a user; otherwise a
+	// coordinator's mobilizers.
+	Admin  bool
+	Users  []userRow
+	Role   string
+	Active string
+	Roles  []string
+	// Next is where the following page starts; 0 on the last.
+	Next int32
+	// Key is the idempotency key of this page's forms.
+	Key string
+	// Form is what an admin typed into the add form, shown again when the
+	// application refused it.
+	Form url.Values
+}
+
+type userRow struct {
+	app.UserView
+	LastSeen string
+}
+
+var allRoles = []string{domain.RoleMobilizer, domain.RoleCoordinator, domain.RoleAuditor, domain.RoleAdmin}
+
+// users lists the users the actor may manage — app.Authenticator.ListUsers
+// decides who that is — and, posted, adds one.
+func (c *Console) users(w http.ResponseWriter, r *http.Request) {
+	s, actor, ok := c.member(w, r)
+	if !ok {
+		return
+	}
+	if r.Method == http.MethodPost {
+		c.createUser(w, r, s, actor)
+		return
+	}
+	q := r.URL.Query()
+	f := app.UserFilter{Role: q.Get("role")}
+	switch q.Get("active") {
+	case "true":
+		t := true
+		f.Active = &t
+	case "false":
+		t := false
+		f.Active = &t
+	}
+	after, _ := strconv.ParseInt(q.Get("after"), 10, 32)
+	list, next, err := c.cfg.App.Auth.ListUsers(actor, f, int32(max(after, 0)), usersPageSize)
+	if err != nil {
+		c.refuse(w, r, s, actor, err)
+		return
+	}
+	data := &usersView{Admin: actor.Role == domain.RoleAdmin, Role: f.Role, Active: q.Get("active"), Roles: allRoles, Key: randomID()}
+	data.Users = c.userRows(list)
+	data.Next = next
+	v := c.view(r, "users", s, actor)
+	v.Data = data
+	c.render(w, r, http.StatusOK, v)
+}
+
+func (c *Console) userRows(list []app.UserView) []userRow {
+	ids := make([]string, len(list))
+	for i, u := range list {
+		ids[i] = u.ID
+	}
+	var seen map[string]time.Time
+	if len(ids) > 0 {
+		seen = c.cfg.Ops.LastSeen(ids)
+	}
+	rows := make([]userRow, len(list))
+	for i, u := range list {
+		rows[i] = userRow{UserView: u}
+		if t, ok := seen[u.ID]; ok {
+			rows[i].LastSeen = t.UTC().Format("2006-01-02 15:04") + " UTC"
+		}
+	}
+	return rows
+}
+
+// tokenView shows a token the one time it is shown, with a QR code: of the
+// mobilizers' app's sign-in link for a mobilizer, of the token otherwise.
+type tokenView struct {
+	Created bool
+	ID      string
+	Name    string
+	Role    string
+	Token   string
+	Link    string
+	QR      template.HTML
+}
+
+func (c *Console) createUser(w http.ResponseWriter, r *http.Request, s *session, actor app.Actor) {
+	if !c.checkCSRF(w, r, s) {
+		return
+	}
+	f := r.PostForm
+	cmd := app.CreateUser{Meta: c.commandMeta(r, actor), Name: f.Get("name"), Role: f.Get("role"),
+		District: f.Get("district"), Chiefdom: f.Get("chiefdom")}
+	res, err := c.cfg.App.CreateUser.Handle(r.Context(), cmd)
+	if err != nil {
+		c.refuse(w, r, s, actor, err)
+		return
+	}
+	c.log.Info("console created a user", zap.String("actor_id", actor.ID), zap.String("user_id", res.ID))
+	c.showToken(w, r, s, actor, tokenView{Created: true, ID: res.ID, Name: cmd.Name, Role: cmd.Role, Token: res.Token})
+}
+
+func (c *Console) deactivate(w http.ResponseWriter, r *http.Request) {
+	s, actor, ok := c.member(w, r)
+	if !ok || !c.checkCSRF(w, r, s) {
+		return
+	}
+	id := mux.Vars(r)["id"]
+	_, err := c.cfg.App.DeactivateUser.Handle(r.Context(), app.DeactivateUser{
+		Meta: c.commandMeta(r, actor), ID: id, Reason: r.PostForm.Get("reason"), Wipe: r.PostForm.Get("wipe") == "on"})
+	if err != nil {
+		c.refuse(w, r, s, actor, err)
+		return
+	}
+	v := c.view(r, "done", s, actor)
+	v.Message = "user_deactivated"
+	v.Data = r.PostForm.Get("name")
+	c.render(w, r, http.StatusOK, v)
+}
+
+func (c *Console) newToken(w http.ResponseWriter, r *http.Request) {
+	s, actor, ok := c.member(w, r)
+	if !ok || !c.checkCSRF(w, r, s) {
+		return
+	}
+	id := mux.Vars(r)["id"]
+	res, err := c.cfg.App.IssueToken.Handle(r.Context(), app.IssueToken{Meta: c.commandMeta(r, actor), ID: id})
+	if err != nil {
+		c.refuse(w, r, s, actor, err)
+		return
+	}
+	c.showToken(w, r, s, actor, tokenView{ID: id, Name: r.PostForm.Get("name"), Role: r.PostForm.Get("role"), Token: res.Token})
+}
+
+// showToken answers the page that shows a token, never stored or cached.
+func (c *Console) showToken(w http.ResponseWriter, r *http.Request, s *session, actor app.Actor, t tokenView) {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	payload := t.Token
+	if t.Role == domain.RoleMobilizer {
+		t.Link = scheme + "://" + r.Host + "/app/#token=" + url.QueryEscape(t.Token)
+		payload = t.Link
+	}
+	v := c.view(r, "token", s, actor)
+	title, _ := text(v.Lang, "qr_title")
+	if code, err := qrcode.Encode([]byte(payload), qrcode.M); err == nil {
+		// The encoder writes the SVG itself and escapes its title.
+		t.QR = template.HTML(code.SVG(240, title)) //nolint:gosec // built by qrcode, title escaped
+	} else {
+		c.log.Warn("console could not draw a token's QR code", zap.Error(err))
+	}
+	v.Data = t
+	c.render(w, r, http.StatusOK, v)
+}
+
+type operationsView struct {
+	Poisoned []projections.Poisoned
+	Report   *projections.RebuildReport
+	Took     string
+}
+
+// operations is the admin's page of the read models: the poison queue and
+// the rebuild.
+func (c *Console) operations(w http.ResponseWriter, r *http.Request) {
+	s, actor, ok := c.member(w, r)
+	if !ok {
+		return
+	}
+	c.operationsPage(w, r, s, actor, nil)
+}
+
+func (c *Console) operationsPage(w http.ResponseWriter, r *http.Request, s *session, actor app.Actor, rep *projections.RebuildReport) {
+	items, err := c.cfg.Ops.Poisoned(r.Context(), actor)
+	if err != nil {
+		c.refuse(w, r, s, actor, err)
+		return
+	}
+	data := &operationsView{Poisoned: items, Report: rep}
+	if rep != nil {
+		data.Took = rep.Took.Round(time.Millisecond).String()
+	}
+	v := c.view(r, "operations", s, actor)
+	v.Data = data
+	c.render(w, r, http.StatusOK, v)
+}
+
+// rebuild runs a rebuild to its end (the read models keep answering
+// meanwhile) and shows what it did.
+func (c *Console) rebuild(w http.ResponseWriter, r *http.Request) {
+	s, actor, ok := c.member(w, r)
+	if !ok || !c.checkCSRF(w, r, s) {
+		return
+	}
+	rep, err := c.cfg.Ops.Rebuild(r.Context(), actor)
+	if err != nil {
+		c.refuse(w, r, s, actor, err)
+		return
+	}
+	c.log.Info("console rebuilt the read models", zap.String("actor_id", actor.ID), zap.Uint64("events", rep.Events))
+	c.operationsPage(w, r, s, actor, &rep)
+}
