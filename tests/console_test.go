@@ -27,11 +27,12 @@ type consoleUser struct {
 
 var (
 	csrfFieldRE = regexp.MustCompile(`name="csrf" value="([^"]*)"`)
-	figureRE    = regexp.MustCompile(`<dd id="([a-z-]+)"(?: class="[^"]*")?>([^<]*)</dd>`)
-	countsRE    = regexp.MustCompile(`<p class="meta" id="ap-counts">([^<]*)</p>`)
-	areaRE      = regexp.MustCompile(`<span id="area">([^<]*)</span>`)
-	fallingRE   = regexp.MustCompile(`<tr><th scope="row">([^<]*)</th>`)
-	positionRE  = regexp.MustCompile(`include the log up to event (\d+)\.`)
+	// A figure may be a link to its list: its text is the figure.
+	figureRE   = regexp.MustCompile(`<dd id="([a-z-]+)"(?: class="[^"]*")?>(?:<a href="[^"]*">)?([^<]*)(?:</a>)?</dd>`)
+	countsRE   = regexp.MustCompile(`<p class="meta" id="ap-counts">([^<]*)</p>`)
+	areaRE     = regexp.MustCompile(`<span id="area">([^<]*)</span>`)
+	fallingRE  = regexp.MustCompile(`<tr><th scope="row">([^<]*)</th>`)
+	positionRE = regexp.MustCompile(`include the log up to event (\d+)\.`)
 )
 
 func (e *env) consoleSignIn(t *testing.T, name string) *consoleUser {
