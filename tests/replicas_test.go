@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"slices"
@@ -247,6 +248,32 @@ func TestReplicasShareOneKurrentDB(t *testing.T) {
 			got := int(b.must(http.StatusOK, req{method: "GET", path: "/v1/action-points/AP-RACE", token: "mob"}).num("revision"))
 			if got != rev+1 {
 				t.Fatalf("round %d: revision %d after one accepted change from %d: an update was lost or doubled", round, got, rev)
+			}
+		}
+	})
+
+	t.Run("a stale If-Match through the other replica: 412, nothing written", func(t *testing.T) {
+		path := "/v1/action-points/AP-RACE"
+		rev := int(a.must(http.StatusOK, req{method: "GET", path: path, token: "mob"}).num("revision"))
+		a.must(http.StatusOK, req{method: "POST", path: path + "/progress", token: "mob", ifMatch: fmt.Sprintf(`"%d"`, rev),
+			body: map[string]any{"note": "through A"}})
+		for _, e := range []*env{b, a} {
+			e.on(t).problem(req{method: "POST", path: path + "/progress", token: "mob", ifMatch: fmt.Sprintf(`"%d"`, rev),
+				body: map[string]any{"note": "stale"}}, http.StatusPreconditionFailed, "stale_revision", "")
+		}
+		for name, e := range map[string]*env{"A": a, "B": b} {
+			res := e.on(t).must(http.StatusOK, req{method: "GET", path: path, token: "mob"})
+			if got := int(res.num("revision")); got != rev+1 || res.header.Get("ETag") != fmt.Sprintf(`"%d"`, rev+1) {
+				t.Errorf("replica %s: revision %d (ETag %s) after one accepted and two refused changes from %d", name, got, res.header.Get("ETag"), rev)
+			}
+		}
+		events := auditEvents(t, a.on(t), "auditor", "/v1/streams/actionpoint-AP-RACE/events", url.Values{}, 100)
+		if len(events) != rev+1 {
+			t.Errorf("%d events in the stream, want %d: a refused change was written", len(events), rev+1)
+		}
+		for _, ev := range events {
+			if strings.Contains(string(ev.Data), "stale") {
+				t.Errorf("the refused note is in the log: %s", ev.Data)
 			}
 		}
 	})
