@@ -9,6 +9,7 @@ package projections_test
 import (
 	"fmt"
 	"math"
+	"sync"
 	"testing"
 	"time"
 
@@ -479,4 +480,38 @@ func TestOverdueDayEdge(t *testing.T) {
 			t.Errorf("series %+v: want 2015-W10 not overdue, 2015-W11 overdue", st.Series)
 		}
 	})
+}
+
+// TestEngineOverdueTurnsAtMidnight: through the engine (its query cache
+// included), an action point due on the 20th is not overdue at 23:59:59 on
+// the 20th and is at 00:00:00 on the 21st, by the engine's clock.
+func TestEngineOverdueTurnsAtMidnight(t *testing.T) {
+	w := newWorld(t)
+	pos := w.actionPoint("AP1", t0) // due 2015-02-20
+	var mu sync.Mutex
+	now := time.Date(2015, 2, 20, 23, 59, 59, 0, time.UTC)
+	e := w.engine(projections.Config{Clock: func() time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		return now
+	}})
+	run(t, e)
+	waitFor(t, e, pos)
+	for _, tc := range []struct {
+		at      time.Time
+		overdue int
+	}{
+		{time.Date(2015, 2, 20, 23, 59, 59, 0, time.UTC), 0},
+		{time.Date(2015, 2, 21, 0, 0, 0, 0, time.UTC), 1},
+		{time.Date(2015, 2, 20, 12, 0, 0, 0, time.UTC), 0},
+	} {
+		mu.Lock()
+		now = tc.at
+		mu.Unlock()
+		st, _ := e.CompletionStats(projections.Filter{District: "Kenema"}, false)
+		items, _, _ := e.ActionPoints(projections.Filter{District: "Kenema"}, "", true, 0, 10)
+		if st.Overdue != tc.overdue || len(items) != tc.overdue {
+			t.Errorf("at %s: overdue %d, overdue list %d; want %d", tc.at, st.Overdue, len(items), tc.overdue)
+		}
+	}
 }
