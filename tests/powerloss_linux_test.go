@@ -32,8 +32,17 @@ func TestAcknowledgedWriteIsOnDisk(t *testing.T) {
 		t.Skip(msg)
 	}
 	db := filepath.Join(e.dataDir, "events.db")
-	check := func(what string) {
+	check := func(what string, res response) {
 		t.Helper()
+		// The acknowledged event is in the file (read back through the
+		// store's map of it) ...
+		if pos := uint64(res.num("position")); pos != 0 {
+			recs, err := e.main.Store().ReadAll(t.Context(), pos-1, 1)
+			if err != nil || len(recs) != 1 || recs[0].Position != pos {
+				t.Fatalf("%s: acknowledged at %d, not read back: %v", what, pos, err)
+			}
+		}
+		// ... and nothing of the file is left unsynced.
 		n, err := unsyncedPages(db)
 		if err != nil {
 			t.Fatalf("cachestat %s: %v", db, err)
@@ -43,16 +52,14 @@ func TestAcknowledgedWriteIsOnDisk(t *testing.T) {
 		}
 	}
 	e.staff()
-	check("creating the users")
+	check("creating the users", response{})
 	e.community("KEN-1")
-	check("registering and triggering a community")
+	check("registering and triggering a community", response{})
 	for i := range 15 {
 		id := fmt.Sprintf("AP-%d", i)
-		e.actionPoint(id, "KEN-1")
-		check("raising " + id)
-		e.must(http.StatusOK, req{method: "POST", path: "/v1/action-points/" + id + "/start", token: "mob",
-			body: map[string]any{"note": strings.Repeat("n", 100*i)}})
-		check("starting " + id)
+		check("raising "+id, e.actionPoint(id, "KEN-1"))
+		check("starting "+id, e.must(http.StatusOK, req{method: "POST", path: "/v1/action-points/" + id + "/start", token: "mob",
+			body: map[string]any{"note": strings.Repeat("n", 100*i)}}))
 	}
 }
 
