@@ -23,14 +23,15 @@ import (
 // and the test fails if any are. services/eventstore/boltstore has the same
 // check on the store alone; this one covers the server's own wiring of it.
 func TestAcknowledgedWriteIsOnDisk(t *testing.T) {
-	e := start(t)
-	if err := pagesObservable(e.dataDir); err != nil {
-		msg := fmt.Sprintf("cannot observe unsynced pages in %s: %v", e.dataDir, err)
+	dir, err := observableDir(t)
+	if err != nil {
+		msg := fmt.Sprintf("cannot observe unsynced pages: %v", err)
 		if os.Getenv("CI") == "true" {
 			t.Fatal(msg)
 		}
 		t.Skip(msg)
 	}
+	e := startIn(t, dir)
 	db := filepath.Join(e.dataDir, "events.db")
 	check := func(what string, res response) {
 		t.Helper()
@@ -110,4 +111,29 @@ func pagesObservable(dir string) error {
 		return fmt.Errorf("a synced file still shows %d dirty pages (%v)", n, err)
 	}
 	return nil
+}
+
+// observableDir is a directory where unsynced pages can be observed: the
+// test's temporary directory, or, when that is on tmpfs (whose pages are
+// never written back), one beside the package's sources, which are on a
+// disk. It returns "" and why when neither will do.
+func observableDir(t *testing.T) (string, error) {
+	t.Helper()
+	dir := t.TempDir()
+	err := pagesObservable(dir)
+	if err == nil {
+		return dir, nil
+	}
+	local, lerr := os.MkdirTemp(".", ".powerloss-")
+	if lerr == nil {
+		local, lerr = filepath.Abs(local)
+	}
+	if lerr != nil {
+		return "", err
+	}
+	t.Cleanup(func() { os.RemoveAll(local) })
+	if lerr := pagesObservable(local); lerr != nil {
+		return "", fmt.Errorf("%v; and in %s: %v", err, local, lerr)
+	}
+	return local, nil
 }
