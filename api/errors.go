@@ -23,6 +23,7 @@ const (
 var statusOf = map[domain.Code]int{
 	domain.CodeInvalid:             http.StatusBadRequest,
 	domain.CodeUnauthenticated:     http.StatusUnauthorized,
+	domain.CodeUserDeactivated:     http.StatusUnauthorized,
 	domain.CodeForbidden:           http.StatusForbidden,
 	domain.CodeNotFound:            http.StatusNotFound,
 	codeRouteNotFound:              http.StatusNotFound,
@@ -49,6 +50,13 @@ type Problem struct {
 	Detail   string `json:"detail,omitempty"`
 	Field    string `json:"field,omitempty"`
 	Instance string `json:"instance,omitempty"`
+	// Reason and Wipe come with user_deactivated: why the user was
+	// switched off, and whether their phone should erase its local data.
+	Reason string `json:"reason,omitempty"`
+	Wipe   *bool  `json:"wipe,omitempty"`
+	// Suggestions (an extension member) are the values the field was
+	// probably meant to hold, best first: "did you mean Nongowa?".
+	Suggestions []string `json:"suggestions,omitempty"`
 }
 
 // problemFor turns any error into the problem the client sees. Internal
@@ -73,13 +81,17 @@ func problemFor(err error, instance string) Problem {
 	// Only the domain's own messages reach the client: anything else may
 	// name stores, files or hosts.
 	var de *domain.Error
+	var deactivated *domain.DeactivatedError
+	if errors.As(err, &deactivated) {
+		p.Reason, p.Wipe = deactivated.Reason, &deactivated.Wipe
+	}
 	switch {
 	case timedOut:
 		p.Detail = "the service did not answer in time; retry"
 	case code == domain.CodeInternal:
 		p.Detail = "internal error; the request id in the logs identifies it"
 	case errors.As(err, &de):
-		p.Detail, p.Field = de.Message, de.Field
+		p.Detail, p.Field, p.Suggestions = de.Message, de.Field, de.Suggestions
 	default:
 		p.Detail = http.StatusText(status)
 	}

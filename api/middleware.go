@@ -25,6 +25,9 @@ const (
 	// keyTrustedActor carries the actor of an in-process write (Execute):
 	// only this package can set it, so no HTTP request can claim one.
 	keyTrustedActor
+	// keyTokenHash carries the hash of the token a request signed in with,
+	// so that each item of a sync batch can ask whether it still works.
+	keyTokenHash
 )
 
 type httpMetrics struct {
@@ -134,23 +137,33 @@ func routeTemplate(r *http.Request) string {
 // actor already known.
 func (s *Server) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		actor, trusted := r.Context().Value(keyTrustedActor).(app.Actor)
-		if !trusted {
+		ctx := r.Context()
+		actor, trusted := ctx.Value(keyTrustedActor).(app.Actor)
+		if trusted {
+			// Authenticated when its batch began; ask again, so an item
+			// that runs after the user was switched off is refused.
+			hash, _ := ctx.Value(keyTokenHash).([]byte)
+			if err := s.app.Auth.Recheck(actor, hash); err != nil {
+				s.writeError(w, r, err)
+				return
+			}
+		} else {
 			token, ok := bearer(r.Header.Get("Authorization"))
 			if !ok {
 				s.writeError(w, r, domain.Errorf(domain.CodeUnauthenticated, "send Authorization: Bearer <token>"))
 				return
 			}
 			var err error
-			if actor, err = s.app.Auth.Authenticate(r.Context(), token); err != nil {
+			if actor, err = s.app.Auth.Authenticate(ctx, token); err != nil {
 				s.writeError(w, r, err)
 				return
 			}
+			ctx = context.WithValue(ctx, keyTokenHash, app.HashToken(token))
 		}
 		if slot, ok := r.Context().Value(keyActorSlot).(*app.Actor); ok {
 			*slot = actor
 		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), keyActor, actor)))
+		next.ServeHTTP(w, r.WithContext(context.WithValue(ctx, keyActor, actor)))
 	})
 }
 

@@ -202,6 +202,32 @@ func (e *env) users(t *testing.T) map[string]string {
 	return tokens
 }
 
+// userIDs returns the id of the users made by users, by role.
+func (e *env) userIDs(t *testing.T) map[string]string {
+	t.Helper()
+	r := e.do(t, call{method: http.MethodGet, path: "/v1/users", token: adminToken})
+	var list struct {
+		Items []struct{ ID, Role string } `json:"items"`
+	}
+	if err := json.Unmarshal(r.body, &list); err != nil || r.status != http.StatusOK {
+		t.Fatalf("listing users: %d %s", r.status, r.body)
+	}
+	ids := map[string]string{}
+	for _, u := range list.Items {
+		ids[u.Role] = u.ID
+	}
+	return ids
+}
+
+func code(want string) func(t *testing.T, r reply) {
+	return func(t *testing.T, r reply) {
+		t.Helper()
+		if r.problem.Code != want {
+			t.Errorf("problem code = %q, want %q (%s)", r.problem.Code, want, r.problem.Detail)
+		}
+	}
+}
+
 // ---------------------------------------------------------------------------
 // The document
 
@@ -1217,6 +1243,7 @@ func status(want string) func(t *testing.T, r reply) {
 func TestOpenAPIDescribesResponses(t *testing.T) {
 	e := newEnv(t)
 	tokens := e.users(t)
+	ids := e.userIDs(t)
 	const onset, occurred = "2015-02-12T08:00:00Z", "2015-02-14T09:30:00Z"
 	visit := map[string]any{"kind": "follow_up", "trust_rating": 4, "concerns": []any{map[string]any{"need": "basic", "text": "No soap"}}}
 	steps := []step{
@@ -1326,6 +1353,22 @@ func TestOpenAPIDescribesResponses(t *testing.T) {
 		{name: "create a user", role: "admin", method: "POST", path: "/v1/users",
 			body: map[string]any{"name": "N", "role": "coordinator", "district": "Kailahun", "chiefdom": "Luawa"}, want: 201,
 			check: header("Cache-Control", "no-store")},
+		{name: "list users", role: "admin", method: "GET", path: "/v1/users?role=mobilizer&active=true&limit=10", want: 200,
+			check: header("Cache-Control", "no-store")},
+		{name: "list users as a mobilizer", role: "mobilizer", method: "GET", path: "/v1/users", want: 403},
+		{name: "a new token for the mobilizer", role: "coordinator", method: "POST", path: "/v1/users/" + ids[domain.RoleMobilizer] + "/token",
+			body: map[string]any{}, want: 200, check: header("Cache-Control", "no-store")},
+		{name: "the mobilizer's old token", role: "mobilizer", method: "GET", path: "/v1/feedback/FB-1", want: 401, check: code("unauthenticated")},
+		{name: "deactivate without a reason", role: "admin", method: "POST", path: "/v1/users/" + ids[domain.RoleCoordinator] + "/deactivate",
+			body: map[string]any{"wipe": true}, want: 400, check: field("reason")},
+		{name: "deactivate a coordinator as a coordinator", role: "coordinator", method: "POST", path: "/v1/users/" + ids[domain.RoleCoordinator] + "/deactivate",
+			body: map[string]any{"reason": "r"}, want: 403},
+		{name: "deactivate an unknown user", role: "admin", method: "POST", path: "/v1/users/NOPE/deactivate", body: map[string]any{"reason": "r"}, want: 404},
+		{name: "deactivate", role: "admin", method: "POST", path: "/v1/users/" + ids[domain.RoleCoordinator] + "/deactivate",
+			body: map[string]any{"reason": "Left the programme", "wipe": true}, want: 200},
+		{name: "deactivate twice", role: "admin", method: "POST", path: "/v1/users/" + ids[domain.RoleCoordinator] + "/deactivate",
+			body: map[string]any{"reason": "Left the programme"}, want: 409},
+		{name: "the deactivated user's token", role: "coordinator", method: "GET", path: "/v1/feedback/FB-1", want: 401, check: code("user_deactivated")},
 	}
 	for _, s := range steps {
 		t.Run(s.name, func(t *testing.T) {

@@ -78,15 +78,24 @@ func New(cfg Config) (*Server, error) {
 	// 405.
 	v1 := v1Routes{router: r, s: s}
 	s.mountUsers(v1)
+	s.mountPlaces(v1)
 	s.mountCommunities(v1)
 	s.mountActionPoints(v1)
 	s.mountReferrals(v1)
 	s.mountFeedback(v1)
 	s.mountAudit(v1)
 	s.mountSync(v1)
+	s.mountMe(v1)
+	if err := s.mountApp(); err != nil {
+		return nil, err
+	}
 	if s.read != nil {
 		s.mountStats(v1)
 		s.mountAdmin(v1)
+		// The web console at / and /assets/ (api/console).
+		if err := s.mountConsole(r); err != nil {
+			return nil, err
+		}
 	}
 	return s, nil
 }

@@ -43,23 +43,11 @@ func (s *Server) readQuery(r *http.Request, allowed []string, roles ...string) (
 			return projections.Filter{}, nil, domain.FieldError(k, "is not a parameter of this route (allowed: %s)", strings.Join(allowed, ", "))
 		}
 	}
-	f := projections.Filter{CommunityID: q.Get("community_id"), Category: q.Get("category")}
-	var place *domain.Place
-	if f.CommunityID != "" {
-		v, err := s.app.Queries.Community(r.Context(), app.Actor{Role: domain.RoleAdmin}, f.CommunityID)
-		if err != nil {
-			if domain.ErrorCode(err) == domain.CodeNotFound {
-				return f, nil, &domain.Error{Code: domain.CodeNotFound, Field: "community_id", Message: "no community " + f.CommunityID}
-			}
-			return f, nil, err
-		}
-		place = &v.Place
-	}
-	area, err := app.ReadScope(actorFrom(r.Context()), domain.Area{District: q.Get("district"), Chiefdom: q.Get("chiefdom")}, place, roles...)
+	f, err := s.readFilter(r.Context(), actorFrom(r.Context()), domain.Area{District: q.Get("district"), Chiefdom: q.Get("chiefdom")}, q.Get("community_id"), roles...)
 	if err != nil {
 		return f, nil, err
 	}
-	f.District, f.Chiefdom = area.District, area.Chiefdom
+	f.Category = q.Get("category")
 	if f.Category != "" && !contains(domain.Categories, f.Category) {
 		return f, nil, domain.FieldError("category", "must be one of %s", strings.Join(domain.Categories, ", "))
 	}
@@ -90,6 +78,35 @@ func (s *Server) readQuery(r *http.Request, allowed []string, roles ...string) (
 		}
 	}
 	return f, q, nil
+}
+
+// readFilter is the place part of a read, shared by the JSON routes and the
+// web console so both scope alike: the community's place when one is named,
+// and the asked area narrowed to what the actor may read.
+func (s *Server) readFilter(ctx context.Context, actor app.Actor, asked domain.Area, communityID string, roles ...string) (projections.Filter, error) {
+	f := projections.Filter{CommunityID: communityID}
+	var place *domain.Place
+	if f.CommunityID != "" {
+		v, err := s.app.Queries.Community(ctx, app.Actor{Role: domain.RoleAdmin}, f.CommunityID)
+		if err != nil {
+			if domain.ErrorCode(err) == domain.CodeNotFound {
+				return f, &domain.Error{Code: domain.CodeNotFound, Field: "community_id", Message: "no community " + f.CommunityID}
+			}
+			return f, err
+		}
+		place = &v.Place
+	}
+	// An unknown place is a 400 with suggestions, not an empty answer.
+	asked, err := s.app.Places.ResolveArea(asked.District, asked.Chiefdom)
+	if err != nil {
+		return f, err
+	}
+	area, err := app.ReadScope(actor, asked, place, roles...)
+	if err != nil {
+		return f, err
+	}
+	f.District, f.Chiefdom = area.District, area.Chiefdom
+	return f, nil
 }
 
 // parseQueryTime reads an RFC 3339 time or a YYYY-MM-DD date (midnight UTC).

@@ -158,11 +158,13 @@ type executed struct {
 // sync batch runs its items and how the importer loads a history, so that
 // neither holds a second copy of any route.
 func (s *Server) Execute(ctx context.Context, actor app.Actor, method, path, key, ifMatch string, body []byte) (status int, answer []byte, replayed bool) {
-	out := s.execute(ctx, actor, SyncItem{Key: key, Method: method, Path: path, IfMatch: ifMatch, Body: body}, "", "")
+	out := s.execute(ctx, actor, nil, SyncItem{Key: key, Method: method, Path: path, IfMatch: ifMatch, Body: body}, "", "")
 	return out.Status, out.Body, out.Replayed
 }
 
-func (s *Server) execute(ctx context.Context, actor app.Actor, it SyncItem, reqID, corr string) executed {
+// tokenHash is the hash of the token the actor signed in with (nil: none,
+// an in-process tool): the route refuses the write if it no longer works.
+func (s *Server) execute(ctx context.Context, actor app.Actor, tokenHash []byte, it SyncItem, reqID, corr string) executed {
 	u, err := url.Parse(it.Path)
 	if err != nil || u.Scheme != "" || u.Host != "" || path.Clean(u.Path) == syncRoute {
 		// readSyncBatch refuses these with the field named; Execute's other
@@ -177,7 +179,7 @@ func (s *Server) execute(ctx context.Context, actor app.Actor, it SyncItem, reqI
 		Header:        http.Header{},
 		Body:          io.NopCloser(bytes.NewReader(it.Body)),
 		ContentLength: int64(len(it.Body)),
-	}).WithContext(context.WithValue(ctx, keyTrustedActor, actor))
+	}).WithContext(context.WithValue(context.WithValue(ctx, keyTrustedActor, actor), keyTokenHash, tokenHash))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Idempotency-Key", it.Key)
 	if it.IfMatch != "" {
@@ -203,7 +205,8 @@ func (s *Server) execute(ctx context.Context, actor app.Actor, it SyncItem, reqI
 // dispatch runs one item of a batch as the batch's own actor, already
 // authenticated, and records what the route answered.
 func (s *Server) dispatch(ctx context.Context, outer *http.Request, it SyncItem, reqID, corr string) SyncResult {
-	out := s.execute(ctx, actorFrom(outer.Context()), it, reqID, corr)
+	hash, _ := outer.Context().Value(keyTokenHash).([]byte)
+	out := s.execute(ctx, actorFrom(outer.Context()), hash, it, reqID, corr)
 	body := out.Body
 	if !json.Valid(body) {
 		// Every route answers JSON; anything else is kept as a string

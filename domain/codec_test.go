@@ -74,6 +74,9 @@ func sampleEvents(t testing.TB) map[string]domain.Event {
 	d, err := domain.LoadDirectory(nil)
 	ok(err)
 	ok(d.Create(createUserCmd()))
+	admin := domain.Manager{ID: "u-admin", Role: "admin"}
+	ok(d.IssueToken(domain.IssueUserToken{ID: "u-mob-1", TokenHash: []byte{0xca, 0xfe}, By: admin}))
+	ok(d.Deactivate(domain.DeactivateUser{ID: "u-mob-1", Reason: "phone stolen at Kailahun market", Wipe: true, By: admin}))
 	keep(d.Changes())
 
 	// No command records exports; the application builds them.

@@ -1103,9 +1103,9 @@ func TestErrorCodes(t *testing.T) {
 		{"errorf", domain.Errorf(domain.CodeNotFound, "no %s", "thing"), domain.CodeNotFound, "not_found: no thing"},
 		{"wrapped", wrappedField, domain.CodeInvalid, ""},
 		{"transition", &domain.TransitionError{Aggregate: "referral", Action: "close", From: "raised", Allowed: []string{"completed"}},
-			domain.CodeTransition, "transition_not_allowed: cannot close a referral that is raised; close is allowed only from: completed"},
+			domain.CodeTransition, "transition_not_allowed: cannot close a referral that is raised; that is allowed only when it is completed"},
 		{"transition_three_allowed", &domain.TransitionError{Aggregate: "item", Action: "x", From: "a", Allowed: []string{"b", "c", "d"}},
-			domain.CodeTransition, "transition_not_allowed: cannot x an item that is a; x is allowed only from: b, c or d"},
+			domain.CodeTransition, "transition_not_allowed: cannot x an item that is a; that is allowed only when it is b, c or d"},
 		{"sentinel", domain.ErrStaleRevision, domain.CodeStaleRevision, "stale_revision: stale revision"},
 	}
 	for _, tc := range cases {

@@ -3,6 +3,7 @@ package domain
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Code classifies an error for callers: the API maps each code to one HTTP
@@ -16,6 +17,7 @@ const (
 	CodeAlreadyExists       Code = "already_exists"
 	CodeTransition          Code = "transition_not_allowed"
 	CodeUnauthenticated     Code = "unauthenticated"
+	CodeUserDeactivated     Code = "user_deactivated"
 	CodeForbidden           Code = "forbidden"
 	CodeStaleRevision       Code = "stale_revision"
 	CodeIdempotencyMismatch Code = "idempotency_key_reused"
@@ -29,6 +31,9 @@ type Error struct {
 	Code    Code
 	Field   string
 	Message string
+	// Suggestions are values the field might have been meant to hold (the
+	// known place names closest to a misspelt one), best first.
+	Suggestions []string
 }
 
 func (e *Error) Error() string {
@@ -81,6 +86,41 @@ func ErrorCode(err error) Code {
 	return CodeInternal
 }
 
+// DeactivatedError refuses a request from a user who was switched off. It
+// carries the reason and whether their phone should wipe its local data, so
+// the mobilizers' app can say why and act on it; it matches
+// ErrUnauthenticated's status but keeps its own code.
+type DeactivatedError struct {
+	UserID string
+	Reason string
+	Wipe   bool
+}
+
+func (e *DeactivatedError) Error() string { return string(CodeUserDeactivated) + ": " + e.message() }
+
+// Is matches any *Error with CodeUserDeactivated.
+func (e *DeactivatedError) Is(target error) bool {
+	t, ok := target.(*Error)
+	return ok && t.Code == CodeUserDeactivated
+}
+
+// As lets callers that only know *Error see the code and the message.
+func (e *DeactivatedError) As(target any) bool {
+	if t, ok := target.(**Error); ok {
+		*t = &Error{Code: CodeUserDeactivated, Message: e.message()}
+		return true
+	}
+	return false
+}
+
+func (e *DeactivatedError) message() string {
+	msg := "this user was deactivated: " + e.Reason
+	if e.Wipe {
+		msg += "; erase the data on this device (wipe: true)"
+	}
+	return msg
+}
+
 // TransitionError says which lifecycle step was refused and why; it matches
 // ErrTransition.
 type TransitionError struct {
@@ -108,13 +148,24 @@ func (e *TransitionError) As(target any) bool {
 	return false
 }
 
+// message is read by the person who sent the request, so it is a sentence:
+// "cannot record a visit for a community that is registered; that is
+// allowed only when it is triggered or under follow up". Statuses are shown
+// as words; the stable part for programs is the code.
 func (e *TransitionError) message() string {
-	msg := fmt.Sprintf("cannot %s %s that is %s", e.Action, article(e.Aggregate), e.From)
+	msg := fmt.Sprintf("cannot %s %s that is %s", e.Action, article(e.Aggregate), words(e.From))
 	if len(e.Allowed) > 0 {
-		msg += fmt.Sprintf("; %s is allowed only from: %s", e.Action, joinOr(e.Allowed))
+		allowed := make([]string, len(e.Allowed))
+		for i, s := range e.Allowed {
+			allowed[i] = words(s)
+		}
+		msg += "; that is allowed only when it is " + joinOr(allowed)
 	}
 	return msg
 }
+
+// words turns a status like in_progress into the words "in progress".
+func words(status string) string { return strings.ReplaceAll(status, "_", " ") }
 
 func article(noun string) string {
 	switch noun[0] {

@@ -56,6 +56,8 @@ func init() {
 		func() Event { return new(FeedbackAnswered) },
 		func() Event { return new(FeedbackLoopClosed) },
 		func() Event { return new(UserCreated) },
+		func() Event { return new(UserDeactivated) },
+		func() Event { return new(UserTokenIssued) },
 		func() Event { return new(ExportRecorded) },
 	} {
 		register(f)

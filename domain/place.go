@@ -3,8 +3,9 @@ package domain
 import "strings"
 
 // Place is where a community sits: Country > District > Chiefdom > Section >
-// Community. Names keep the spelling they were registered with; comparisons
-// go through PlaceKey.
+// Community. Names keep the spelling they were registered with (since the
+// places list, services/app registers the list's spelling of the district
+// and chiefdom; older events may hold any); comparisons go through PlaceKey.
 type Place struct {
 	District string `json:"district"`
 	Chiefdom string `json:"chiefdom"`

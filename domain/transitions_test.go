@@ -417,18 +417,24 @@ func TestTransitionErrorMessage(t *testing.T) {
 		run  func(t *testing.T) error
 		want string
 	}{
-		{"one allowed state", func(t *testing.T) error {
+		{"action point, one allowed state", func(t *testing.T) error {
 			return newActionPoint(t, c).Achieve("")
-		}, "transition_not_allowed: cannot achieve an action point that is open; achieve is allowed only from: in_progress"},
-		{"two allowed states", func(t *testing.T) error {
+		}, "transition_not_allowed: cannot achieve an action point that is open; that is allowed only when it is in progress"},
+		{"referral, two allowed states", func(t *testing.T) error {
 			r := newReferral(t, c)
 			mustOK(t, r.Acknowledge(), "acknowledge")
 			mustOK(t, r.Complete(arrivedAt, "admitted"), "complete")
 			return r.Cancel("too late")
-		}, "transition_not_allowed: cannot cancel a referral that is completed; cancel is allowed only from: raised or acknowledged"},
-		{"community", func(t *testing.T) error {
+		}, "transition_not_allowed: cannot cancel a referral that is completed; that is allowed only when it is raised or acknowledged"},
+		{"feedback item", func(t *testing.T) error {
+			return newFeedback(t, c).CloseLoop(arrivedAt, true)
+		}, "transition_not_allowed: cannot close the loop of a feedback item that is received; that is allowed only when it is answered"},
+		{"community trigger", func(t *testing.T) error {
 			return triggeredCommunity(t).Trigger(3)
-		}, "transition_not_allowed: cannot trigger a community that is triggered; trigger is allowed only from: registered"},
+		}, "transition_not_allowed: cannot trigger a community that is triggered; that is allowed only when it is registered"},
+		{"community visit before triggering", func(t *testing.T) error {
+			return newCommunity(t).RecordVisit(domain.RecordVisit{Kind: "initial", TrustRating: 3})
+		}, "transition_not_allowed: cannot record a visit for a community that is registered; that is allowed only when it is triggered or under follow up"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -528,8 +528,9 @@ func TestAsOfCatchesUpModelsFromWhereEachStands(t *testing.T) {
 		}
 		names = append(names, p.Projection)
 	}
-	// Feedback had passed it when the catch-up started.
-	if want := []string{projections.NameCompletion, projections.NameReferrals, projections.NameTrust}; !reflect.DeepEqual(names, want) {
+	// Feedback had passed it when the catch-up started; every other model
+	// (activity, users' last writes, too) had not.
+	if want := []string{projections.NameActivity, projections.NameCompletion, projections.NameReferrals, projections.NameTrust}; !reflect.DeepEqual(names, want) {
 		t.Errorf("poisoned for %v, want %v", names, want)
 	}
 	checkAsOf(t, eng, projections.BasisRecorded, recorded)

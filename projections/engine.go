@@ -45,7 +45,7 @@ type Config struct {
 	// checkpoint (default 1m); a restart replays at most that much.
 	SnapshotEvery time.Duration
 	// Models overrides the set of read models (tests inject failing ones);
-	// nil means the four standard models.
+	// nil means the standard models.
 	Models     []Definition
 	Logger     *zap.Logger
 	Registerer prometheus.Registerer
@@ -120,6 +120,7 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 			{NameReferrals, func() Model { return NewReferrals() }},
 			{NameFeedback, func() Model { return NewFeedback() }},
 			{NameTrust, func() Model { return NewTrust(weights) }},
+			{NameActivity, func() Model { return NewActivity() }},
 		}
 	}
 	db, err := bolt.Open(cfg.Path, 0o600, &bolt.Options{Timeout: 2 * time.Second, NoFreelistSync: true, FreelistType: bolt.FreelistMapType})

@@ -17,7 +17,9 @@ type Event struct {
 	Revision   uint64
 	OccurredAt time.Time
 	RecordedAt time.Time
-	Data       domain.Event
+	// ActorID is who wrote the event.
+	ActorID string
+	Data    domain.Event
 }
 
 // errSkip marks an event no read model is concerned with.
@@ -37,7 +39,7 @@ func Decode(rec *eventstore.RecordedEvent) (Event, error) {
 	}
 	return Event{
 		Position: rec.Position, Stream: rec.Stream, Revision: rec.Revision,
-		OccurredAt: rec.Meta.OccurredAt, RecordedAt: rec.RecordedAt, Data: data,
+		OccurredAt: rec.Meta.OccurredAt, RecordedAt: rec.RecordedAt, ActorID: rec.Meta.ActorID, Data: data,
 	}, nil
 }
 

@@ -66,3 +66,6 @@ func (e *Engine) ClockSamples() (int, uint64) {
 	samples, _ := e.clock.view()
 	return len(samples), e.clock.covered.Load()
 }
+
+// ActivityLastSeen reads one actor's last write from an Activity model.
+func ActivityLastSeen(m *Activity, id string) time.Time { return m.last[id] }

@@ -22,7 +22,7 @@ func TestPoisonQueue(t *testing.T) {
 	e.staff()
 	e.community("KEN-1")
 	e.actionPoint("AP-1", "KEN-1")
-	models := []string{"completion", "referrals", "feedback", "trust"}
+	models := []string{"activity", "completion", "referrals", "feedback", "trust"}
 
 	metrics := scrape(t, e)
 	for _, m := range models {
@@ -107,8 +107,8 @@ func TestPoisonQueue(t *testing.T) {
 				t.Errorf("%s not in the poison queue: %s", m, res.raw)
 			}
 		}
-		if list.Count != 4 || len(list.Items) != 4 {
-			t.Errorf("count %d, %d items, want 4: %s", list.Count, len(list.Items), res.raw)
+		if list.Count != len(models) || len(list.Items) != len(models) {
+			t.Errorf("count %d, %d items, want %d: %s", list.Count, len(list.Items), len(models), res.raw)
 		}
 	})
 
@@ -122,8 +122,8 @@ func TestPoisonQueue(t *testing.T) {
 				t.Errorf("lag_events for %s = %q, want 0", m, v)
 			}
 		}
-		if v := metrics["actionledger_projection_poison_queue_size"]; v != "4" {
-			t.Errorf("poison_queue_size %q, want 4", v)
+		if v := metrics["actionledger_projection_poison_queue_size"]; v != itoa(uint64(len(models))) {
+			t.Errorf("poison_queue_size %q, want %d", v, len(models))
 		}
 	})
 
@@ -143,11 +143,11 @@ func TestPoisonQueue(t *testing.T) {
 		// The bogus event still cannot be applied: the rebuilt queue lists
 		// it again, once per model.
 		q := e.on(t).must(http.StatusOK, req{method: "GET", path: "/v1/admin/poison", token: "admin"})
-		if q.num("count") != 4 {
-			t.Errorf("poison queue after the rebuild: %s, want the bogus event for each of the 4 models", q.raw)
+		if q.num("count") != float64(len(models)) {
+			t.Errorf("poison queue after the rebuild: %s, want the bogus event for each of the %d models", q.raw, len(models))
 		}
-		if v := scrape(t, e)["actionledger_projection_poison_queue_size"]; v != "4" {
-			t.Errorf("poison_queue_size after the rebuild %q, want 4", v)
+		if v := scrape(t, e)["actionledger_projection_poison_queue_size"]; v != itoa(uint64(len(models))) {
+			t.Errorf("poison_queue_size after the rebuild %q, want %d", v, len(models))
 		}
 		after := snapshot(t)
 		for k, v := range numbers {

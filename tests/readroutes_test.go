@@ -6,9 +6,10 @@ import (
 	"net/url"
 	"slices"
 	"sort"
-	"strings"
 	"testing"
 	"time"
+
+	"github.com/actionledger/actionledger/services/places"
 )
 
 var statsRoutes = []string{"/v1/stats/completion", "/v1/stats/trust", "/v1/stats/referrals", "/v1/stats/feedback"}
@@ -136,9 +137,15 @@ func TestReadRoutesRolesAndAreas(t *testing.T) {
 					continue
 				}
 				c := w.byID[ap.community]
+				// Places as the places list spells them, whatever the case
+				// and spaces they were registered with.
+				canonical, err := places.Default().ResolveArea(c.district, c.chiefdom)
+				if err != nil {
+					t.Fatalf("community %s: %v", c.id, err)
+				}
 				if it.Status != ap.status || it.CommunityID != ap.community || it.Category != ap.category || it.Kind != ap.kind ||
 					it.DueDate != ap.due || it.Overdue != apOverdue(ap.due, ap.status, today) ||
-					it.District != strings.Join(strings.Fields(c.district), " ") || it.Chiefdom != strings.Join(strings.Fields(c.chiefdom), " ") {
+					it.District != canonical.District || it.Chiefdom != canonical.Chiefdom {
 					t.Errorf("%s: item %+v does not match the record %+v", q.Encode(), it, *ap)
 				}
 			}

@@ -146,8 +146,8 @@ var simPlaces = []struct{ id, district, chiefdom string }{
 	{"KAI-1", "Kailahun", "Luawa"},
 	{"KAI-2", "Kailahun", "Luawa"},
 	{"KAI-3", "Kailahun", "LUAWA"},
-	{"KAI-4", "Kailahun", "Jawei"},
-	{"KAI-5", "Kailahun", "Jawei"},
+	{"KAI-4", "Kailahun", "Jawie"},
+	{"KAI-5", "Kailahun", "Jawie"},
 }
 
 var (

@@ -43,6 +43,11 @@ const auditUsage = `usage: actionledger audit <command> (--data-dir DIR | --serv
   export    --format ndjson|csv|html [--district --chiefdom --from --to] [--out FILE]
 
 --server needs ACTIONLEDGER_TOKEN (an auditor's); so does export with --data-dir.
+
+Example:
+  actionledger audit verify --data-dir ./data
+
+Run "actionledger audit <command> --help" for a command's flags and examples.
 `
 
 func auditCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -55,14 +60,23 @@ func auditCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	f := newFlags("audit "+args[0], stderr)
 	f.String(&c.dataDir, "data-dir", "", "read the store in this data dir (the server must be stopped)")
 	f.String(&c.server, "server", "", "ask a running server at this URL (token in ACTIONLEDGER_TOKEN)")
+	f.String(&c.placesFile, "places", "", "with --data-dir: the places list --district and --chiefdom are checked against (default: Sierra Leone's)")
 	var run func(context.Context) error
 	switch args[0] {
 	case "history":
+		f.describe(stdout, `Prints the events of one stream, or of the global log filtered by place, type,
+actor and time, as NDJSON: one full envelope (ids, both clocks, hash) a line.`,
+			"actionledger audit history --data-dir ./data --stream referral-KEN-NON-11-R1",
+			`ACTIONLEDGER_TOKEN="$AUDIT" actionledger audit history --server http://127.0.0.1:8080 --district Kenema --type ReferralCompleted.v1`)
 		f.String(&c.stream, "stream", "", "one stream, e.g. actionpoint-KEN-0042-AP1 (default: the global log)")
 		c.logFlags(f)
 		f.IntVar(&c.limit, "limit", 0, "print at most this many events (0: all)")
 		run = c.history
 	case "as-of":
+		f.describe(stdout, `Prints the indicators of a place, or one aggregate's state, as they stood at
+--at: as known then (--basis recorded) or as it happened (--basis occurred).`,
+			"actionledger audit as-of --data-dir ./data --at 2026-10-15 --basis occurred --district Kenema",
+			"actionledger audit as-of --data-dir ./data --at 2026-10-15T12:00:00Z --action-point KEN-NON-11-AP1")
 		f.String(&c.at, "at", "", "the time, RFC 3339 or YYYY-MM-DD (required)")
 		f.String(&c.basis, "basis", app.BasisRecorded, "recorded (what was known then) or occurred (what had happened)")
 		f.String(&c.district, "district", "", "place of the indicators")
@@ -75,8 +89,14 @@ func auditCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		f.String(&c.weights, "trust-weights", "0.4,0.2,0.2,0.2", "weights of T1..T4 (with --data-dir; a server uses its own)")
 		run = c.asOf
 	case "verify":
+		f.describe(stdout, `Recomputes every event's hash and link: prints the head hash and count when the
+log is intact, or the first broken position (and exits 1) when it was altered.`,
+			"actionledger audit verify --data-dir ./data")
 		run = c.verify
 	case "export":
+		f.describe(stdout, `Exports a place's events as NDJSON or CSV, or an after-action review as HTML,
+and records the export as an event naming the auditor (ACTIONLEDGER_TOKEN).`,
+			`ACTIONLEDGER_TOKEN="$AUDIT" actionledger audit export --server http://127.0.0.1:8080 --format csv --district Kenema --out kenema.csv`)
 		f.String(&c.format, "format", "ndjson", "ndjson, csv or html")
 		f.String(&c.district, "district", "", "place to export (default: the auditor's area)")
 		f.String(&c.chiefdom, "chiefdom", "", "place to export (with --district)")
@@ -85,7 +105,7 @@ func auditCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		f.String(&c.out, "out", "", "write to this file (default: standard output)")
 		f.String(&c.weights, "trust-weights", "0.4,0.2,0.2,0.2", "weights of T1..T4 in the report (with --data-dir)")
 		run = c.export
-	case "help", "-h", "--help":
+	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, auditUsage)
 		return nil
 	default:
@@ -119,6 +139,7 @@ type auditCLI struct {
 	stdout, stderr io.Writer
 	dataDir        string
 	server, token  string
+	placesFile     string
 
 	stream, district, chiefdom, communityID, types, actor, from, to, basis string
 	limit                                                                  int
@@ -156,7 +177,12 @@ func (c *auditCLI) openOffline(ctx context.Context) (func(), error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening the event store (is the server still running?): %w", err)
 	}
-	a, err := app.New(app.Config{Store: store, Logger: zap.NewNop(), Registerer: prometheus.NewRegistry()})
+	pl, err := loadPlaces(c.placesFile)
+	if err != nil {
+		_ = store.Close()
+		return nil, err
+	}
+	a, err := app.New(app.Config{Store: store, Logger: zap.NewNop(), Registerer: prometheus.NewRegistry(), Places: pl})
 	if err == nil {
 		err = a.Auth.Refresh(ctx)
 	}

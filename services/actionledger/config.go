@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -15,12 +16,50 @@ import (
 // flags is a flag set whose every flag falls back to ACTIONLEDGER_<NAME>.
 type flags struct {
 	*flag.FlagSet
+	help *helpText
+}
+
+// helpText is what `actionledger <command> --help` prints: what the command
+// does and how to call it, before the flags.
+type helpText struct {
+	stdout   io.Writer
+	summary  string
+	examples []string
 }
 
 func newFlags(name string, stderr io.Writer) flags {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	return flags{fs}
+	// parse prints the help itself: on stdout when asked for, on stderr
+	// (after the flag package's own line) when a flag was wrong.
+	fs.Usage = func() {}
+	return flags{fs, &helpText{stdout: stderr}}
+}
+
+// describe sets what --help says: what the command does (a sentence or
+// two) and one or more examples, each a command line a user can paste.
+func (f flags) describe(stdout io.Writer, summary string, examples ...string) {
+	*f.help = helpText{stdout: stdout, summary: summary, examples: examples}
+}
+
+// printHelp writes the command's description, examples and flags.
+func (f flags) printHelp(w io.Writer) {
+	fmt.Fprintf(w, "usage: actionledger %s [flags]\n\n", f.Name())
+	if f.help.summary != "" {
+		fmt.Fprintf(w, "%s\n\n", strings.TrimSpace(f.help.summary))
+	}
+	if len(f.help.examples) > 0 {
+		fmt.Fprintln(w, "Example:")
+		for _, e := range f.help.examples {
+			fmt.Fprintf(w, "  %s\n", e)
+		}
+		fmt.Fprintln(w)
+	}
+	fmt.Fprintln(w, "Flags (each --name also reads the environment variable ACTIONLEDGER_NAME; a flag wins):")
+	out := f.Output()
+	f.SetOutput(w)
+	f.PrintDefaults()
+	f.SetOutput(out)
 }
 
 func envName(flagName string) string {
@@ -41,8 +80,16 @@ func (f flags) Duration(p *time.Duration, name string, def time.Duration, usage 
 
 // parse applies the environment to every flag not given on the command line,
 // then the command line.
+//
+// --help prints the help on stdout and returns flag.ErrHelp, which run turns
+// into success: asking for help is not a failure.
 func (f flags) parse(args []string) error {
 	if err := f.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			f.printHelp(f.help.stdout)
+			return err
+		}
+		fmt.Fprintf(f.Output(), "run \"actionledger %s --help\" for its flags and an example\n", f.Name())
 		return err
 	}
 	given := map[string]bool{}

@@ -13,18 +13,26 @@ import (
 	"time"
 
 	"github.com/actionledger/actionledger/services/generate"
+	"github.com/actionledger/actionledger/services/places"
+	"github.com/actionledger/actionledger/services/server"
 )
 
 // generateCmd: `actionledger generate --scale tiny|clea|clea10 --seed N
-// [--out FILE]` writes a deterministic CLEA-shaped history as a backlog
+// [--out FILE] [--places FILE]` writes a deterministic CLEA-shaped history as a backlog
 // (services/backlog) to FILE or stdout, and a summary to stderr.
 func generateCmd(_ context.Context, args []string, stdout, stderr io.Writer) error {
-	var scale, out string
+	var scale, out, placesFile string
 	var seed uint64
 	f := newFlags("generate", stderr)
+	f.describe(stdout, `Writes a deterministic CLEA-shaped history (communities, visits, action points,
+referrals, feedback, with back-dated field times) as a backlog: NDJSON of sync
+items, the input of import and sync. The same scale and seed give the same file;
+a summary goes to stderr.`,
+		"actionledger generate --scale tiny --seed 1 --out tiny.ndjson")
 	f.String(&scale, "scale", "tiny", "size of the history: "+strings.Join(generate.ScaleNames, ", "))
 	f.Uint64Var(&seed, "seed", 1, "seed; the same scale and seed give the same file")
 	f.String(&out, "out", "", "file to write (default: stdout)")
+	f.String(&placesFile, "places", "", "places list to generate in (default: Sierra Leone's, built in; the server must load the same one)")
 	if err := f.parse(args); err != nil {
 		return err
 	}
@@ -32,10 +40,13 @@ func generateCmd(_ context.Context, args []string, stdout, stderr io.Writer) err
 	if !ok {
 		return fmt.Errorf("--scale %q: want one of %s", scale, strings.Join(generate.ScaleNames, ", "))
 	}
+	pl, err := loadPlaces(placesFile)
+	if err != nil {
+		return err
+	}
 	w := stdout
 	var file *os.File
 	if out != "" {
-		var err error
 		if file, err = os.Create(out); err != nil {
 			return err
 		}
@@ -44,7 +55,7 @@ func generateCmd(_ context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	bw := bufio.NewWriterSize(w, 1<<20)
 	start := time.Now()
-	sum, err := generate.Generate(bw, sc, seed)
+	sum, err := generate.GenerateIn(bw, sc, seed, pl)
 	if err == nil {
 		err = bw.Flush()
 	}
@@ -96,4 +107,10 @@ func printSummary(w io.Writer, s generate.Summary, took time.Duration) {
 		fmt.Fprintf(tw, "  %s\t%d\t\n", k, s.EventsByType[k])
 	}
 	_ = tw.Flush()
+}
+
+// loadPlaces reads a --places file, or gives Sierra Leone's list when none
+// is named: the same list the server checks against.
+func loadPlaces(path string) (*places.Catalogue, error) {
+	return server.LoadPlaces(path)
 }

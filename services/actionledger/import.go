@@ -20,12 +20,18 @@ import (
 // stopped: one process at a time opens the store), then rebuilds the read
 // models so that the next start is ready at once.
 func importCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var dataDir, file, logLevel, cpuProfile string
+	var dataDir, file, logLevel, cpuProfile, placesFile string
 	var workers int
 	var noRebuild bool
 	f := newFlags("import", stderr)
+	f.describe(stdout, `Loads a backlog (from generate, or a phone's queue) into the embedded store
+through the API's own routes and command handlers, so every rule applies, then
+rebuilds the read models. Exits 1 when any item was refused. The server must
+be stopped: one process at a time opens the store.`,
+		"actionledger import --data-dir ./data --file tiny.ndjson")
 	f.String(&dataDir, "data-dir", "./data", "directory of the embedded store (the server must be stopped)")
 	f.String(&file, "file", "", "backlog to load (NDJSON, as written by generate); - for stdin")
+	f.String(&placesFile, "places", "", "places list the backlog's places are checked against (default: Sierra Leone's, built in)")
 	f.IntVar(&workers, "workers", importer.DefaultWorkers, "communities imported side by side")
 	f.Bool(&noRebuild, "no-rebuild", false, "leave the read models to catch up when the server starts")
 	f.String(&logLevel, "log-level", "warn", "debug, info, warn or error (info logs every command)")
@@ -64,7 +70,7 @@ func importCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	// application): user tokens derived here are the ones the server will
 	// answer. It binds a port on loopback but never serves.
 	m, err := server.Open(ctx, server.Config{
-		Addr: "127.0.0.1:0", DataDir: dataDir,
+		Addr: "127.0.0.1:0", DataDir: dataDir, PlacesFile: placesFile,
 		AdminToken: os.Getenv("ACTIONLEDGER_ADMIN_TOKEN"), TokenSecret: os.Getenv("ACTIONLEDGER_TOKEN_SECRET"),
 	}, log)
 	if err != nil {
@@ -94,8 +100,14 @@ func importCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		fmt.Fprintf(stdout, "refused by code: %s; the first ones:\n", strings.Join(codes, ", "))
 		_ = importer.MarshalRefusals(stdout, rep.Refusals)
 	}
+	// Like sync: a backlog that did not all get in is a failure (exit 1),
+	// after what was written has been made readable.
+	var refused error
+	if rep.Refused > 0 {
+		refused = fmt.Errorf("%s of %s items were refused (see above)", thousands(rep.Refused), thousands(rep.Items))
+	}
 	if noRebuild {
-		return nil
+		return refused
 	}
 	rb, err := m.Read().Rebuild(ctx)
 	if err != nil {
@@ -103,7 +115,7 @@ func importCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	fmt.Fprintf(stdout, "rebuilt the read models from %s events in %s (%s events/s)\n",
 		thousands(int(rb.Events)), rb.Took.Round(time.Millisecond), thousands(int(rb.PerSec)))
-	return nil
+	return refused
 }
 
 // startCPUProfile profiles the process into path until stop is called.

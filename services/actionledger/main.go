@@ -4,6 +4,8 @@
 //
 // Every flag can also be set as an ACTIONLEDGER_* environment variable
 // (--data-dir is ACTIONLEDGER_DATA_DIR); a flag wins over the variable.
+// "actionledger <command> --help" says what a command does, with an
+// example, and exits 0.
 package main
 
 import (
@@ -39,10 +41,23 @@ Usage:
   actionledger import --file F          load a backlog into the store through the command handlers
   actionledger sync --file F --token T  send a backlog to a server through POST /v1/sync
 
-Run "actionledger <command> --help" for a command's flags.
+Example:
+  actionledger serve --demo --data-dir ./demo-data     a server with demo data; prints tokens and curl lines
+
+Run "actionledger <command> --help" for what a command does, an example and its flags.
 `
 
+// run runs one command. A command asked for its --help answers
+// flag.ErrHelp after printing it; that is a success (exit 0).
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	err := runCommand(ctx, args, stdout, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	return err
+}
+
+func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return errors.New("no command given")
@@ -55,14 +70,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "audit":
 		return auditCmd(ctx, args[1:], stdout, stderr)
 	case "relay":
-		return relayCmd(ctx, args[1:], stderr)
+		return relayCmd(ctx, args[1:], stdout, stderr)
 	case "generate":
 		return generateCmd(ctx, args[1:], stdout, stderr)
 	case "import":
 		return importCmd(ctx, args[1:], stdout, stderr)
 	case "sync":
 		return syncCmd(ctx, args[1:], stdout, stderr)
-	case "help", "-h", "--help":
+	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
 	}

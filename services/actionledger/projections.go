@@ -18,15 +18,36 @@ import (
 	"go.uber.org/zap"
 )
 
+const projectionsUsage = `usage: actionledger projections rebuild (--data-dir DIR | --server URL)
+
+  rebuild   rebuild the read models from the first event
+
+Example:
+  actionledger projections rebuild --data-dir ./data
+
+Run "actionledger projections rebuild --help" for its flags.
+`
+
 // projectionsCmd: `actionledger projections rebuild`, against a data dir
 // (server stopped) or a running server (it keeps serving the old models
 // until the new ones are ready).
 func projectionsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] != "rebuild" {
-		return errors.New("usage: actionledger projections rebuild [--data-dir DIR | --server URL]")
+	switch {
+	case len(args) > 0 && (args[0] == "help" || args[0] == "-h" || args[0] == "--help" || args[0] == "-help"):
+		fmt.Fprint(stdout, projectionsUsage)
+		return nil
+	case len(args) == 0 || args[0] != "rebuild":
+		fmt.Fprint(stderr, projectionsUsage)
+		return errors.New("projections: give a command (rebuild)")
 	}
 	var dataDir, serverURL, logLevel string
 	f := newFlags("projections rebuild", stderr)
+	f.describe(stdout, `Rebuilds the read models (completion, referrals, feedback, trust) from the first
+event. Offline (--data-dir, the server stopped) it writes a new projections.db;
+against a running server (--server, ACTIONLEDGER_ADMIN_TOKEN) the current models
+keep serving until the new ones have caught up.`,
+		"actionledger projections rebuild --data-dir ./data",
+		`ACTIONLEDGER_ADMIN_TOKEN="$(cat data/admin.token)" actionledger projections rebuild --server http://127.0.0.1:8080`)
 	f.String(&dataDir, "data-dir", "", "rebuild offline in this data dir (the server must be stopped)")
 	f.String(&serverURL, "server", "", "ask a running server to rebuild (needs ACTIONLEDGER_ADMIN_TOKEN)")
 	f.String(&logLevel, "log-level", "warn", "debug, info, warn or error")

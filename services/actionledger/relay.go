@@ -88,13 +88,17 @@ func superviseRelay(ctx context.Context, store eventstore.Store, dataDir string,
 // with KurrentDB it runs beside any number of servers). On the embedded store
 // it needs the server stopped (bbolt: one process per file); use `serve
 // --relay-nats-url` there.
-func relayCmd(ctx context.Context, args []string, stderr io.Writer) error {
+func relayCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var (
 		o        relayOptions
 		cfg      server.Config
 		logLevel string
 	)
 	f := newFlags("relay", stderr)
+	f.describe(stdout, `Publishes every domain event (users and exports excepted) to NATS JetStream, each
+once (Nats-Msg-Id is the event id), resuming from its checkpoint in --data-dir.
+On the embedded store the server must be stopped; run serve --relay-nats-url there.`,
+		"ACTIONLEDGER_KURRENTDB_URL='esdb://127.0.0.1:2113?tls=false' actionledger relay --store kurrentdb --nats-url nats://127.0.0.1:4222 --data-dir ./relay")
 	o.flags(f, "nats-url")
 	f.String(&cfg.DataDir, "data-dir", "./data", "directory of the relay's checkpoint (and of the embedded store)")
 	f.String(&cfg.Store, "store", server.StoreBolt, "event store: bolt (in --data-dir; the server must be stopped) or kurrentdb (ACTIONLEDGER_KURRENTDB_URL)")

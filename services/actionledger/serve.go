@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -19,6 +20,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var cfg server.Config
 	var logLevel string
 	f := newFlags("serve", stderr)
+	f.describe(stdout, `Runs the HTTP API (/v1, /healthz, /readyz, /metrics) on the embedded store in
+--data-dir, or on KurrentDB with --store kurrentdb. With --demo it first loads a
+small demo data set (idempotent: a second start writes nothing new) and prints a
+token per role and curl lines to try.`,
+		"actionledger serve --demo --data-dir ./demo-data",
+		"actionledger serve --addr 0.0.0.0:8080 --data-dir /var/lib/actionledger")
 	f.String(&cfg.Addr, "addr", "127.0.0.1:8080", "address to listen on")
 	f.String(&cfg.DataDir, "data-dir", "./data", "directory of the embedded store and generated secrets")
 	f.Bool(&cfg.Demo, "demo", false, "load the demo data set and print a token per role")
@@ -29,6 +36,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	f.String(&cfg.DebugAddr, "debug-addr", "", "serve Go's profiler (/debug/pprof/) on this address, e.g. 127.0.0.1:6060 (off when empty)")
 	var weights string
 	f.String(&weights, "trust-weights", "0.4,0.2,0.2,0.2", "weights of T1,T2,T3,T4 in the trust index")
+	f.String(&cfg.PlacesFile, "places", "", "places list (CSV: district_code,district,chiefdom_code,chiefdom) to check places against (default: Sierra Leone's, built in)")
 	f.String(&cfg.Store, "store", server.StoreBolt, "event store: bolt (embedded, in --data-dir) or kurrentdb (ACTIONLEDGER_KURRENTDB_URL, shared by replicas)")
 	var relayOpts relayOptions
 	relayOpts.flags(f, "relay-nats-url")
@@ -61,7 +69,20 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}()
 	if cfg.Demo {
-		printDemo(stdout, m, cfg)
+		// The banner comes last, once the read models hold the demo: what
+		// it suggests then answers with the demo's numbers, and the startup
+		// lines do not push it off the screen.
+		head, err := m.Store().Head(ctx)
+		if err != nil {
+			return err
+		}
+		bctx, stopBanner := context.WithCancel(ctx)
+		defer stopBanner()
+		go func() {
+			if m.Read().WaitFor(bctx, head) == nil {
+				printDemo(stdout, m, cfg)
+			}
+		}()
 	}
 	if relayOpts.natsURL == "" {
 		return m.Serve(ctx)
@@ -80,41 +101,57 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return serveErr
 }
 
-// printDemo shows a newcomer how to call the demo: one token per role (these
-// are demo credentials, printed on purpose) and a curl line to try.
+// printDemo shows a newcomer how to call the demo, once it has loaded: where
+// the server answers, one token per role (demo credentials, printed on
+// purpose), export lines for the README's examples (including the dates the
+// demo's data covers, so dated examples work whatever day it was loaded)
+// and curl lines to try.
 func printDemo(w io.Writer, m *server.Main, cfg server.Config) {
 	base := m.URL()
+	fmt.Fprintf(w, "\nactionledger demo is ready (data in %s)\n\n", cfg.DataDir)
+	fmt.Fprintf(w, "  API:          %s/v1/...  (described at %s/v1/openapi.json)\n", base, base)
+	fmt.Fprintf(w, "  server root:  %s/\n", base)
+	fmt.Fprintf(w, "  health:       %s/healthz  %s/readyz  %s/metrics\n\n", base, base, base)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(w, "\nactionledger demo is up on %s (data in %s)\n\n", base, cfg.DataDir)
-	fmt.Fprintln(tw, "role\tarea\ttoken")
+	fmt.Fprintln(tw, "  role\tarea\ttoken")
+	adminToken := "$(cat " + filepath.Join(cfg.DataDir, "admin.token") + ")"
+	if cfg.AdminToken != "" {
+		adminToken = `"$ACTIONLEDGER_ADMIN_TOKEN"`
+	}
+	tokens := map[string]string{}
 	for _, u := range m.DemoTokens {
 		token := u.Token
 		if u.Role == "admin" {
-			token = "see ACTIONLEDGER_ADMIN_TOKEN or " + cfg.DataDir + "/admin.token"
+			token = "see ACTIONLEDGER_ADMIN_TOKEN or " + filepath.Join(cfg.DataDir, "admin.token")
 		}
 		area := u.Area.District
 		if area == "" {
 			area = "national"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", u.Role, area, token)
+		tokens[u.Role] = u.Token
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", u.Role, area, token)
 	}
 	_ = tw.Flush()
-	var mob, coord string
-	for _, u := range m.DemoTokens {
-		switch u.Role {
-		case "mobilizer":
-			mob = u.Token
-		case "coordinator":
-			coord = u.Token
-		}
-	}
+	loaded := m.DemoLoadedAt.UTC()
+	from := loaded.AddDate(0, 0, -server.DemoDays).Format(time.DateOnly)
+	at := loaded.AddDate(0, 0, -server.DemoDays/2).Format(time.DateOnly)
+	to := loaded.AddDate(0, 0, 1).Format(time.DateOnly)
+	fmt.Fprintf(w, "\nThe demo's field times run from %s to %s, the day it was first loaded.\n", from, loaded.Format(time.DateOnly))
+	fmt.Fprintf(w, "To follow the README's examples, paste:\n\n")
+	fmt.Fprintf(w, "  export AL=%s\n", base)
+	fmt.Fprintf(w, "  export ADMIN=%s\n", adminToken)
+	fmt.Fprintf(w, "  export MOB=%s COORD=%s AUDIT=%s\n", tokens["mobilizer"], tokens["coordinator"], tokens["auditor"])
+	fmt.Fprintf(w, "  export FROM=%s AT=%s TO=%s\n", from, at, to)
 	fmt.Fprintf(w, "\nTry:\n")
-	fmt.Fprintf(w, "  curl -s -H 'Authorization: Bearer %s' %s/v1/action-points/KEN-NON-11-AP1\n", mob, base)
-	fmt.Fprintf(w, "  curl -s -X POST -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' \\\n    -d '{\"note\":\"Buckets delivered\"}' %s/v1/action-points/KEN-NON-11-AP1/progress\n", mob, base)
-	fmt.Fprintf(w, "  curl -s -H 'Authorization: Bearer %s' %s/v1/referrals/KEN-NON-11-R1\n", coord, base)
-	fmt.Fprintf(w, "  curl -s -H 'Authorization: Bearer %s' '%s/v1/stats/completion?interval=week'\n", coord, base)
-	fmt.Fprintf(w, "  curl -s -H 'Authorization: Bearer %s' %s/v1/stats/trust\n", coord, base)
-	fmt.Fprintf(w, "\nThe API is described at %s/v1/openapi.json\n%s\n", base, strings.Repeat("-", 60))
+	fmt.Fprintf(w, "  curl -s -H \"Authorization: Bearer $MOB\" $AL/v1/action-points/KEN-NON-11-AP1\n")
+	fmt.Fprintf(w, "  curl -s -X POST -H \"Authorization: Bearer $MOB\" -H 'Content-Type: application/json' \\\n    -d '{\"note\":\"Buckets delivered\"}' $AL/v1/action-points/KEN-NON-11-AP1/progress\n")
+	fmt.Fprintf(w, "  curl -s -H \"Authorization: Bearer $COORD\" $AL/v1/referrals/KEN-NON-11-R1\n")
+	fmt.Fprintf(w, "  curl -s -H \"Authorization: Bearer $COORD\" \"$AL/v1/stats/completion?interval=week\"\n")
+	fmt.Fprintf(w, "  curl -s -H \"Authorization: Bearer $COORD\" $AL/v1/stats/trust\n")
+	fmt.Fprintf(w, "  curl -s -H \"Authorization: Bearer $AUDIT\" \"$AL/v1/audit/as-of?at=$AT&basis=occurred&district=Kenema\"\n")
+	fmt.Fprintf(w, "\nThe web console is at %s/ and the mobilizers' app at %s/app/ (sign in with a token above).\n", base, base)
+	fmt.Fprintf(w, "The API is described at %s/v1/openapi.json\n", base)
+	fmt.Fprintf(w, "%s\n", strings.Repeat("-", 72))
 }
 
 func parseWeights(s string, out *[4]float64) error {

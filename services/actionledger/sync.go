@@ -24,6 +24,11 @@ func syncCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	var parallel, batch int
 	var noGzip bool
 	f := newFlags("sync", stderr)
+	f.describe(stdout, `Sends a backlog of offline writes to a running server through POST /v1/sync, in
+batches, resending a batch whose answer was lost (same keys: nothing doubles).
+Prints each item's outcome and a summary; exits 1 when any item was refused.`,
+		`ACTIONLEDGER_TOKEN="$(cat demo-data/admin.token)" actionledger sync --server http://127.0.0.1:8080 --file scripts/sample-backlog.ndjson`,
+		`actionledger sync --server http://127.0.0.1:8080 --token "$MOB" --file phone-7.ndjson      # a phone's own backlog`)
 	f.String(&server, "server", "http://127.0.0.1:8080", "base URL of the server")
 	f.String(&token, "token", "", "bearer token: the phone user's, or the admin's for a file that declares users")
 	f.String(&file, "file", "", "backlog to send (NDJSON of sync items, as written by generate); - for stdin")
@@ -69,6 +74,11 @@ func syncCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 	}
 	printSyncSummary(stdout, sum, itemsMode)
+	if err == nil {
+		// Exit 1 when anything was refused: a script must not take a
+		// partly refused backlog for a synced one.
+		err = sum.Err()
+	}
 	return err
 }
 

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/actionledger/actionledger/services/eventstore"
+	"github.com/actionledger/actionledger/services/places"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 )
@@ -31,6 +32,9 @@ type Config struct {
 	TokenSecret []byte
 	Logger      *zap.Logger
 	Registerer  prometheus.Registerer
+	// Places is the list every place named in a write or a read filter is
+	// checked against; nil is Sierra Leone's (places.Default).
+	Places *places.Catalogue
 }
 
 // MaxFutureSkew is how far ahead of server time a client's occurred_at may be
@@ -40,8 +44,12 @@ const MaxFutureSkew = 5 * time.Minute
 // Application holds every command handler and query of actionledger.
 type Application struct {
 	Auth *Authenticator
+	// Places is the districts and chiefdoms places are checked against.
+	Places *places.Catalogue
 
-	CreateUser Handler[CreateUser]
+	CreateUser     Handler[CreateUser]
+	DeactivateUser Handler[DeactivateUser]
+	IssueToken     Handler[IssueToken]
 
 	RegisterCommunity Handler[RegisterCommunity]
 	TriggerCommunity  Handler[TriggerCommunity]
@@ -82,6 +90,9 @@ func New(cfg Config) (*Application, error) {
 	if cfg.Registerer == nil {
 		cfg.Registerer = prometheus.NewRegistry()
 	}
+	if cfg.Places == nil {
+		cfg.Places = places.Default()
+	}
 	m, err := newMetrics(cfg.Registerer)
 	if err != nil {
 		return nil, err
@@ -91,13 +102,16 @@ func New(cfg Config) (*Application, error) {
 	if l, ok := cfg.Store.(eventstore.EventLocator); ok {
 		d.Locator = l
 	}
-	auth := newAuthenticator(cfg.Store, cfg.AdminTokenHash)
+	auth := newAuthenticator(cfg.Store, cfg.AdminTokenHash, cfg.Logger)
 	return &Application{
-		Auth: auth,
+		Auth:   auth,
+		Places: cfg.Places,
 
-		CreateUser: NewCreateUserHandler(w, auth, cfg.TokenSecret, d),
+		CreateUser:     NewCreateUserHandler(w, auth, cfg.TokenSecret, cfg.Places, d),
+		DeactivateUser: NewDeactivateUserHandler(w, auth, d),
+		IssueToken:     NewIssueTokenHandler(w, auth, cfg.TokenSecret, d),
 
-		RegisterCommunity: NewRegisterCommunityHandler(w, d),
+		RegisterCommunity: NewRegisterCommunityHandler(w, cfg.Places, d),
 		TriggerCommunity:  NewTriggerCommunityHandler(w, d),
 		RecordVisit:       NewRecordVisitHandler(w, d),
 
@@ -120,6 +134,6 @@ func New(cfg Config) (*Application, error) {
 		CloseFeedbackLoop: NewCloseFeedbackLoopHandler(w, d),
 
 		Queries: NewQueries(cfg.Store),
-		Audit:   &Audit{store: cfg.Store, RecordExport: NewRecordExportHandler(w, d)},
+		Audit:   &Audit{store: cfg.Store, places: cfg.Places, RecordExport: NewRecordExportHandler(w, d)},
 	}, nil
 }

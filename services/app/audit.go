@@ -11,6 +11,7 @@ import (
 
 	"github.com/actionledger/actionledger/domain"
 	"github.com/actionledger/actionledger/services/eventstore"
+	"github.com/actionledger/actionledger/services/places"
 )
 
 // This file is the auditor's side of the application: the stored log with
@@ -31,6 +32,9 @@ const (
 // Audit serves auditors; Application.Audit is the one New builds.
 type Audit struct {
 	store eventstore.Store
+	// places checks the district and chiefdom a query names; nil is
+	// Sierra Leone's list.
+	places *places.Catalogue
 	// RecordExport records an export before it is streamed.
 	RecordExport Handler[RecordExport]
 }
@@ -117,6 +121,12 @@ func (e *AuditedEvent) View() EventView {
 		// The idempotency key goes too: with the token secret, it is what a
 		// repeated creation derives the user's token from.
 		v.Data, v.Redacted = userView{ID: ev.ID, Role: ev.Role, Area: ev.Area}, []string{"name", "token_hash", "idempotency_key"}
+		v.IdempotencyKey = ""
+	case *domain.UserTokenIssued:
+		// Likewise: the key derives the new token.
+		v.Data, v.Redacted = struct {
+			ID string `json:"id"`
+		}{ev.ID}, []string{"token_hash", "idempotency_key"}
 		v.IdempotencyKey = ""
 	default:
 		v.Data = ev
@@ -280,7 +290,14 @@ func (a *Audit) Scope(ctx context.Context, actor Actor, f LogFilter) (LogFilter,
 	if err := requireAuditor(actor); err != nil {
 		return f, err
 	}
+	pl := a.places
+	if pl == nil {
+		pl = places.Default()
+	}
 	var err error
+	if f.Area, err = pl.ResolveArea(f.Area.District, f.Area.Chiefdom); err != nil {
+		return f, err
+	}
 	if f.Basis, err = ParseBasis("basis", f.Basis, BasisOccurred); err != nil {
 		return f, err
 	}

@@ -12,10 +12,11 @@ import (
 
 	"github.com/actionledger/actionledger/domain"
 	"github.com/actionledger/actionledger/services/eventstore"
+	"go.uber.org/zap"
 )
 
 // AdminActorID is the actor id recorded for the admin token.
-const AdminActorID = "admin"
+const AdminActorID = domain.AdminUserID
 
 // tokenPrefix marks actionledger tokens so that a leaked one is recognisable
 // (secret scanners key on prefixes).
@@ -47,12 +48,15 @@ func derivedToken(secret []byte, actorID, key string) string {
 }
 
 // Authenticator resolves bearer tokens to actors. It keeps the user
-// directory in memory and re-reads the tail of the users stream when it meets
-// a token it does not know, so a user created through another replica can
-// sign in at once.
+// directory in memory and follows the users stream (Follow), so that a user
+// switched off or given a new token through any replica is refused on this
+// one within a poll interval; it also re-reads the tail of the stream when it
+// meets a token it does not know, so a user created through another replica
+// can sign in at once.
 type Authenticator struct {
 	store     eventstore.Store
 	adminHash []byte
+	log       *zap.Logger
 
 	refreshMu sync.Mutex // one refresh at a time
 
@@ -60,51 +64,104 @@ type Authenticator struct {
 	tokens   float64 // refresh bucket, see refreshOnMiss
 	lastFill time.Time
 	dir      *domain.Directory
-	byHash   map[string]domain.User
+	byHash   map[string]string // token hash -> user id
+	meta     map[string]*userMeta
+	seq      int32
 }
 
-func newAuthenticator(store eventstore.Store, adminHash []byte) *Authenticator {
+// userMeta is what the directory does not hold because it comes from the
+// events' envelopes: when things happened, and in which order users came.
+type userMeta struct {
+	seq           int32 // creation order, 1-based: the users list pages by it
+	createdAt     time.Time
+	deactivatedAt time.Time
+	deactivatedBy string
+}
+
+func newAuthenticator(store eventstore.Store, adminHash []byte, log *zap.Logger) *Authenticator {
 	dir, _ := domain.LoadDirectory(nil)
-	return &Authenticator{store: store, adminHash: adminHash, dir: dir, byHash: map[string]domain.User{}}
+	return &Authenticator{store: store, adminHash: adminHash, log: log, dir: dir,
+		byHash: map[string]string{}, meta: map[string]*userMeta{}}
 }
 
-// Authenticate returns the actor a token belongs to, or ErrUnauthenticated.
+// Authenticate returns the actor a token belongs to, or an error: a
+// *domain.DeactivatedError for a user who was switched off (it says why),
+// ErrUnauthenticated for anything else.
 func (a *Authenticator) Authenticate(ctx context.Context, token string) (Actor, error) {
 	if token == "" {
 		return Actor{}, domain.Errorf(domain.CodeUnauthenticated, "missing bearer token")
 	}
-	h := HashToken(token)
+	return a.AuthenticateHash(ctx, HashToken(token))
+}
+
+// AuthenticateHash is Authenticate for a token known only by its hash
+// (HashToken): the web console keeps the hash of a signed-in user's token,
+// never the token, and checks it again on every request, so a user who can
+// no longer sign in is signed out at once.
+func (a *Authenticator) AuthenticateHash(ctx context.Context, h []byte) (Actor, error) {
 	if len(a.adminHash) > 0 && subtle.ConstantTimeCompare(h, a.adminHash) == 1 {
 		return Actor{ID: AdminActorID, Role: domain.RoleAdmin}, nil
 	}
-	if u, ok := a.lookup(h); ok {
-		return u, nil
+	if u, ok, err := a.lookup(h); ok {
+		return u, err
 	}
 	if err := a.refreshOnMiss(ctx); err != nil {
 		return Actor{}, err
 	}
-	if u, ok := a.lookup(h); ok {
-		return u, nil
+	if u, ok, err := a.lookup(h); ok {
+		return u, err
 	}
 	return Actor{}, domain.Errorf(domain.CodeUnauthenticated, "invalid bearer token")
 }
 
-func (a *Authenticator) lookup(h []byte) (Actor, bool) {
+func (a *Authenticator) lookup(h []byte) (Actor, bool, error) {
 	a.mu.RLock()
 	defer a.mu.RUnlock()
-	u, ok := a.byHash[string(h)]
+	id, ok := a.byHash[string(h)]
 	if !ok {
-		return Actor{}, false
+		return Actor{}, false, nil
 	}
-	return Actor{ID: u.ID, Role: u.Role, Area: u.Area}, true
+	u, _ := a.dir.User(id)
+	if u.Deactivated {
+		return Actor{}, true, &domain.DeactivatedError{UserID: u.ID, Reason: u.DeactivateReason, Wipe: u.Wipe}
+	}
+	return Actor{ID: u.ID, Role: u.Role, Area: u.Area}, true, nil
 }
 
-// tokenIs reports whether user id signs in with token.
+// Recheck tells whether an actor authenticated earlier may still act now: a
+// sync batch is authenticated once, and each of its items asks again, so an
+// item that runs after its user was switched off (or their token replaced)
+// is refused. tokenHash is the hash of the token the actor signed in with,
+// nil when the actor came from an in-process tool and no token. Actors the
+// directory does not hold (the admin token) are left as they are.
+func (a *Authenticator) Recheck(actor Actor, tokenHash []byte) error {
+	if actor.ID == AdminActorID {
+		return nil
+	}
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	u, ok := a.dir.User(actor.ID)
+	switch {
+	case !ok:
+		return nil
+	case u.Deactivated:
+		return &domain.DeactivatedError{UserID: u.ID, Reason: u.DeactivateReason, Wipe: u.Wipe}
+	case tokenHash != nil && subtle.ConstantTimeCompare(tokenHash, u.TokenHash) != 1:
+		return domain.Errorf(domain.CodeUnauthenticated, "this token was replaced by a new one")
+	}
+	return nil
+}
+
+// tokenIs reports whether user id, active, signs in with token.
 func (a *Authenticator) tokenIs(id, token string) bool {
 	a.mu.RLock()
 	defer a.mu.RUnlock()
-	u, ok := a.byHash[string(HashToken(token))]
-	return ok && u.ID == id
+	uid, ok := a.byHash[string(HashToken(token))]
+	if !ok || uid != id {
+		return false
+	}
+	u, _ := a.dir.User(id)
+	return !u.Deactivated
 }
 
 // Unknown tokens make the authenticator re-read the users stream, so that a
@@ -134,7 +191,43 @@ func (a *Authenticator) refreshOnMiss(ctx context.Context) error {
 	return a.Refresh(ctx)
 }
 
-// Refresh folds users created since the last refresh into the directory.
+// FollowEvery is how often Follow polls the users stream: a user switched
+// off on another replica is refused here within about this long (PRODUCT.md
+// promises a second). An empty read of one stream is cheap for either store.
+const FollowEvery = 200 * time.Millisecond
+
+// Follow keeps the directory in step with the users stream until ctx ends,
+// polling every interval (FollowEvery when zero). A failed poll is logged
+// once and retried; the directory keeps answering from memory meanwhile.
+func (a *Authenticator) Follow(ctx context.Context, every time.Duration) {
+	if every <= 0 {
+		every = FollowEvery
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	failing := false
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		err := a.Refresh(ctx)
+		switch {
+		case err != nil && ctx.Err() != nil:
+			return
+		case err != nil && !failing:
+			failing = true
+			a.log.Warn("following the users stream failed; deactivations made elsewhere wait until it works again", zap.Error(err))
+		case err == nil && failing:
+			failing = false
+			a.log.Info("following the users stream again")
+		}
+	}
+}
+
+// Refresh folds users stream events written since the last refresh into the
+// directory.
 func (a *Authenticator) Refresh(ctx context.Context) error {
 	a.refreshMu.Lock()
 	defer a.refreshMu.Unlock()
@@ -157,8 +250,11 @@ func (a *Authenticator) Refresh(ctx context.Context) error {
 		a.mu.Lock()
 		err = a.dir.Apply(events)
 		if err == nil {
+			a.noteEnvelopes(page, events)
+			// Rebuilt, not added to: a replaced token must stop signing in.
+			clear(a.byHash)
 			for _, u := range a.dir.Users() {
-				a.byHash[string(u.TokenHash)] = u
+				a.byHash[string(u.TokenHash)] = u.ID
 			}
 		}
 		a.mu.Unlock()
@@ -166,5 +262,20 @@ func (a *Authenticator) Refresh(ctx context.Context) error {
 			return err
 		}
 		after = page[len(page)-1].Revision
+	}
+}
+
+// noteEnvelopes keeps the times and order the events' envelopes carry.
+func (a *Authenticator) noteEnvelopes(page []eventstore.RecordedEvent, events []domain.Event) {
+	for i, e := range events {
+		switch e := e.(type) {
+		case *domain.UserCreated:
+			a.seq++
+			a.meta[e.ID] = &userMeta{seq: a.seq, createdAt: page[i].RecordedAt}
+		case *domain.UserDeactivated:
+			if m := a.meta[e.ID]; m != nil {
+				m.deactivatedAt, m.deactivatedBy = page[i].RecordedAt, page[i].Meta.ActorID
+			}
+		}
 	}
 }

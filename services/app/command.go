@@ -52,7 +52,7 @@ type Result struct {
 	// Replayed is true when the command was a repeat of an earlier request
 	// with the same idempotency key and nothing was written.
 	Replayed bool
-	// Token is set only by CreateUser.
+	// Token is set only by CreateUser and IssueToken: the one time it is shown.
 	Token string
 }
 
@@ -117,4 +117,9 @@ func roleName(r string) string {
 		return "an " + r
 	}
 	return "a " + r
+}
+
+// manager is the actor as the user directory's commands know them.
+func manager(a Actor) domain.Manager {
+	return domain.Manager{ID: a.ID, Role: a.Role, Area: a.Area}
 }

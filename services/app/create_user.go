@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/actionledger/actionledger/domain"
+	"github.com/actionledger/actionledger/services/places"
 )
 
 // CreateUser creates a user and issues their token.
@@ -19,12 +20,19 @@ type CreateUser struct {
 // NewCreateUserHandler returns the decorated handler. The token is in the
 // result once and only its hash is stored; with an idempotency key it is
 // derived from tokenSecret so that a repeated request answers the same one.
-func NewCreateUserHandler(w *Writer, auth *Authenticator, tokenSecret []byte, d Decorators) Handler[CreateUser] {
+// The user's area, when given, must be in the places list and is stored in
+// its spelling (none: national).
+func NewCreateUserHandler(w *Writer, auth *Authenticator, tokenSecret []byte, pl *places.Catalogue, d Decorators) Handler[CreateUser] {
 	return decorate(d, "create_user", HandlerFunc[CreateUser](func(ctx context.Context, c CreateUser) (Result, error) {
 		if err := requireRole(c.Actor, "create users", domain.RoleAdmin); err != nil {
 			return Result{}, err
 		}
 		c.IfMatch = nil // one shared stream: a client's revision means nothing here
+		area, err := pl.ResolveArea(c.District, c.Chiefdom)
+		if err != nil {
+			return Result{}, err
+		}
+		c.District, c.Chiefdom = area.District, area.Chiefdom
 		id := derivedID(&c.Meta)
 		token := ""
 		if c.IdempotencyKey != "" && len(tokenSecret) > 0 {

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/actionledger/actionledger/domain"
+	"github.com/actionledger/actionledger/services/places"
 )
 
 // RegisterCommunity registers a community in its place chain.
@@ -15,14 +16,18 @@ type RegisterCommunity struct {
 	Population int
 }
 
-// NewRegisterCommunityHandler returns the decorated handler.
-func NewRegisterCommunityHandler(w *Writer, d Decorators) Handler[RegisterCommunity] {
+// NewRegisterCommunityHandler returns the decorated handler. The district
+// and chiefdom must be in the places list and are stored in its spelling.
+func NewRegisterCommunityHandler(w *Writer, pl *places.Catalogue, d Decorators) Handler[RegisterCommunity] {
 	return decorate(d, "register_community", HandlerFunc[RegisterCommunity](func(ctx context.Context, c RegisterCommunity) (Result, error) {
 		if err := requireRole(c.Actor, "register a community", domain.RoleCoordinator, domain.RoleAdmin); err != nil {
 			return Result{}, err
 		}
 		id, err := createID(&c.Meta, c.ID)
 		if err != nil {
+			return Result{}, err
+		}
+		if c.Place, err = pl.ResolvePlace(c.Place); err != nil {
 			return Result{}, err
 		}
 		return created(update(ctx, w, &c.Meta, domain.CommunityStream(id), id, domain.LoadCommunity, nil, func(cm *domain.Community) error {

@@ -3,7 +3,9 @@
 // would first have received it, with field times in 2015.
 //
 // The shape follows PRODUCT.md "Scale to plan for": at scale clea, the 16
-// districts of Sierra Leone and their ~190 chiefdoms, 12,000 communities,
+// districts of Sierra Leone and their chiefdoms — the server's own places
+// list (services/places), so every generated place is one the server
+// accepts — 12,000 communities,
 // 2,500 mobilizers, 63,110 action points ending 85% in_progress and 7%
 // achieved (5% open, 3% dropped), a visit per community per week for 40
 // weeks, 100,000 referrals and 100,000 feedback items moving through their
@@ -31,6 +33,7 @@ import (
 	"time"
 
 	"github.com/actionledger/actionledger/services/backlog"
+	"github.com/actionledger/actionledger/services/places"
 )
 
 // Scale sizes a history.
@@ -95,12 +98,23 @@ type Summary struct {
 	ItemsByRoute   map[string]int
 }
 
-// Generate writes the history of scale sc and seed to w.
+// Generate writes the history of scale sc and seed to w, in Sierra Leone's
+// districts and chiefdoms.
 func Generate(w io.Writer, sc Scale, seed uint64) (Summary, error) {
+	return GenerateIn(w, sc, seed, places.Default())
+}
+
+// GenerateIn is Generate in the districts and chiefdoms of pl (another
+// country's list, as `serve --places` loads it). Community ids and user
+// refs are built from the places' codes.
+func GenerateIn(w io.Writer, sc Scale, seed uint64, pl *places.Catalogue) (Summary, error) {
 	if sc.Communities <= 0 || sc.Mobilizers <= 0 || sc.Weeks <= 0 {
 		return Summary{}, fmt.Errorf("scale %q: communities, mobilizers and weeks must be positive", sc.Name)
 	}
-	g := newGen(sc, seed)
+	if pl == nil {
+		pl = places.Default()
+	}
+	g := newGen(sc, seed, pl.Districts())
 	bw := backlog.NewWriter(w)
 	g.plan()
 	// A dry run counts the items for the meta line (progress bars), then
@@ -118,7 +132,7 @@ func Generate(w io.Writer, sc Scale, seed uint64) (Summary, error) {
 			return Summary{}, err
 		}
 	}
-	g = newGen(sc, seed)
+	g = newGen(sc, seed, g.districts)
 	g.plan()
 	var werr error
 	g.walk(func(p *pending) {
@@ -178,16 +192,17 @@ type chain struct {
 }
 
 type gen struct {
-	sc     Scale
-	seed   uint64
-	places []*place
-	users  []backlog.User
-	mobs   []string               // mobilizer refs
-	coords map[string]string      // district -> coordinator ref
-	role   map[string]string      // ref -> role
-	outage map[string][]time.Time // mobilizer ref -> per week: phone back online (prefix max); zero when online
-	comms  []*community
-	apFate []string
+	sc        Scale
+	seed      uint64
+	districts []places.District
+	places    []*place
+	users     []backlog.User
+	mobs      []string               // mobilizer refs
+	coords    map[string]string      // district -> coordinator ref
+	role      map[string]string      // ref -> role
+	outage    map[string][]time.Time // mobilizer ref -> per week: phone back online (prefix max); zero when online
+	comms     []*community
+	apFate    []string
 
 	seq  uint64
 	dry  bool // counting only: bodies are built (they draw random numbers) but not encoded
@@ -197,8 +212,8 @@ type gen struct {
 	end  time.Time
 }
 
-func newGen(sc Scale, seed uint64) *gen {
-	return &gen{sc: sc, seed: seed, coords: map[string]string{}, role: map[string]string{},
+func newGen(sc Scale, seed uint64, districts []places.District) *gen {
+	return &gen{sc: sc, seed: seed, districts: districts, coords: map[string]string{}, role: map[string]string{},
 		outage: map[string][]time.Time{},
 		end:    Start.AddDate(0, 0, 7*sc.Weeks),
 		sum: Summary{Scale: sc.Name, Seed: seed, ActionPointsBy: map[string]int{}, EventsByType: map[string]int{},
@@ -218,8 +233,8 @@ func (g *gen) rng(parts ...uint64) *rand.Rand {
 // point, before any item is made.
 func (g *gen) plan() {
 	r := g.rng(1)
-	districts := Districts
-	if g.sc.Districts > 0 {
+	districts := g.districts
+	if g.sc.Districts > 0 && g.sc.Districts < len(districts) {
 		districts = districts[:g.sc.Districts]
 	}
 	for _, d := range districts {
@@ -227,8 +242,8 @@ func (g *gen) plan() {
 		if g.sc.ChiefdomsPer > 0 && len(cds) > g.sc.ChiefdomsPer {
 			cds = cds[:g.sc.ChiefdomsPer]
 		}
-		for i, c := range cds {
-			p := &place{district: d.Name, chiefdom: c, code: fmt.Sprintf("%s%02d", d.Code, i+1)}
+		for _, c := range cds {
+			p := &place{district: d.Name, chiefdom: c.Name, code: c.Code}
 			for range 3 + r.IntN(4) {
 				p.sections = append(p.sections, name(r))
 			}

@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/actionledger/actionledger/services/backlog"
 	"github.com/actionledger/actionledger/services/generate"
+	"github.com/actionledger/actionledger/services/places"
 )
 
 func gen(t *testing.T, sc generate.Scale, seed uint64) ([]byte, generate.Summary) {
@@ -111,17 +113,77 @@ func TestShape(t *testing.T) {
 	}
 }
 
+// TestPlaces checks that the generator names only places the server
+// accepts, spelt as the server stores them, and that at full size it uses
+// every district and gives every chiefdom a mobilizer — for Sierra Leone's
+// list and for another country's.
 func TestPlaces(t *testing.T) {
-	n := 0
-	seen := map[string]bool{}
-	for _, d := range generate.Districts {
-		if seen[d.Code] {
-			t.Errorf("district code %s twice", d.Code)
-		}
-		seen[d.Code] = true
-		n += len(d.Chiefdoms)
+	other, err := places.Parse(strings.NewReader(`# a made-up country, for the test
+district_code,district,chiefdom_code,chiefdom
+N1,North,N1-01,Hilltop
+N1,North,N1-02,Riverside
+S1,South,S1-01,Coast
+`))
+	if err != nil {
+		t.Fatal(err)
 	}
-	if len(generate.Districts) != 16 || n < 180 || n > 200 {
-		t.Errorf("%d districts, %d chiefdoms; want 16 and about 190", len(generate.Districts), n)
+	for _, tc := range []struct {
+		name                 string
+		pl                   *places.Catalogue
+		districts, chiefdoms int
+	}{
+		{"sierra_leone", places.Default(), 16, 167},
+		{"another_country", other, 2, 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sc := generate.Scale{Name: "places", Communities: 400, Mobilizers: 200, ActionPoints: 10, Weeks: 1, Referrals: 5, Feedback: 5}
+			var buf bytes.Buffer
+			sum, err := generate.GenerateIn(&buf, sc, 1, tc.pl)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sum.Districts != tc.districts || sum.Chiefdoms != tc.chiefdoms {
+				t.Errorf("%d districts, %d chiefdoms; want %d and %d", sum.Districts, sum.Chiefdoms, tc.districts, tc.chiefdoms)
+			}
+			canonical := func(what, district, chiefdom string) {
+				t.Helper()
+				a, err := tc.pl.ResolveArea(district, chiefdom)
+				if err != nil || a.District != district || a.Chiefdom != chiefdom {
+					t.Errorf("%s in %q/%q: resolves to %+v, %v; want itself", what, district, chiefdom, a, err)
+				}
+			}
+			r := backlog.NewReader(bytes.NewReader(buf.Bytes()))
+			withMobilizer := map[string]bool{}
+			communities := 0
+			for {
+				it, err := r.Next()
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				if it.Method == "POST" && it.Path == "/v1/communities" {
+					var b struct{ District, Chiefdom string }
+					if err := json.Unmarshal(it.Body, &b); err != nil {
+						t.Fatal(err)
+					}
+					canonical("community", b.District, b.Chiefdom)
+					communities++
+				}
+			}
+			for _, u := range r.Users {
+				canonical("user "+u.Ref, u.District, u.Chiefdom)
+				if u.Role == "mobilizer" {
+					withMobilizer[u.District+"/"+u.Chiefdom] = true
+				}
+			}
+			if communities != sc.Communities {
+				t.Errorf("%d communities registered, want %d", communities, sc.Communities)
+			}
+			if len(withMobilizer) != tc.chiefdoms {
+				t.Errorf("%d chiefdoms have a mobilizer, want all %d", len(withMobilizer), tc.chiefdoms)
+			}
+		})
 	}
 }

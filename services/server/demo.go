@@ -5,13 +5,31 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/actionledger/actionledger/domain"
 	"github.com/actionledger/actionledger/services/app"
 )
+
+// Demo is what LoadDemo loaded.
+type Demo struct {
+	// Users are the accounts a newcomer tries the API with.
+	Users []DemoUser
+	// FirstPosition is the position of the demo's first write; the server
+	// time of that event is the day the demo was first loaded.
+	FirstPosition uint64
+}
+
+// DemoDays is how far back the demo's field times go from the day it was
+// first loaded: each community is registered DemoDays days before and
+// visited weekly since.
+const DemoDays = demoWeeks*7 + 3
+
+const demoWeeks = 8
 
 // DemoUser is a demo account and its token.
 type DemoUser struct {
@@ -22,7 +40,8 @@ type DemoUser struct {
 }
 
 // demoPlaces is a small slice of Sierra Leone: three districts hit hard in
-// 2014, two chiefdoms each, a few sections.
+// 2014, two chiefdoms each (spelt as services/places spells them), a few
+// sections.
 var demoPlaces = []struct {
 	district  string
 	chiefdoms map[string][]string
@@ -36,11 +55,22 @@ var demoPlaces = []struct {
 // handlers, so it obeys every rule real data does. Every command carries an
 // idempotency key, so loading it again (each `serve --demo`) writes nothing
 // new and answers the same tokens.
-func LoadDemo(ctx context.Context, a *app.Application, now time.Time) ([]DemoUser, error) {
+func LoadDemo(ctx context.Context, a *app.Application, now time.Time) (Demo, error) {
 	admin := app.Actor{ID: app.AdminActorID, Role: domain.RoleAdmin}
 	d := demo{a: a, now: now.UTC()}
+	// The demo's places are Sierra Leone's, spelt as its places list spells
+	// them; with another country's list there is no demo to load.
+	for _, p := range demoPlaces {
+		for chiefdom := range p.chiefdoms {
+			want := domain.Place{District: p.district, Chiefdom: chiefdom}
+			if got, err := a.Places.ResolvePlace(want); err != nil || got != want {
+				return Demo{}, fmt.Errorf("the demo data set is set in Sierra Leone's districts and chiefdoms, and the places list in use does not have %s/%s as such (%v)", p.district, chiefdom, err)
+			}
+		}
+	}
 
 	users := []DemoUser{{Role: domain.RoleAdmin, Name: "Admin"}}
+	var first uint64
 	mobilizers := map[string]app.Actor{}
 	coordinators := map[string]app.Actor{}
 	for _, p := range demoPlaces {
@@ -49,7 +79,10 @@ func LoadDemo(ctx context.Context, a *app.Application, now time.Time) ([]DemoUse
 			res, err := a.CreateUser.Handle(ctx, app.CreateUser{Meta: d.meta(admin, "user/"+role+"/"+p.district, 0),
 				Name: name, Role: role, District: p.district})
 			if err != nil {
-				return nil, fmt.Errorf("creating %s: %w", name, err)
+				return Demo{}, fmt.Errorf("creating %s: %w", name, err)
+			}
+			if first == 0 {
+				first = res.Position
 			}
 			actor := app.Actor{ID: res.ID, Role: role, Area: domain.Area{District: p.district}}
 			if role == domain.RoleMobilizer {
@@ -64,7 +97,7 @@ func LoadDemo(ctx context.Context, a *app.Application, now time.Time) ([]DemoUse
 	}
 	res, err := a.CreateUser.Handle(ctx, app.CreateUser{Meta: d.meta(admin, "user/auditor", 0), Name: "Demo auditor", Role: domain.RoleAuditor})
 	if err != nil {
-		return nil, fmt.Errorf("creating the auditor: %w", err)
+		return Demo{}, fmt.Errorf("creating the auditor: %w", err)
 	}
 	users = append(users, DemoUser{Role: domain.RoleAuditor, Name: "Demo auditor", Token: res.Token})
 
@@ -72,7 +105,11 @@ func LoadDemo(ctx context.Context, a *app.Application, now time.Time) ([]DemoUse
 	errs := make(chan error, 64)
 	n := 0
 	for _, p := range demoPlaces {
-		for chiefdom, sections := range p.chiefdoms {
+		// In a fixed order: each community's seed is its rank, so the demo
+		// is the same data set on every machine (the README's examples
+		// rely on the states it gives).
+		for _, chiefdom := range slices.Sorted(maps.Keys(p.chiefdoms)) {
+			sections := p.chiefdoms[chiefdom]
 			for si, section := range sections {
 				for k := 1; k <= 2; k++ {
 					n++
@@ -96,7 +133,7 @@ func LoadDemo(ctx context.Context, a *app.Application, now time.Time) ([]DemoUse
 	for err := range errs {
 		all = append(all, err)
 	}
-	return users, errors.Join(all...)
+	return Demo{Users: users, FirstPosition: first}, errors.Join(all...)
 }
 
 func code(name string) string {
@@ -151,8 +188,8 @@ var demoConcerns = []domain.Concern{
 func (d demo) community(ctx context.Context, id string, place domain.Place, seed uint64, coord, mob app.Actor) error {
 	rng := rand.New(rand.NewPCG(seed, 2014))
 	key := func(s string) string { return id + "/" + s }
-	weeks := 8
-	start := float64(weeks*7 + 3)
+	weeks := demoWeeks
+	start := float64(DemoDays)
 	if _, err := d.a.RegisterCommunity.Handle(ctx, app.RegisterCommunity{Meta: d.meta(coord, key("register"), start),
 		ID: id, Name: fmt.Sprintf("%s village %s", place.Section, id[len(id)-2:]), Place: place, Population: 300 + rng.IntN(2500)}); err != nil {
 		return err

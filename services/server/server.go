@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/actionledger/actionledger/api"
@@ -24,6 +25,7 @@ import (
 	"github.com/actionledger/actionledger/services/eventstore"
 	"github.com/actionledger/actionledger/services/eventstore/boltstore"
 	"github.com/actionledger/actionledger/services/eventstore/kurrentstore"
+	"github.com/actionledger/actionledger/services/places"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"go.uber.org/zap"
@@ -66,6 +68,9 @@ type Config struct {
 	// KurrentDBURL is the esdb:// connection string for StoreKurrentDB. It
 	// may hold a password: it is never logged (see Masked).
 	KurrentDBURL string
+	// PlacesFile is a places list (services/places format) to check places
+	// against instead of Sierra Leone's; empty: Sierra Leone's.
+	PlacesFile string
 }
 
 // Event store kinds for Config.Store.
@@ -88,6 +93,7 @@ func (c Config) Masked() []zap.Field {
 		zap.Bool("demo", c.Demo), zap.Duration("shutdown_timeout", c.ShutdownTimeout),
 		zap.Bool("rebuild_projections", c.RebuildProjections), zap.Float64s("trust_weights", c.TrustWeights[:]),
 		zap.String("store", c.storeKind()), zap.String("kurrentdb_url", kurrentstore.MaskURL(c.KurrentDBURL)),
+		zap.String("places", c.PlacesFile),
 	}
 }
 
@@ -112,6 +118,15 @@ func OpenStore(ctx context.Context, cfg Config, log *zap.Logger) (eventstore.Sto
 		return kurrentstore.Open(ctx, cfg.KurrentDBURL, kurrentstore.Options{Logger: log})
 	}
 	return nil, fmt.Errorf("unknown store %q: use %q or %q", cfg.Store, StoreBolt, StoreKurrentDB)
+}
+
+// LoadPlaces reads the places list at path, or returns Sierra Leone's when
+// path is empty.
+func LoadPlaces(path string) (*places.Catalogue, error) {
+	if path == "" {
+		return places.Default(), nil
+	}
+	return places.LoadFile(path)
 }
 
 // minSecret is the shortest admin token or token secret accepted from the
@@ -148,12 +163,20 @@ type Main struct {
 	listener net.Listener
 	// DemoTokens holds the demo users' tokens after Open with Demo set.
 	DemoTokens []DemoUser
+	// DemoLoadedAt is when the demo was first loaded into this store: its
+	// field times run from DemoDays days before it to it.
+	DemoLoadedAt time.Time
 }
 
 // Open opens the store, builds the application and binds the listener. It
 // does not serve yet: Serve does.
 func Open(ctx context.Context, cfg Config, log *zap.Logger) (*Main, error) {
 	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	// A bad places file stops the start before anything is written.
+	pl, err := LoadPlaces(cfg.PlacesFile)
+	if err != nil {
 		return nil, err
 	}
 	if cfg.Clock == nil {
@@ -187,9 +210,16 @@ func Open(ctx context.Context, cfg Config, log *zap.Logger) (*Main, error) {
 		return nil, fmt.Errorf("opening the event store: %w", err)
 	}
 	m.store = store
+	// The demo load's per-command lines go at debug (see quietCore).
+	var demoLoading atomic.Bool
+	appLog := log
+	if cfg.Demo {
+		demoLoading.Store(true)
+		appLog = quietWhile(log, &demoLoading)
+	}
 	m.app, err = app.New(app.Config{
 		Store: store, Clock: cfg.Clock, AdminTokenHash: app.HashToken(adminToken),
-		TokenSecret: []byte(tokenSecret), Logger: log, Registerer: m.registry,
+		TokenSecret: []byte(tokenSecret), Logger: appLog, Registerer: m.registry, Places: pl,
 	})
 	if err != nil {
 		return nil, err
@@ -198,9 +228,16 @@ func Open(ctx context.Context, cfg Config, log *zap.Logger) (*Main, error) {
 		return nil, fmt.Errorf("loading users: %w", err)
 	}
 	if cfg.Demo {
-		if m.DemoTokens, err = LoadDemo(ctx, m.app, cfg.Clock()); err != nil {
+		demo, err := LoadDemo(ctx, m.app, cfg.Clock())
+		demoLoading.Store(false)
+		if err != nil {
 			return nil, fmt.Errorf("loading the demo data set: %w", err)
 		}
+		m.DemoTokens = demo.Users
+		if m.DemoLoadedAt, err = demoLoadedAt(ctx, store, demo.FirstPosition); err != nil {
+			return nil, fmt.Errorf("dating the demo data set: %w", err)
+		}
+		log.Info("demo data set loaded", zap.Time("first_loaded_at", m.DemoLoadedAt))
 	}
 	m.read, err = projections.Open(ctx, projections.Config{
 		Store: store, Path: filepath.Join(cfg.DataDir, "projections.db"), TrustWeights: cfg.TrustWeights,
@@ -271,6 +308,14 @@ func (m *Main) Serve(ctx context.Context) error {
 		defer dbg.Close()
 		m.log.Info("profiler listening", zap.String("debug_addr", ln.Addr().String()))
 	}
+	// The directory follows the users stream while serving, so a user
+	// switched off through another replica is refused here within a second.
+	authCtx, stopAuth := context.WithCancel(context.Background())
+	authDone := make(chan struct{})
+	go func() {
+		defer close(authDone)
+		m.app.Auth.Follow(authCtx, 0)
+	}()
 	readCtx, stopRead := context.WithCancel(context.Background())
 	readDone := make(chan error, 1)
 	go func() { readDone <- m.read.Run(readCtx) }()
@@ -299,6 +344,8 @@ func (m *Main) Serve(ctx context.Context) error {
 	if err := m.http.Shutdown(sctx); err != nil && serveErr == nil {
 		serveErr = fmt.Errorf("shutting down http: %w", err)
 	}
+	stopAuth()
+	<-authDone
 	stopRead()
 	if err := <-readDone; err != nil && serveErr == nil && !errors.Is(err, context.Canceled) {
 		serveErr = fmt.Errorf("read models: %w", err)

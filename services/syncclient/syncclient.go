@@ -23,6 +23,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -110,6 +111,27 @@ type Summary struct {
 	Batches, Retries int
 	Took             time.Duration
 	Results          []ItemResult // in file order
+}
+
+// ErrItemsRefused is matched by Summary.Err when the server refused at least
+// one item: the backlog did not all get through, and a script or an operator
+// running sync must see that as a failure, not a success with small print.
+var ErrItemsRefused = errors.New("items refused")
+
+// Err is nil when no item was refused, else an ErrItemsRefused naming how
+// many were and why (their codes). Refused items are not remembered by the
+// server: fixed and sent again, they are tried again; written ones are not
+// written twice (same keys).
+func (s Summary) Err() error {
+	if s.Refused == 0 {
+		return nil
+	}
+	codes := make([]string, 0, len(s.RefusedBy))
+	for c, n := range s.RefusedBy {
+		codes = append(codes, fmt.Sprintf("%s %d", c, n))
+	}
+	sort.Strings(codes)
+	return fmt.Errorf("%w: %d of %d items were refused (%s)", ErrItemsRefused, s.Refused, s.Items, strings.Join(codes, ", "))
 }
 
 // Client syncs backlogs.

@@ -197,3 +197,36 @@ func TestUsersFromFile(t *testing.T) {
 		t.Errorf("tokens sent %v, want %v", f.tokens, want)
 	}
 }
+
+// A backlog with a refused item did not all get through: Summary.Err says
+// so (the CLI exits 1 on it), naming how many and why; a clean one is nil.
+func TestSummaryErrOnRefusedItems(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		file    string
+		refused bool
+		text    string
+	}{
+		{"one refused", phone, true, "1 of 3 items were refused (transition_not_allowed 1)"},
+		{"none refused", `{"key":"a","method":"POST","path":"/v1/x"}` + "\n", false, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ts := httptest.NewServer(&fakeServer{seen: map[string]bool{}})
+			defer ts.Close()
+			sum, err := client(t, ts.URL, 500).SyncFile(context.Background(), strings.NewReader(tc.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := sum.Err()
+			if !tc.refused {
+				if got != nil {
+					t.Fatalf("Err() = %v, want nil", got)
+				}
+				return
+			}
+			if !errors.Is(got, syncclient.ErrItemsRefused) || !strings.Contains(got.Error(), tc.text) {
+				t.Fatalf("Err() = %v, want ErrItemsRefused saying %q", got, tc.text)
+			}
+		})
+	}
+}
