@@ -23,6 +23,7 @@ func newEngineMetrics(reg prometheus.Registerer, e *Engine) (*engineMetrics, err
 		events:   prometheus.NewDesc("actionledger_projection_lag_events", "Events in the log not yet applied to the read model (counted up to 10,000).", []string{"projection"}, nil),
 		seconds:  prometheus.NewDesc("actionledger_projection_lag_seconds", "Age of the oldest event not yet applied to the read model (0 when caught up).", []string{"projection"}, nil),
 		poison:   prometheus.NewDesc("actionledger_projection_poison_queue_size", "Events in the poison queue.", nil, nil),
+		saved:    prometheus.NewDesc("actionledger_projection_saved_position", "Position of the read model's last saved snapshot: where a restart resumes.", []string{"projection"}, nil),
 	}
 	for _, c := range []prometheus.Collector{m.poisoned, lag} {
 		if err := reg.Register(c); err != nil {
@@ -39,6 +40,7 @@ const lagCountCap = 10000
 type lagCollector struct {
 	e                                 *Engine
 	position, events, seconds, poison *prometheus.Desc
+	saved                             *prometheus.Desc
 }
 
 func (c *lagCollector) Describe(ch chan<- *prometheus.Desc) {
@@ -46,6 +48,7 @@ func (c *lagCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.events
 	ch <- c.seconds
 	ch <- c.poison
+	ch <- c.saved
 }
 
 func (c *lagCollector) Collect(ch chan<- prometheus.Metric) {
@@ -58,7 +61,7 @@ func (c *lagCollector) Collect(ch chan<- prometheus.Metric) {
 	now := c.e.cfg.Clock()
 	for _, p := range c.e.projs {
 		p.mu.RLock()
-		pos := p.pos
+		pos, saved := p.pos, p.savedPos
 		p.mu.RUnlock()
 		// Positions need not be contiguous (KurrentDB's are log offsets),
 		// so the events behind are counted, up to lagCountCap.
@@ -72,6 +75,7 @@ func (c *lagCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.position, prometheus.GaugeValue, float64(pos), p.def.Name)
 		ch <- prometheus.MustNewConstMetric(c.events, prometheus.GaugeValue, behind, p.def.Name)
 		ch <- prometheus.MustNewConstMetric(c.seconds, prometheus.GaugeValue, age, p.def.Name)
+		ch <- prometheus.MustNewConstMetric(c.saved, prometheus.GaugeValue, float64(saved), p.def.Name)
 	}
 	ch <- prometheus.MustNewConstMetric(c.poison, prometheus.GaugeValue, float64(c.e.poisonCount()))
 }

@@ -160,3 +160,61 @@ func TestTrustIndexWeights(t *testing.T) {
 		checkRate(t, "2015-W15 index", weekRow(t, st, "2015-W15").Index, ptr(0))
 	})
 }
+
+// TestReferralAndFeedbackRates: the referral and feedback indicators'
+// numerators, denominators and percentiles (linear between closest ranks,
+// numpy's default).
+func TestReferralAndFeedbackRates(t *testing.T) {
+	refs, fb := projections.NewReferrals(), projections.NewFeedback()
+	f := feed(t, refs, fb)
+	raised := winW10.Add(10 * time.Hour)
+	referral := func(id, kind string, hours float64, outcome string) {
+		f.event(domain.ReferralStream(id), raised, &domain.ReferralRaised{ID: id, CommunityID: "C1", Place: kenema,
+			Kind: kind, Channel: "hotline_117", RaisedAt: raised})
+		if outcome == "" {
+			return
+		}
+		f.event(domain.ReferralStream(id), raised.Add(time.Minute), &domain.ReferralAcknowledged{})
+		arrived := raised.Add(time.Duration(hours * float64(time.Hour)))
+		f.event(domain.ReferralStream(id), arrived, &domain.ReferralCompleted{ArrivedAt: arrived, Outcome: outcome})
+	}
+	// Hours to complete 1, 2, 3, 4, 10: median 3, p90 4 + 0.6·(10 − 4).
+	referral("D1", "death_alert", 1, "safe_burial")
+	referral("D2", "death_alert", 2, "unsafe_burial")
+	referral("D3", "death_alert", 10, "safe_burial")
+	referral("D4", "death_alert", 0, "") // no outcome: not in the burial share
+	referral("S1", "suspected_case", 3, "safe_burial")
+	referral("O1", "other", 4, "not_found")
+	st := refs.Stats(projections.Filter{Now: winW10.AddDate(0, 1, 0)})
+	if st.Total != 6 || st.ByKind["death_alert"] != 4 || st.ByStatus["completed"] != 5 || st.ByStatus["raised"] != 1 {
+		t.Errorf("total %d, by kind %v, by status %v", st.Total, st.ByKind, st.ByStatus)
+	}
+	checkRate(t, "hours_to_complete_median", st.HoursToCompleteMedian, ptr(3))
+	checkRate(t, "hours_to_complete_p90", st.HoursToCompleteP90, ptr(7.6))
+	// Of the death alerts with an outcome, the share with a safe burial (the
+	// suspected case's outcome does not count).
+	checkRate(t, "safe_burial_rate", st.SafeBurialRate, ptr(2.0/3))
+
+	yes, no := true, false
+	item := func(id, typ, need string, closeAfterDays float64, satisfied *bool) {
+		f.event(domain.FeedbackStream(id), raised, &domain.FeedbackReceived{ID: id, CommunityID: "C1", Place: kenema,
+			Type: typ, Text: "x", NeedCategory: need, Channel: "mobilizer", ReceivedAt: raised})
+		if satisfied != nil {
+			at := raised.Add(time.Duration(closeAfterDays * 24 * float64(time.Hour)))
+			f.event(domain.FeedbackStream(id), at, &domain.FeedbackLoopClosed{CommunicatedAt: at, Satisfied: *satisfied})
+		}
+	}
+	item("F1", "rumour", "security", 2, &yes)
+	item("F2", "question", "basic", 5, &no)
+	item("F3", "rumour", "security", 0, nil)
+	item("F4", "complaint", "", 0, nil)
+	fs := fb.Stats(projections.Filter{Now: winW10.AddDate(0, 1, 0)}, false)
+	if fs.Received != 4 || fs.LoopClosed != 2 {
+		t.Errorf("received %d, loop closed %d; want 4 and 2", fs.Received, fs.LoopClosed)
+	}
+	checkRate(t, "loop_closure_rate", fs.LoopClosureRate, ptr(0.5))
+	checkRate(t, "days_to_close_median", fs.DaysToCloseMedian, ptr(3.5))
+	if fmt.Sprint(fs.ByType) != "map[complaint:1 question:1 rumour:2]" || fmt.Sprint(fs.ByNeed) != "map[basic:1 security:2]" {
+		t.Errorf("by_type %v, by_need %v", fs.ByType, fs.ByNeed)
+	}
+}

@@ -9,6 +9,7 @@ package projections_test
 import (
 	"fmt"
 	"math"
+	"sync"
 	"testing"
 	"time"
 
@@ -89,14 +90,15 @@ func weekRow(t *testing.T, st projections.TrustStats, week string) projections.T
 	return projections.TrustWeek{}
 }
 
-// trustWeekAt is the trust row of week w (Monday 00:00 UTC), from w on, as
-// known long after (every closure and raise of the window has happened by
-// `to`); a week the place has no data for is an empty row (null rates).
+// trustWeekAt is the trust row of week w (Monday 00:00 UTC), from a series
+// that starts with w and ends well after everything the tests write (so
+// that a period ending at `to` leaves out nothing they look at). A series
+// may leave out a week without data: then the row is empty (all null).
 func trustWeekAt(t *testing.T, m *projections.Trust, w time.Time) projections.TrustWeek {
 	t.Helper()
 	y, n := w.ISOWeek()
-	st := m.Stats(projections.Filter{From: w, To: w.AddDate(0, 0, 7*8), Now: w.AddDate(0, 3, 0)})
 	week := fmt.Sprintf("%04d-W%02d", y, n)
+	st := m.Stats(projections.Filter{From: w, To: w.AddDate(0, 0, 70), Now: w.AddDate(0, 6, 0)})
 	for _, row := range st.Series {
 		if row.Week == week {
 			return row
@@ -474,4 +476,38 @@ func TestOverdueDayEdge(t *testing.T) {
 			t.Errorf("series %+v: want 2015-W10 not overdue, 2015-W11 overdue", st.Series)
 		}
 	})
+}
+
+// TestEngineOverdueTurnsAtMidnight: through the engine (its query cache
+// included), an action point due on the 20th is not overdue at 23:59:59 on
+// the 20th and is at 00:00:00 on the 21st, by the engine's clock.
+func TestEngineOverdueTurnsAtMidnight(t *testing.T) {
+	w := newWorld(t)
+	pos := w.actionPoint("AP1", t0) // due 2015-02-20
+	var mu sync.Mutex
+	now := time.Date(2015, 2, 20, 23, 59, 59, 0, time.UTC)
+	e := w.engine(projections.Config{Clock: func() time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		return now
+	}})
+	run(t, e)
+	waitFor(t, e, pos)
+	for _, tc := range []struct {
+		at      time.Time
+		overdue int
+	}{
+		{time.Date(2015, 2, 20, 23, 59, 59, 0, time.UTC), 0},
+		{time.Date(2015, 2, 21, 0, 0, 0, 0, time.UTC), 1},
+		{time.Date(2015, 2, 20, 12, 0, 0, 0, time.UTC), 0},
+	} {
+		mu.Lock()
+		now = tc.at
+		mu.Unlock()
+		st, _ := e.CompletionStats(projections.Filter{District: "Kenema"}, false)
+		page, _ := e.ActionPoints(projections.ActionPointQuery{Filter: projections.Filter{District: "Kenema"}, Overdue: true, Limit: 10})
+		if st.Overdue != tc.overdue || len(page.Items) != tc.overdue {
+			t.Errorf("at %s: overdue %d, overdue list %d; want %d", tc.at, st.Overdue, len(page.Items), tc.overdue)
+		}
+	}
 }

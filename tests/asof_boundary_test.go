@@ -69,12 +69,11 @@ func TestAsOfExactBoundary(t *testing.T) {
 	clock := &testClock{now: time.Date(2015, 3, 1, 8, 0, 0, 0, time.UTC)}
 	e := startClocked(t, clock)
 	e.staff()
-	// Registered in the server's (injected) past, before anything below.
 	e.must(http.StatusCreated, req{method: "POST", path: "/v1/communities", token: "coord",
-		body: map[string]any{"id": "KEN-B", "name": "Village KEN-B", "district": "Kenema", "chiefdom": "Nongowa", "section": "Hangha", "population": 800,
-			"occurred_at": rfc(clock.Now().AddDate(0, -2, 0))}})
+		body: map[string]any{"id": "KEN-B", "name": "Village KEN-B", "district": "Kenema", "chiefdom": "Nongowa", "section": "Hangha",
+			"population": 800, "occurred_at": "2015-01-05T09:00:00Z"}})
 	e.must(http.StatusOK, req{method: "POST", path: "/v1/communities/KEN-B/triggering", token: "mob",
-		body: map[string]any{"attendance": 120, "occurred_at": rfc(clock.Now().AddDate(0, -2, 1))}})
+		body: map[string]any{"attendance": 120, "occurred_at": "2015-01-06T09:00:00Z"}})
 
 	// The action point is raised in the field on 27 February and recorded
 	// on 1 March at 09:00:00.25; it is started on 28 February and that is

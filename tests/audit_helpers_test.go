@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -131,10 +132,21 @@ func newAuditScenario(t *testing.T, e *env) *auditScenario {
 		}
 		send(token, path, body, auditWrite{kind: "fb", agg: id, step: step, community: community, occurred: s.day(at), stream: "feedback-" + id}, nil)
 	}
+	// endPhase ends a phase just after the recorded_at of its last event,
+	// and lets the next begin once server time is past that end: every
+	// event of a phase is recorded before its end, every later one after.
 	endPhase := func() {
-		time.Sleep(20 * time.Millisecond) // recorded_at of the next phase is after this
-		s.phaseEnd = append(s.phaseEnd, time.Now().UTC())
-		time.Sleep(20 * time.Millisecond)
+		t.Helper()
+		last := s.writes[len(s.writes)-1].position
+		recs, err := e.main.Store().ReadAll(t.Context(), last-1, 1)
+		if err != nil || len(recs) != 1 || recs[0].Position != last {
+			t.Fatalf("reading the last event of phase %d at %d: %v (%d events)", phase, last, err, len(recs))
+		}
+		end := recs[0].RecordedAt.Add(time.Microsecond).UTC()
+		s.phaseEnd = append(s.phaseEnd, end)
+		for !time.Now().After(end) {
+			runtime.Gosched()
+		}
 		phase++
 	}
 

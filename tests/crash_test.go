@@ -129,7 +129,22 @@ func TestKill9KeepsEveryAcknowledgedWrite(t *testing.T) {
 			}
 		}()
 	}
-	time.Sleep(1500 * time.Millisecond)
+	// Kill once the clients are well into their writes (some acknowledged,
+	// others in flight), however fast this machine is.
+	const killAfter = 100
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		mu.Lock()
+		n := len(acked)
+		mu.Unlock()
+		if n >= killAfter {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d of %d writes acknowledged within 60s", n, killAfter)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}

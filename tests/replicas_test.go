@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"slices"
@@ -260,6 +261,32 @@ func TestReplicasShareOneKurrentDB(t *testing.T) {
 		}
 	})
 
+	t.Run("a stale If-Match through the other replica: 412, nothing written", func(t *testing.T) {
+		path := "/v1/action-points/AP-RACE"
+		rev := int(a.must(http.StatusOK, req{method: "GET", path: path, token: "mob"}).num("revision"))
+		a.must(http.StatusOK, req{method: "POST", path: path + "/progress", token: "mob", ifMatch: fmt.Sprintf(`"%d"`, rev),
+			body: map[string]any{"note": "through A"}})
+		for _, e := range []*env{b, a} {
+			e.on(t).problem(req{method: "POST", path: path + "/progress", token: "mob", ifMatch: fmt.Sprintf(`"%d"`, rev),
+				body: map[string]any{"note": "stale"}}, http.StatusPreconditionFailed, "stale_revision", "")
+		}
+		for name, e := range map[string]*env{"A": a, "B": b} {
+			res := e.on(t).must(http.StatusOK, req{method: "GET", path: path, token: "mob"})
+			if got := int(res.num("revision")); got != rev+1 || res.header.Get("ETag") != fmt.Sprintf(`"%d"`, rev+1) {
+				t.Errorf("replica %s: revision %d (ETag %s) after one accepted and two refused changes from %d", name, got, res.header.Get("ETag"), rev)
+			}
+		}
+		events := auditEvents(t, a.on(t), "auditor", "/v1/streams/actionpoint-AP-RACE/events", url.Values{}, 100)
+		if len(events) != rev+1 {
+			t.Errorf("%d events in the stream, want %d: a refused change was written", len(events), rev+1)
+		}
+		for _, ev := range events {
+			if strings.Contains(string(ev.Data), "stale") {
+				t.Errorf("the refused note is in the log: %s", ev.Data)
+			}
+		}
+	})
+
 	t.Run("concurrent writes without If-Match through both: none lost", func(t *testing.T) {
 		before := int(a.must(http.StatusOK, req{method: "GET", path: "/v1/action-points/AP-RACE", token: "mob"}).num("revision"))
 		const each = 10
@@ -345,6 +372,33 @@ func TestLateReplicaIsNotReadyUntilCaughtUp(t *testing.T) {
 	t.Logf("late replica: not ready for %s (%d probes), then ready and consistent", took.Round(time.Millisecond), notReady)
 }
 
+// savedPositions scrapes actionledger_projection_saved_position from base:
+// read model -> position of its last saved snapshot.
+func savedPositions(t *testing.T, base string) map[string]uint64 {
+	t.Helper()
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatalf("metrics: %v", err)
+	}
+	defer resp.Body.Close()
+	out := map[string]uint64{}
+	sc := bufio.NewScanner(resp.Body)
+	const name = "actionledger_projection_saved_position{"
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.HasPrefix(line, name) {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		v, err := strconv.ParseFloat(line[i+1:], 64)
+		if err != nil {
+			t.Fatalf("metrics line %q: %v", line, err)
+		}
+		out[line[len(name):i]] = uint64(v)
+	}
+	return out
+}
+
 // replicaProcess is the real binary serving on the KurrentDB store.
 type replicaProcess struct {
 	cmd  *exec.Cmd
@@ -424,7 +478,24 @@ func TestReplicaKilledAndRestarted(t *testing.T) {
 	if got, want := repCompletion(t, b, last), repCompletion(t, a, last); got != want {
 		t.Fatalf("before the kill, replicas disagree:\n B %s\n A %s", got, want)
 	}
-	time.Sleep(400 * time.Millisecond) // let B snapshot its read models
+	// Kill B once every read model has saved a snapshot covering the
+	// writes, so that the restart resumes from a snapshot (what this test
+	// is about), not from an empty model.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		saved := savedPositions(t, b.base)
+		caughtUp := len(saved) > 0
+		for _, pos := range saved {
+			caughtUp = caughtUp && pos >= last
+		}
+		if caughtUp {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("B saved no snapshot at or past %d within 30s: %v", last, saved)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
@@ -438,7 +509,7 @@ func TestReplicaKilledAndRestarted(t *testing.T) {
 
 	p2 := startReplicaProcess(t, dir, srv.URL())
 	b = &env{t: t, base: p2.base, tokens: a.tokens}
-	deadline := time.Now().Add(30 * time.Second)
+	deadline = time.Now().Add(30 * time.Second)
 	for repReady(t, b.base) != http.StatusOK {
 		if time.Now().After(deadline) {
 			t.Fatal("the restarted replica did not become ready within 30s")

@@ -172,6 +172,28 @@ func checkNoLeaks(t *testing.T) {
 	})
 }
 
+// waitGoroutines waits until at least n goroutines of package pubsub have
+// frame (e.g. "pubsub.(*run).deliver") on their stack.
+func waitGoroutines(t *testing.T, frame string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(waitFor)
+	for {
+		got := 0
+		for g := range strings.SplitSeq(pubsubGoroutines(), "\n\n") {
+			if strings.Contains(g, frame) {
+				got++
+			}
+		}
+		if got >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d goroutines in %s after %s, want %d:\n%s", got, frame, waitFor, n, pubsubGoroutines())
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 // pubsubGoroutines returns the stacks of running goroutines that have a
 // frame in package pubsub (not pubsub_test).
 func pubsubGoroutines() string {

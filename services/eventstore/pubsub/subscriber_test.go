@@ -310,7 +310,7 @@ func TestContextCancelEndsDelivery(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(20 * time.Millisecond) // let it block on the send
+		waitGoroutines(t, "pubsub.(*run).deliver", 1) // blocked on the send
 		cancel()
 		expectClosed(t, msgs)
 	})
@@ -362,7 +362,10 @@ func TestCloseEndsEverySubscription(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(20 * time.Millisecond)
+	// Each where its name says: two delivering (one awaiting the ack, one
+	// blocked on the send), all three consuming the store's log.
+	waitGoroutines(t, "pubsub.(*run).deliver", 2)
+	waitGoroutines(t, "pubsub.(*run).consume", 3)
 
 	done := make(chan error)
 	go func() { done <- sub.Close() }()

@@ -202,9 +202,10 @@ func (s *Server) Restart() error {
 	return nil
 }
 
-// SetSubscriptionDelay makes every subscription wait d before sending each
-// event, as a slow link or a busy server would: a consumer's catch-up then
-// takes long enough to be observed.
+// SetSubscriptionDelay makes every subscription and every read wait d
+// before sending each event, as a slow link or a busy server would: a
+// consumer's catch-up then takes long enough to be observed, whether it
+// follows a subscription or reads the log in bulk.
 func (s *Server) SetSubscriptionDelay(d time.Duration) { s.subDelay.Store(int64(d)) }
 
 // AppendCalls is how many Append RPCs the server has answered.
@@ -565,6 +566,13 @@ func (s *Server) readAll(srv api.Streams_ReadServer, o *api.ReadReq_Options_AllO
 	}
 	s.mu.Unlock()
 	for _, r := range out {
+		if d := time.Duration(s.subDelay.Load()); d > 0 {
+			select {
+			case <-time.After(d):
+			case <-srv.Context().Done():
+				return status.FromContextError(srv.Context().Err()).Err()
+			}
+		}
 		if err := srv.Send(eventResp(r, structured)); err != nil {
 			return err
 		}
