@@ -29,7 +29,11 @@
 #      server compresses; it answered uncompressed when this was written) and
 #      its server time, curl's time to first byte after the request was sent
 #      (the console renders a page whole before writing it), median and max;
-#      a row fails on more than 100 KB or a median over 50 ms;
+#      a row fails on more than 100 KB or a median over 50 ms (the max is
+#      shown: on this shared machine a single fetch may wait for a core). An
+#      imported history was all recorded at import time, so the as-of page on
+#      the recorded basis at a 2015 date reads an empty log; the occurred
+#      basis is the row that weighs the national as-of;
 #   7. the server's peak RSS over steps 4–6 (VmHWM), and sampled peaks of its
 #      anonymous (Go heap) and file-backed (bbolt's maps) parts.
 #
