@@ -287,6 +287,25 @@ func TestConsoleCoordinatorPages(t *testing.T) {
 		}
 	})
 
+	t.Run("This week links what waits to its list", func(t *testing.T) {
+		p := district.get("/")
+		for _, want := range []string{
+			`<dd id="waiting-referrals"`, `<a href="/work/referrals">`,
+			`<dd id="waiting-feedback"`, `<a href="/work/feedback">`,
+			`<dd id="silent-mobilizers"`, `<a href="/users?role=mobilizer&amp;active=true">`,
+		} {
+			if !strings.Contains(p.body, want) {
+				t.Errorf("This week lacks %s", want)
+			}
+		}
+		// An auditor may not list users: no count of mobilizers.
+		a := d.signIn(t, d.tokens["auditor"]).get("/")
+		if !strings.Contains(a.body, `<dd id="waiting-referrals"`) || strings.Contains(a.body, `silent-mobilizers`) {
+			t.Errorf("an auditor's This week: waiting referrals shown %v, mobilizers shown %v",
+				strings.Contains(a.body, `<dd id="waiting-referrals"`), strings.Contains(a.body, `silent-mobilizers`))
+		}
+	})
+
 	t.Run("the work lists are the JSON API's lists", func(t *testing.T) {
 		for _, tc := range []struct{ page, api string }{
 			{"/work", "/v1/action-points?limit=25"},

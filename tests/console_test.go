@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 	"unicode"
 
 	"github.com/actionledger/actionledger/projections"
@@ -150,6 +151,7 @@ func TestConsoleThisWeekEqualsTheJSONAPI(t *testing.T) {
 	e.staff()
 	e.user("coord-lb", "coordinator", "Kenema", "Lower Bambara")
 	e.user("coord-kai", "coordinator", "Kailahun", "")
+	e.user("mob-quiet", "mobilizer", "Kenema", "Lower Bambara") // never syncs
 	w := newWorld(20141205)
 	w.run(e, w.registerCommunities())
 	w.run(e, w.plan(80, 10, 40))
@@ -232,6 +234,16 @@ func TestConsoleThisWeekEqualsTheJSONAPI(t *testing.T) {
 			if lt.Week != "" {
 				want["trust-week"] = lt.Week
 			}
+			// What waits, as the JSON lists answer the same user with the
+			// work lists' default filters; the users list only for a role
+			// that may list users.
+			want["waiting-referrals"] = fmt.Sprint(e.listLen(tc.user, "/v1/referrals", url.Values{"status": {"raised"}, "older_than_hours": {"24"}}))
+			want["waiting-feedback"] = fmt.Sprint(e.listLen(tc.user, "/v1/feedback", url.Values{"loop_closed": {"false"}, "older_than_days": {"7"}}))
+			if tc.user != "auditor" {
+				want["silent-mobilizers"] = fmt.Sprint(e.silentMobilizers(tc.user))
+			} else if v, ok := got.figures["silent-mobilizers"]; ok {
+				t.Errorf("an auditor, who may not list users, is shown %s silent mobilizers", v)
+			}
 			for id, v := range want {
 				if got.figures[id] != v {
 					t.Errorf("%s: console %q, JSON API %q", id, got.figures[id], v)
@@ -252,6 +264,9 @@ func TestConsoleThisWeekEqualsTheJSONAPI(t *testing.T) {
 			if c.Total == 0 {
 				t.Error("the world gave this user no action points; the comparison proves little")
 			}
+			if tc.user == "coord" && (got.figures["waiting-referrals"] == "0" || got.figures["waiting-feedback"] == "0" || got.figures["silent-mobilizers"] == "0") {
+				t.Errorf("nothing waits in Kenema; the comparison proves little: %v", got.figures)
+			}
 			seen[tc.user] = got.counts
 		})
 	}
@@ -259,6 +274,51 @@ func TestConsoleThisWeekEqualsTheJSONAPI(t *testing.T) {
 	// other numbers than the district's.
 	if seen["coord"] == seen["coord-lb"] || seen["coord"] == seen["coord-kai"] {
 		t.Errorf("different areas show the same counts: %q", seen)
+	}
+}
+
+// listLen is how many items a JSON list answers the user, every page.
+func (e *env) listLen(token, route string, q url.Values) int {
+	e.t.Helper()
+	n := 0
+	for {
+		var p struct {
+			Items      []json.RawMessage `json:"items"`
+			NextCursor string            `json:"next_cursor"`
+		}
+		e.getStats(token, route, q, &p)
+		n += len(p.Items)
+		if p.NextCursor == "" {
+			return n
+		}
+		q.Set("cursor", p.NextCursor)
+	}
+}
+
+// silentMobilizers counts, from GET /v1/users, the active mobilizers the
+// user may list whose last_seen is more than three days old, or absent.
+func (e *env) silentMobilizers(token string) int {
+	e.t.Helper()
+	q := url.Values{"role": {"mobilizer"}, "active": {"true"}}
+	since := time.Now().Add(-72 * time.Hour)
+	n := 0
+	for {
+		var p struct {
+			Items []struct {
+				LastSeen *time.Time `json:"last_seen"`
+			} `json:"items"`
+			NextCursor string `json:"next_cursor"`
+		}
+		e.getStats(token, "/v1/users", q, &p)
+		for _, u := range p.Items {
+			if u.LastSeen == nil || u.LastSeen.Before(since) {
+				n++
+			}
+		}
+		if p.NextCursor == "" {
+			return n
+		}
+		q.Set("cursor", p.NextCursor)
 	}
 }
 

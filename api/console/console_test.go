@@ -427,6 +427,11 @@ func TestThisWeekShowsTheReadModelsFigures(t *testing.T) {
 	if strings.Contains(p.body, "Nongowa") {
 		t.Error("a place whose trust is not falling is listed as falling")
 	}
+	// Without the application the console serves no lists: no figure
+	// links to one.
+	if strings.Contains(p.body, "/work/referrals") || strings.Contains(p.body, `id="silent-mobilizers"`) {
+		t.Error("This week links to lists this console does not serve")
+	}
 }
 
 func TestRolesWithoutIndicators(t *testing.T) {

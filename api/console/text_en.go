@@ -54,6 +54,12 @@ var english = map[string]string{
 	"percent":             "%.1f%%",
 	"no_data":             "no data",
 
+	"waiting":           "Waiting",
+	"waiting_referrals": "Referrals not acknowledged after 24 hours",
+	"waiting_feedback":  "Feedback loops open after 7 days",
+	"waiting_silent":    "Mobilizers not synced for 3 days",
+	"waiting_help":      "Each number opens its list. A number with + means at least that many.",
+
 	"trust":          "Trust",
 	"trust_index":    "Trust index",
 	"trust_week":     "Week",
