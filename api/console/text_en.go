@@ -173,7 +173,7 @@ var english = map[string]string{
 	"concerns_by_place":             "Concerns by place",
 	"need":                          "Need",
 	"concerns":                      "Concerns",
-	"work_empty":                    "No action points match.",
+	"work_empty":                    "Nothing in this list matches.",
 	"any_status":                    "Any",
 	"overdue_only":                  "Overdue only",
 	"show":                          "Show",
