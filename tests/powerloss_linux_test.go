@@ -3,15 +3,13 @@
 package tests_test
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
-	"unsafe"
+
+	"github.com/actionledger/actionledger/services/eventstore/storetest/pagecache"
 )
 
 // TestAcknowledgedWriteIsOnDisk: the embedded store as the server wires it
@@ -23,15 +21,7 @@ import (
 // and the test fails if any are. services/eventstore/boltstore has the same
 // check on the store alone; this one covers the server's own wiring of it.
 func TestAcknowledgedWriteIsOnDisk(t *testing.T) {
-	dir, err := observableDir(t)
-	if err != nil {
-		msg := fmt.Sprintf("cannot observe unsynced pages: %v", err)
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	e := startIn(t, dir)
+	e := startIn(t, pagecache.Dir(t))
 	db := filepath.Join(e.dataDir, "events.db")
 	check := func(what string, res response) {
 		t.Helper()
@@ -44,7 +34,7 @@ func TestAcknowledgedWriteIsOnDisk(t *testing.T) {
 			}
 		}
 		// ... and nothing of the file is left unsynced.
-		n, err := unsyncedPages(db)
+		n, err := pagecache.Unsynced(db)
 		if err != nil {
 			t.Fatalf("cachestat %s: %v", db, err)
 		}
@@ -62,78 +52,4 @@ func TestAcknowledgedWriteIsOnDisk(t *testing.T) {
 		check("starting "+id, e.must(http.StatusOK, req{method: "POST", path: "/v1/action-points/" + id + "/start", token: "mob",
 			body: map[string]any{"note": strings.Repeat("n", 100*i)}}))
 	}
-}
-
-// cachestat(2): the same number on every Linux architecture.
-const sysCachestat = 451
-
-// unsyncedPages returns the pages of the file at path that are dirty or
-// under writeback: not yet on disk.
-func unsyncedPages(path string) (uint64, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return 0, err
-	}
-	defer f.Close()
-	var rng [2]uint64 // offset, length (0: to the end)
-	var cs [5]uint64  // cache, dirty, writeback, evicted, recently evicted
-	if _, _, errno := syscall.Syscall6(sysCachestat, f.Fd(), uintptr(unsafe.Pointer(&rng)), uintptr(unsafe.Pointer(&cs)), 0, 0, 0); errno != 0 {
-		return 0, errno
-	}
-	return cs[1] + cs[2], nil
-}
-
-// pagesObservable checks that unsyncedPages tells a written file from a
-// synced one in dir (not on tmpfs, nor on a kernel without cachestat).
-func pagesObservable(dir string) error {
-	f, err := os.CreateTemp(dir, "control")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	defer f.Close()
-	if _, err := f.Write(make([]byte, 64<<10)); err != nil {
-		return err
-	}
-	n, err := unsyncedPages(f.Name())
-	switch {
-	case errors.Is(err, syscall.ENOSYS):
-		return errors.New("the kernel has no cachestat(2) (Linux 6.5+)")
-	case err != nil:
-		return err
-	case n == 0:
-		return errors.New("a written, unsynced file shows no dirty pages")
-	}
-	if err := f.Sync(); err != nil {
-		return err
-	}
-	if n, err := unsyncedPages(f.Name()); err != nil || n != 0 {
-		return fmt.Errorf("a synced file still shows %d dirty pages (%v)", n, err)
-	}
-	return nil
-}
-
-// observableDir is a directory where unsynced pages can be observed: the
-// test's temporary directory, or, when that is on tmpfs (whose pages are
-// never written back), one beside the package's sources, which are on a
-// disk. It returns "" and why when neither will do.
-func observableDir(t *testing.T) (string, error) {
-	t.Helper()
-	dir := t.TempDir()
-	err := pagesObservable(dir)
-	if err == nil {
-		return dir, nil
-	}
-	local, lerr := os.MkdirTemp(".", ".powerloss-")
-	if lerr == nil {
-		local, lerr = filepath.Abs(local)
-	}
-	if lerr != nil {
-		return "", err
-	}
-	t.Cleanup(func() { os.RemoveAll(local) })
-	if lerr := pagesObservable(local); lerr != nil {
-		return "", fmt.Errorf("%v; and in %s: %v", err, local, lerr)
-	}
-	return local, nil
 }

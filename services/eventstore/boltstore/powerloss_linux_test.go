@@ -3,18 +3,15 @@
 package boltstore_test
 
 import (
-	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
-	"unsafe"
 
 	"github.com/actionledger/actionledger/services/eventstore"
 	"github.com/actionledger/actionledger/services/eventstore/boltstore"
+	"github.com/actionledger/actionledger/services/eventstore/storetest/pagecache"
 )
 
 // A power loss keeps what reached the disk and loses the page cache: every
@@ -40,78 +37,12 @@ import (
 // cannot work the test skips, saying why — and fails under CI=true, where a
 // skip would hide the check.
 
-// sysCachestat is cachestat's number, the same on every Linux architecture
-// (it was added after the syscall tables were unified).
-const sysCachestat = 451
-
-type cachestatRange struct{ off, len uint64 }
-
-type cachestat struct {
-	cache, dirty, writeback, evicted, recentlyEvicted uint64
-}
-
-// unsynced returns the pages of the file at path that a power loss would
-// lose: dirty or under writeback.
-func unsynced(path string) (uint64, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return 0, err
-	}
-	defer f.Close()
-	var cs cachestat
-	rng := cachestatRange{} // len 0: to the end of the file
-	_, _, errno := syscall.Syscall6(sysCachestat, f.Fd(), uintptr(unsafe.Pointer(&rng)), uintptr(unsafe.Pointer(&cs)), 0, 0, 0)
-	if errno != 0 {
-		return 0, errno
-	}
-	return cs.dirty + cs.writeback, nil
-}
-
-// observable checks that unsynced tells a written file from a synced one in
-// dir, or says why not.
-func observable(dir string) error {
-	path := filepath.Join(dir, "control")
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	if _, err := f.Write([]byte(strings.Repeat("x", 64<<10))); err != nil {
-		return err
-	}
-	n, err := unsynced(path)
-	if errors.Is(err, syscall.ENOSYS) {
-		return errors.New("the kernel has no cachestat(2) (Linux 6.5+)")
-	}
-	if err != nil {
-		return fmt.Errorf("cachestat: %w", err)
-	}
-	if n == 0 {
-		return errors.New("a written, unsynced file shows no dirty pages here (tmpfs, or writeback raced the check)")
-	}
-	if err := f.Sync(); err != nil {
-		return err
-	}
-	if n, err = unsynced(path); err != nil || n != 0 {
-		return fmt.Errorf("a synced file still shows %d dirty pages (%v): this filesystem does not write back", n, err)
-	}
-	return nil
-}
-
 func TestAcknowledgedAppendSurvivesPowerLoss(t *testing.T) {
-	dir, err := observableDir(t)
-	if err != nil {
-		msg := fmt.Sprintf("cannot observe unsynced pages: %v", err)
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	path := filepath.Join(dir, "events.db")
+	path := filepath.Join(pagecache.Dir(t), "events.db")
 	s := openStore(t, path, boltstore.Options{})
 	check := func(what string) {
 		t.Helper()
-		n, err := unsynced(path)
+		n, err := pagecache.Unsynced(path)
 		if err != nil {
 			t.Fatalf("cachestat: %v", err)
 		}
@@ -161,29 +92,4 @@ func TestAcknowledgedAppendSurvivesPowerLoss(t *testing.T) {
 		}
 		check(fmt.Sprintf("round %d of 16 concurrent appends", round))
 	}
-}
-
-// observableDir is a directory where unsynced pages can be observed: the
-// test's temporary directory, or, when that is on tmpfs (whose pages are
-// never written back), one beside the package's sources, which are on a
-// disk. It returns "" and why when neither will do.
-func observableDir(t *testing.T) (string, error) {
-	t.Helper()
-	dir := t.TempDir()
-	err := observable(dir)
-	if err == nil {
-		return dir, nil
-	}
-	local, lerr := os.MkdirTemp(".", ".powerloss-")
-	if lerr == nil {
-		local, lerr = filepath.Abs(local)
-	}
-	if lerr != nil {
-		return "", err
-	}
-	t.Cleanup(func() { os.RemoveAll(local) })
-	if lerr := observable(local); lerr != nil {
-		return "", fmt.Errorf("%v; and in %s: %v", err, local, lerr)
-	}
-	return local, nil
 }
