@@ -38,9 +38,8 @@ func (h *auditRoutes) export(w http.ResponseWriter, r *http.Request) {
 	hd.Set("X-Export-Position", strconv.FormatUint(spec.Record.Position, 10))
 	hd.Set("X-Content-Type-Options", "nosniff")
 	hd.Set("Cache-Control", "no-store")
-	if spec.Format == "html" {
-		// The report holds its own styles and charts and needs nothing else.
-		hd.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src data:")
+	if media.CSP != "" {
+		hd.Set("Content-Security-Policy", media.CSP)
 	}
 	w.WriteHeader(http.StatusOK)
 	rc := http.NewResponseController(w)

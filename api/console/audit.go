@@ -164,7 +164,9 @@ func (c *Console) exports(w http.ResponseWriter, r *http.Request) {
 	h.Set("Content-Disposition", fmt.Sprintf(`attachment; filename="actionledger-export-%d.%s"`, spec.Record.Position, spec.Format))
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Cache-Control", "no-store")
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src data:")
+	if media.CSP != "" {
+		h.Set("Content-Security-Policy", media.CSP)
+	}
 	w.WriteHeader(http.StatusOK)
 	rc := http.NewResponseController(w)
 	n, err := report.Write(r.Context(), w, c.cfg.App.Audit, spec, rc.Flush)

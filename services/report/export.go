@@ -181,13 +181,14 @@ func csvSafe(s string) string {
 }
 
 // Media is how each format is served over HTTP. The report opens in the
-// browser; the data formats are saved.
-var Media = map[string]struct{ ContentType, Disposition string }{
+// browser; the data formats are saved. CSP is the policy the report needs
+// (its own styles and charts, nothing else), for every server of it.
+var Media = map[string]struct{ ContentType, Disposition, CSP string }{
 	// JSON Lines: one event a line. Not a +json type: the body is many
 	// JSON documents, not one.
-	"ndjson": {"application/jsonl", "attachment"},
-	"csv":    {"text/csv; charset=utf-8", "attachment"},
-	"html":   {"text/html; charset=utf-8", "inline"},
+	"ndjson": {"application/jsonl", "attachment", ""},
+	"csv":    {"text/csv; charset=utf-8", "attachment", ""},
+	"html":   {"text/html; charset=utf-8", "inline", "default-src 'none'; style-src 'unsafe-inline'; img-src data:"},
 }
 
 // Request is what an auditor asks to export.
