@@ -383,6 +383,81 @@ func TestKubernetes(t *testing.T) {
 	})
 }
 
+// TestKubernetesMonitoring checks the operator's PodMonitor and the plain
+// scrape configuration beside it: both must reach the open /metrics and the
+// token-guarded indicator route on the API pods, or the dashboard's
+// indicator panels stay empty on Kubernetes.
+func TestKubernetesMonitoring(t *testing.T) {
+	var api doc
+	for _, d := range readYAML(t, "k8s/deployment.yaml") {
+		if str(d, "kind") == "Deployment" && str(d, "metadata", "name") == "actionledger" {
+			api = d
+		}
+	}
+	labels, _ := get(api, "spec", "template", "metadata", "labels").(doc)
+	port := str(api, "spec", "template", "spec", "containers", 0, "ports", 0, "name")
+	var pm, scrape doc
+	for _, d := range readYAML(t, "k8s/monitoring/podmonitor.yaml") {
+		switch str(d, "kind") {
+		case "PodMonitor":
+			pm = d
+		case "ConfigMap":
+			var cfg doc
+			if err := yaml.Unmarshal([]byte(str(d, "data", "scrape.yml")), &cfg); err != nil {
+				t.Fatalf("scrape.yml: %v", err)
+			}
+			scrape = cfg
+		}
+	}
+	if pm == nil || scrape == nil {
+		t.Fatal("k8s/monitoring/podmonitor.yaml needs a PodMonitor and a ConfigMap with scrape.yml")
+	}
+	t.Run("the PodMonitor selects the API pods", func(t *testing.T) {
+		sel, _ := get(pm, "spec", "selector", "matchLabels").(doc)
+		if len(sel) == 0 {
+			t.Fatal("no selector")
+		}
+		for k, v := range sel {
+			if labels[k] != v {
+				t.Errorf("selects %s=%v, the API pods have %v", k, v, labels[k])
+			}
+		}
+	})
+	t.Run("the PodMonitor reads both routes, the indicators with a token", func(t *testing.T) {
+		paths := map[string]doc{}
+		for i := range len(get(pm, "spec", "podMetricsEndpoints").([]any)) {
+			ep, _ := get(pm, "spec", "podMetricsEndpoints", i).(doc)
+			if str(ep, "port") != port {
+				t.Errorf("endpoint %s scrapes port %q, the container names %q", str(ep, "path"), str(ep, "port"), port)
+			}
+			paths[str(ep, "path")] = ep
+		}
+		if paths["/metrics"] == nil {
+			t.Error("no endpoint for /metrics")
+		}
+		ind := paths["/v1/stats/metrics"]
+		if ind == nil {
+			t.Fatal("no endpoint for /v1/stats/metrics")
+		}
+		if str(ind, "authorization", "credentials", "name") == "" || str(ind, "authorization", "credentials", "key") == "" {
+			t.Error("the indicator endpoint takes no token from a Secret")
+		}
+	})
+	t.Run("the plain scrape configuration does the same", func(t *testing.T) {
+		found := map[string]bool{}
+		for i := range len(get(scrape, "scrape_configs").([]any)) {
+			path := str(scrape, "scrape_configs", i, "metrics_path")
+			found[path] = true
+			if path == "/v1/stats/metrics" && str(scrape, "scrape_configs", i, "authorization", "credentials_file") == "" {
+				t.Error("the indicator job reads no token file")
+			}
+		}
+		if !found["/metrics"] || !found["/v1/stats/metrics"] {
+			t.Errorf("jobs scrape %v, want /metrics and /v1/stats/metrics", found)
+		}
+	})
+}
+
 func TestDockerfile(t *testing.T) {
 	raw, err := os.ReadFile("Dockerfile")
 	if err != nil {
