@@ -5,6 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"math"
+	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/EventStore/EventStore-Client-Go/v4/esdb"
@@ -26,15 +30,14 @@ func (s *Store) Append(ctx context.Context, stream string, expected eventstore.E
 	if err != nil {
 		return eventstore.AppendResult{}, err
 	}
-	writer := uuid.NewString()
 	data := make([]esdb.EventData, len(events))
 	for i := range events {
-		if data[i], err = encodeEvent(&events[i], writer); err != nil {
+		if data[i], err = encodeEvent(&events[i]); err != nil {
 			return eventstore.AppendResult{}, fmt.Errorf("%w: %v", eventstore.ErrInvalid, err)
 		}
 	}
 
-	allFresh, err := s.claim(ctx, c, stream, events)
+	owner, allFresh, err := s.claim(ctx, c, stream, events)
 	if err != nil {
 		return eventstore.AppendResult{}, err
 	}
@@ -42,8 +45,12 @@ func (s *Store) Append(ctx context.Context, stream string, expected eventstore.E
 		// Some id was claimed for this stream before: it may be stored in
 		// it already (a retry, or a misuse of the id).
 		res, done, _, err := s.findStored(ctx, stream, expected, events)
-		if done || err != nil {
-			return res, err
+		if err != nil {
+			return eventstore.AppendResult{}, err
+		}
+		if done {
+			res.Duplicate = !owner
+			return res, nil
 		}
 	}
 
@@ -54,11 +61,25 @@ func (s *Store) Append(ctx context.Context, stream string, expected eventstore.E
 	what := fmt.Sprintf("appending to %q", stream)
 	wr, err := c.AppendToStream(wctx, s.names.stream(stream), esdb.AppendToStreamOptions{ExpectedRevision: toESDB(expected)}, data...)
 	if isWrongVersion(err) {
+		if allFresh {
+			// No id is stored anywhere (this call claimed them all),
+			// so this is a plain conflict, and the server said where
+			// the stream is.
+			actual, err := s.actualRevision(wctx, stream, err)
+			if err != nil {
+				return eventstore.AppendResult{}, err
+			}
+			return eventstore.AppendResult{}, &eventstore.WrongRevisionError{Stream: stream, Expected: expected, Actual: actual}
+		}
 		// Not at the expected revision, or a partial match of stored
 		// ids: tell a retry, a misused id and a conflict apart.
 		res, done, actual, err := s.findStored(wctx, stream, expected, events)
-		if done || err != nil {
-			return res, err
+		if err != nil {
+			return eventstore.AppendResult{}, err
+		}
+		if done {
+			res.Duplicate = !owner
+			return res, nil
 		}
 		return eventstore.AppendResult{}, &eventstore.WrongRevisionError{Stream: stream, Expected: expected, Actual: actual}
 	}
@@ -66,14 +87,20 @@ func (s *Store) Append(ctx context.Context, stream string, expected eventstore.E
 		return eventstore.AppendResult{}, s.check(wctx, c, what, err)
 	}
 
-	// KurrentDB answers an idempotent retry like the original write, and
-	// gives one position for the whole append: read the events back for
-	// their positions and for who wrote them.
 	n := uint64(len(events))
-	last := wr.NextExpectedVersion
+	last := wr.NextExpectedVersion // KurrentDB revision of the last event
 	if last+1 < n {
 		return eventstore.AppendResult{}, fmt.Errorf("kurrentstore: %s: server reports revision %d after %d events", what, last, n)
 	}
+	if n == 1 && knownPosition(wr.CommitPosition) {
+		// The server's answer names the event's own log position, which
+		// is its commit position in $all: nothing to read back.
+		rev := last + 1
+		return eventstore.AppendResult{FirstRevision: rev, LastRevision: rev,
+			FirstPosition: wr.CommitPosition, LastPosition: wr.CommitPosition, Duplicate: !owner}, nil
+	}
+	// One position per append says nothing of the first event's, and an
+	// idempotent answer from an older server has none: read them back.
 	first := last + 1 - n // KurrentDB revision of the first event
 	got, err := s.readStream(wctx, stream, first, len(events))
 	if err != nil {
@@ -82,15 +109,56 @@ func (s *Store) Append(ctx context.Context, stream string, expected eventstore.E
 	if len(got) != len(events) {
 		return eventstore.AppendResult{}, fmt.Errorf("kurrentstore: %s: %d of %d appended events read back", what, len(got), len(events))
 	}
-	mine := true
 	for i := range got {
 		if got[i].ID != events[i].ID {
 			return eventstore.AppendResult{}, fmt.Errorf("kurrentstore: %s: revision %d holds event %s, not %s",
 				what, got[i].Revision, got[i].ID, events[i].ID)
 		}
-		mine = mine && got[i].writer == writer
 	}
-	return resultOf(got, !mine), nil
+	return resultOf(got, !owner), nil
+}
+
+// knownPosition tells a real log position from what the client reports
+// when the server sent none (0; servers before 21.x answered an idempotent
+// write that way) or -1 read as unsigned.
+func knownPosition(p uint64) bool { return p != 0 && p != math.MaxUint64 }
+
+// actualRevision is the port revision of stream that a wrong-expected-version
+// answer reports. The client library only puts it in the error's text
+// ("... but got '41'" or "... but got 'no_stream'"); when that text cannot
+// be read, the stream's last event is.
+func (s *Store) actualRevision(ctx context.Context, stream string, wrong error) (uint64, error) {
+	msg := wrong.Error()
+	if i := strings.LastIndex(msg, "but got '"); i >= 0 {
+		got, _, ok := strings.Cut(msg[i+len("but got '"):], "'")
+		if ok && got == "no_stream" {
+			return 0, nil
+		}
+		if rev, err := strconv.ParseUint(got, 10, 64); ok && err == nil {
+			return rev + 1, nil
+		}
+	}
+	c, err := s.conn()
+	if err != nil {
+		return 0, err
+	}
+	what := fmt.Sprintf("reading the end of stream %q", stream)
+	rs, err := c.ReadStream(ctx, s.names.stream(stream), esdb.ReadStreamOptions{Direction: esdb.Backwards, From: esdb.End{}}, 1)
+	if err != nil {
+		return 0, s.check(ctx, c, what, err)
+	}
+	defer rs.Close()
+	ev, err := rs.Recv()
+	var ee *esdb.Error
+	switch {
+	case errors.Is(err, io.EOF), errors.As(err, &ee) && ee.Code() == esdb.ErrorCodeResourceNotFound:
+		return 0, nil
+	case err != nil:
+		return 0, s.check(ctx, c, what, err)
+	case ev.Event == nil:
+		return 0, fmt.Errorf("kurrentstore: %s: no event", what)
+	}
+	return ev.Event.EventNumber + 1, nil
 }
 
 // toESDB maps the port's expected revision: port revision r is KurrentDB
@@ -114,7 +182,7 @@ func isWrongVersion(err error) bool {
 	return errors.As(err, &ee) && ee.Code() == esdb.ErrorCodeWrongExpectedVersion
 }
 
-func resultOf(evs []decoded, duplicate bool) eventstore.AppendResult {
+func resultOf(evs []eventstore.RecordedEvent, duplicate bool) eventstore.AppendResult {
 	return eventstore.AppendResult{
 		FirstRevision: evs[0].Revision,
 		LastRevision:  evs[len(evs)-1].Revision,
@@ -175,9 +243,11 @@ const (
 // index on event ids across streams: the first append of id X creates the
 // stream "<ns>.id:X" (expected revision "no stream") holding the stream's
 // name. allFresh reports that no id had been claimed before, so none can be
-// stored anywhere; an id claimed for another stream fails the append with
+// stored anywhere; owner, that this call claimed the first id, which makes
+// it the one call ever to answer these events as written rather than as a
+// Duplicate. An id claimed for another stream fails the append with
 // ErrDuplicateEventID before anything is written to the stream.
-func (s *Store) claim(ctx context.Context, c *esdb.Client, stream string, events []eventstore.EventData) (allFresh bool, err error) {
+func (s *Store) claim(ctx context.Context, c *esdb.Client, stream string, events []eventstore.EventData) (owner, allFresh bool, err error) {
 	states := make([]claimState, len(events))
 	owners := make([]string, len(events))
 	errs := make([]error, len(events))
@@ -194,19 +264,19 @@ func (s *Store) claim(ctx context.Context, c *esdb.Client, stream string, events
 		wg.Wait()
 	}
 	if err := errors.Join(errs...); err != nil {
-		return false, err
+		return false, false, err
 	}
 	allFresh = true
 	for i, st := range states {
 		switch st {
 		case claimForeign:
-			return false, fmt.Errorf("%w: event %s (index %d) is stored in stream %q, not %q",
+			return false, false, fmt.Errorf("%w: event %s (index %d) is stored in stream %q, not %q",
 				eventstore.ErrDuplicateEventID, events[i].ID, i, owners[i], stream)
 		case claimOurs:
 			allFresh = false
 		}
 	}
-	return allFresh, nil
+	return states[0] == claimFresh, allFresh, nil
 }
 
 func (s *Store) claimOne(ctx context.Context, c *esdb.Client, stream string, id uuid.UUID) (claimState, string, error) {
