@@ -2,14 +2,12 @@ package kurrentstore
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"math"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/EventStore/EventStore-Client-Go/v4/esdb"
 	"github.com/google/uuid"
@@ -37,22 +35,32 @@ func (s *Store) Append(ctx context.Context, stream string, expected eventstore.E
 		}
 	}
 
-	owner, allFresh, err := s.claim(ctx, c, stream, events)
+	cl, err := s.claim(ctx, c, stream, events)
 	if err != nil {
 		return eventstore.AppendResult{}, err
 	}
-	if !allFresh {
+	fast := cl.clean && cl.othersFresh
+	if !fast {
 		// Some id was claimed for this stream before: it may be stored in
 		// it already (a retry, or a misuse of the id).
 		res, done, _, err := s.findStored(ctx, stream, expected, events)
 		if err != nil {
-			return eventstore.AppendResult{}, err
+			s.release(ctx, c, &cl) // nothing was written
+			return res, err
 		}
 		if done {
-			res.Duplicate = !owner
 			return res, nil
 		}
+		if !cl.held {
+			// Another call holds the lead and may still be writing
+			// these events: hold it before writing them too.
+			if err := s.takeOver(ctx, c, stream, &cl); err != nil {
+				return eventstore.AppendResult{}, err
+			}
+		}
 	}
+	// Only a clean holder may answer the events as written by it.
+	duplicate := !cl.clean
 
 	// From here the write may land, so its verdict is waited for whatever
 	// ctx does (bounded by WriteTimeout).
@@ -61,10 +69,12 @@ func (s *Store) Append(ctx context.Context, stream string, expected eventstore.E
 	what := fmt.Sprintf("appending to %q", stream)
 	wr, err := c.AppendToStream(wctx, s.names.stream(stream), esdb.AppendToStreamOptions{ExpectedRevision: toESDB(expected)}, data...)
 	if isWrongVersion(err) {
-		if allFresh {
-			// No id is stored anywhere (this call claimed them all),
-			// so this is a plain conflict, and the server said where
-			// the stream is.
+		// Refused: nothing was written by this call.
+		if fast {
+			// No id is stored anywhere (this call claimed them all
+			// clean), so this is a plain conflict, and the server said
+			// where the stream is.
+			s.release(wctx, c, &cl)
 			actual, err := s.actualRevision(wctx, stream, err)
 			if err != nil {
 				return eventstore.AppendResult{}, err
@@ -74,16 +84,18 @@ func (s *Store) Append(ctx context.Context, stream string, expected eventstore.E
 		// Not at the expected revision, or a partial match of stored
 		// ids: tell a retry, a misused id and a conflict apart.
 		res, done, actual, err := s.findStored(wctx, stream, expected, events)
-		if err != nil {
-			return eventstore.AppendResult{}, err
+		if err != nil || done {
+			if err != nil {
+				s.release(wctx, c, &cl)
+			}
+			return res, err
 		}
-		if done {
-			res.Duplicate = !owner
-			return res, nil
-		}
+		s.release(wctx, c, &cl)
 		return eventstore.AppendResult{}, &eventstore.WrongRevisionError{Stream: stream, Expected: expected, Actual: actual}
 	}
 	if err != nil {
+		// The outcome is unknown: the hold stays, so a retry looks in
+		// the stream before writing.
 		return eventstore.AppendResult{}, s.check(wctx, c, what, err)
 	}
 
@@ -97,7 +109,7 @@ func (s *Store) Append(ctx context.Context, stream string, expected eventstore.E
 		// is its commit position in $all: nothing to read back.
 		rev := last + 1
 		return eventstore.AppendResult{FirstRevision: rev, LastRevision: rev,
-			FirstPosition: wr.CommitPosition, LastPosition: wr.CommitPosition, Duplicate: !owner}, nil
+			FirstPosition: wr.CommitPosition, LastPosition: wr.CommitPosition, Duplicate: duplicate}, nil
 	}
 	// One position per append says nothing of the first event's, and an
 	// idempotent answer from an older server has none: read them back.
@@ -115,7 +127,7 @@ func (s *Store) Append(ctx context.Context, stream string, expected eventstore.E
 				what, got[i].Revision, got[i].ID, events[i].ID)
 		}
 	}
-	return resultOf(got, !owner), nil
+	return resultOf(got, duplicate), nil
 }
 
 // knownPosition tells a real log position from what the client reports
@@ -228,90 +240,4 @@ func (s *Store) findStored(ctx context.Context, stream string, expected eventsto
 		return res, true, actual, &eventstore.WrongRevisionError{Stream: stream, Expected: expected, Actual: actual}
 	}
 	return resultOf(recs[i:i+len(events)], true), true, actual, nil
-}
-
-// claimState is what claiming an id found.
-type claimState int
-
-const (
-	claimFresh   claimState = iota // nobody had claimed it: it is stored nowhere
-	claimOurs                      // claimed for this stream before
-	claimForeign                   // claimed for another stream
-)
-
-// claim binds every event id to stream in KurrentDB, which has no unique
-// index on event ids across streams: the first append of id X creates the
-// stream "<ns>.id:X" (expected revision "no stream") holding the stream's
-// name. allFresh reports that no id had been claimed before, so none can be
-// stored anywhere; owner, that this call claimed the first id, which makes
-// it the one call ever to answer these events as written rather than as a
-// Duplicate. An id claimed for another stream fails the append with
-// ErrDuplicateEventID before anything is written to the stream.
-func (s *Store) claim(ctx context.Context, c *esdb.Client, stream string, events []eventstore.EventData) (owner, allFresh bool, err error) {
-	states := make([]claimState, len(events))
-	owners := make([]string, len(events))
-	errs := make([]error, len(events))
-	one := func(i int) {
-		states[i], owners[i], errs[i] = s.claimOne(ctx, c, stream, events[i].ID)
-	}
-	if len(events) == 1 {
-		one(0)
-	} else {
-		var wg sync.WaitGroup
-		for i := range events {
-			wg.Go(func() { one(i) })
-		}
-		wg.Wait()
-	}
-	if err := errors.Join(errs...); err != nil {
-		return false, false, err
-	}
-	allFresh = true
-	for i, st := range states {
-		switch st {
-		case claimForeign:
-			return false, false, fmt.Errorf("%w: event %s (index %d) is stored in stream %q, not %q",
-				eventstore.ErrDuplicateEventID, events[i].ID, i, owners[i], stream)
-		case claimOurs:
-			allFresh = false
-		}
-	}
-	return states[0] == claimFresh, allFresh, nil
-}
-
-func (s *Store) claimOne(ctx context.Context, c *esdb.Client, stream string, id uuid.UUID) (claimState, string, error) {
-	name := s.names.claimStream(id)
-	body, err := json.Marshal(claim{Stream: stream})
-	if err != nil {
-		return 0, "", err
-	}
-	// A random event id: a claim that already exists must answer "wrong
-	// expected version", never pass as an idempotent retry.
-	_, err = c.AppendToStream(ctx, name, esdb.AppendToStreamOptions{ExpectedRevision: esdb.NoStream{}}, esdb.EventData{
-		EventID: uuid.New(), EventType: claimEventType, ContentType: esdb.ContentTypeJson, Data: body,
-	})
-	if err == nil {
-		return claimFresh, stream, nil
-	}
-	what := fmt.Sprintf("claiming event id %s", id)
-	if !isWrongVersion(err) {
-		return 0, "", s.check(ctx, c, what, err)
-	}
-	rs, err := c.ReadStream(ctx, name, esdb.ReadStreamOptions{Direction: esdb.Forwards, From: esdb.Start{}}, 1)
-	if err != nil {
-		return 0, "", s.check(ctx, c, what, err)
-	}
-	defer rs.Close()
-	ev, err := rs.Recv()
-	if err != nil {
-		return 0, "", s.check(ctx, c, what+": reading the claim", err)
-	}
-	var cl claim
-	if ev.Event == nil || json.Unmarshal(ev.Event.Data, &cl) != nil || cl.Stream == "" {
-		return 0, "", fmt.Errorf("kurrentstore: %s: the claim stream %q holds no claim", what, name)
-	}
-	if cl.Stream == stream {
-		return claimOurs, stream, nil
-	}
-	return claimForeign, cl.Stream, nil
 }

@@ -26,15 +26,6 @@ type envelope struct {
 	RequestHash    []byte `json:"request_hash,omitempty"`
 }
 
-// claimEventType is the type of the events that bind an event id to a
-// stream (see Store.claim).
-const claimEventType = "ActionLedgerEventIdClaimed"
-
-// claim is the data of a claim event.
-type claim struct {
-	Stream string `json:"stream"`
-}
-
 func encodeEvent(ev *eventstore.EventData) (esdb.EventData, error) {
 	env := envelope{
 		ActorID:        ev.Meta.ActorID,
