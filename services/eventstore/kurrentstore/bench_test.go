@@ -138,7 +138,7 @@ func benchAppendVsRaw(b *testing.B, writers, perAppend int) {
 	phase(writers, rawAppend)
 	phase(writers, adapterAppend)
 
-	const rounds = 4
+	const rounds = 10
 	var rawTook, adapterTook time.Duration
 	b.ResetTimer()
 	for r := range rounds {
