@@ -84,11 +84,12 @@ func (s *Store) Append(ctx context.Context, stream string, expected eventstore.E
 		// Not at the expected revision, or a partial match of stored
 		// ids: tell a retry, a misused id and a conflict apart.
 		res, done, actual, err := s.findStored(wctx, stream, expected, events)
-		if err != nil || done {
-			if err != nil {
-				s.release(wctx, c, &cl)
-			}
+		switch {
+		case err != nil:
+			s.release(wctx, c, &cl)
 			return res, err
+		case done:
+			return res, nil
 		}
 		s.release(wctx, c, &cl)
 		return eventstore.AppendResult{}, &eventstore.WrongRevisionError{Stream: stream, Expected: expected, Actual: actual}
