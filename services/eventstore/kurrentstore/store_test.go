@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -437,5 +438,63 @@ func TestSurvivesTheServerGoingAway(t *testing.T) {
 	defer sub2.Close()
 	if got, err := sub2.Recv(); err != nil || got.Position != res.FirstPosition {
 		t.Fatalf("recv after resubscribing: %+v, %v; want the event at %d", got, err, res.FirstPosition)
+	}
+}
+
+// Concurrent calls with the same events (a client retrying while its first
+// request is still in flight, on several replicas) store them once, agree
+// on where, and exactly one answers them as its own write, whatever the
+// expected revision and however many events.
+func TestConcurrentDuplicatesLandOnce(t *testing.T) {
+	cases := []struct {
+		name   string
+		exp    eventstore.ExpectedRevision
+		events int
+	}{
+		{"exact, one event", eventstore.Exact(1), 1},
+		{"exact, three events", eventstore.Exact(1), 3},
+		{"any, one event", eventstore.Any, 1},
+		{"any, two events", eventstore.Any, 2},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			srv := kurrenttest.Start(t, kurrenttest.Options{})
+			s := open(t, srv.URL(), kurrentstore.Options{})
+			mustAppend(t, s, "dup", eventstore.NoStream, ev("First"))
+			evs := make([]eventstore.EventData, c.events)
+			for i := range evs {
+				evs[i] = ev("Same")
+			}
+			const callers = 8
+			results := make([]eventstore.AppendResult, callers)
+			errs := make([]error, callers)
+			var wg sync.WaitGroup
+			for i := range callers {
+				wg.Go(func() { results[i], errs[i] = s.Append(t.Context(), "dup", c.exp, evs...) })
+			}
+			wg.Wait()
+			written := 0
+			for i := range callers {
+				if errs[i] != nil {
+					t.Fatalf("caller %d: %v", i, errs[i])
+				}
+				if !results[i].Duplicate {
+					written++
+				}
+				r := results[i]
+				r.Duplicate = results[0].Duplicate
+				if r != results[0] {
+					t.Errorf("caller %d answered %+v, caller 0 %+v", i, results[i], results[0])
+				}
+			}
+			if written != 1 {
+				t.Errorf("%d callers answered the events as their own write, want 1", written)
+			}
+			for _, e := range evs {
+				if n := srv.Copies(e.ID); n != 1 {
+					t.Errorf("event %s is stored %d times", e.ID, n)
+				}
+			}
+		})
 	}
 }
