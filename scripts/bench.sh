@@ -8,7 +8,9 @@
 #   1. durable appends with 1 and 64 writers (services/eventstore/boltstore
 #      benchmarks), next to the raw engine's own group-commit rate (bbolt
 #      Batch, 64 writers) measured in the same run: their ratio is the store's
-#      overhead;
+#      overhead; and the KurrentDB adapter's appends beside the bare client
+#      library's, against the same in-process protocol server in the same run
+#      (services/eventstore/kurrentstore, 16 writers, one event per append);
 #   2. the CLEA-national history (`actionledger generate --scale clea`,
 #      ~1.6 M events) imported through the command handlers — generated and
 #      imported once, then cached under $BENCH_DIR (default
@@ -194,6 +196,17 @@ row "| durable appends, 1 writer (fsync each) | $a1min – $a1max events/s | |"
 row "| durable appends, 64 writers (group commit) | $a64min – $a64max events/s | |"
 row "| raw bbolt group commit, 64 writers, same run | $rawmin – $rawmax events/s | |"
 row "| ratio store / raw engine (64 writers) | $ratio | |"
+say "KurrentDB adapter benchmark (about 30 s)"
+go test -run '^$' -bench 'BenchmarkAppendVsRawClient/writers=16/events=1$' -benchtime 3000x -count 2 \
+	./services/eventstore/kurrentstore/ >"$BENCH_DIR/kurrent.txt" 2>&1 || { cat "$BENCH_DIR/kurrent.txt" >&2; exit 1; }
+metric_of() { # unit -> "min max" over the runs
+	grep '^BenchmarkAppendVsRawClient' "$BENCH_DIR/kurrent.txt" | awk -v u="$1" '{for(i=1;i<=NF;i++) if($i==u) print $(i-1)}' |
+		sort -g | awk 'NR==1{min=$1} {max=$1} END{printf "%s %s", min, max}'
+}
+read -r kamin kamax <<<"$(metric_of adapter-appends/s)"
+read -r krmin krmax <<<"$(metric_of raw-appends/s)"
+read -r kqmin kqmax <<<"$(metric_of ratio)"
+row "| KurrentDB adapter / bare client appends, 16 writers, in-process server, same run | $(printf '%.0f – %.0f / %.0f – %.0f appends/s: ratio %.2f – %.2f' "$kamin" "$kamax" "$krmin" "$krmax" "$kqmin" "$kqmax") | ≥ 0.8 |"
 
 # --- 2. the national history ---------------------------------------------
 CLEA="$BENCH_DIR/clea"

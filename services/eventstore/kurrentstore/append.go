@@ -2,10 +2,12 @@ package kurrentstore
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"sync"
+	"io"
+	"math"
+	"strconv"
+	"strings"
 
 	"github.com/EventStore/EventStore-Client-Go/v4/esdb"
 	"github.com/google/uuid"
@@ -26,26 +28,39 @@ func (s *Store) Append(ctx context.Context, stream string, expected eventstore.E
 	if err != nil {
 		return eventstore.AppendResult{}, err
 	}
-	writer := uuid.NewString()
 	data := make([]esdb.EventData, len(events))
 	for i := range events {
-		if data[i], err = encodeEvent(&events[i], writer); err != nil {
+		if data[i], err = encodeEvent(&events[i]); err != nil {
 			return eventstore.AppendResult{}, fmt.Errorf("%w: %v", eventstore.ErrInvalid, err)
 		}
 	}
 
-	allFresh, err := s.claim(ctx, c, stream, events)
+	cl, err := s.claim(ctx, c, stream, events)
 	if err != nil {
 		return eventstore.AppendResult{}, err
 	}
-	if !allFresh {
+	fast := cl.clean && cl.othersFresh
+	if !fast {
 		// Some id was claimed for this stream before: it may be stored in
 		// it already (a retry, or a misuse of the id).
 		res, done, _, err := s.findStored(ctx, stream, expected, events)
-		if done || err != nil {
+		if err != nil {
+			s.release(ctx, c, &cl) // nothing was written
 			return res, err
 		}
+		if done {
+			return res, nil
+		}
+		if !cl.held {
+			// Another call holds the lead and may still be writing
+			// these events: hold it before writing them too.
+			if err := s.takeOver(ctx, c, stream, &cl); err != nil {
+				return eventstore.AppendResult{}, err
+			}
+		}
 	}
+	// Only a clean holder may answer the events as written by it.
+	duplicate := !cl.clean
 
 	// From here the write may land, so its verdict is waited for whatever
 	// ctx does (bounded by WriteTimeout).
@@ -54,26 +69,51 @@ func (s *Store) Append(ctx context.Context, stream string, expected eventstore.E
 	what := fmt.Sprintf("appending to %q", stream)
 	wr, err := c.AppendToStream(wctx, s.names.stream(stream), esdb.AppendToStreamOptions{ExpectedRevision: toESDB(expected)}, data...)
 	if isWrongVersion(err) {
+		// Refused: nothing was written by this call.
+		if fast {
+			// No id is stored anywhere (this call claimed them all
+			// clean), so this is a plain conflict, and the server said
+			// where the stream is.
+			s.release(wctx, c, &cl)
+			actual, err := s.actualRevision(wctx, stream, err)
+			if err != nil {
+				return eventstore.AppendResult{}, err
+			}
+			return eventstore.AppendResult{}, &eventstore.WrongRevisionError{Stream: stream, Expected: expected, Actual: actual}
+		}
 		// Not at the expected revision, or a partial match of stored
 		// ids: tell a retry, a misused id and a conflict apart.
 		res, done, actual, err := s.findStored(wctx, stream, expected, events)
-		if done || err != nil {
+		switch {
+		case err != nil:
+			s.release(wctx, c, &cl)
 			return res, err
+		case done:
+			return res, nil
 		}
+		s.release(wctx, c, &cl)
 		return eventstore.AppendResult{}, &eventstore.WrongRevisionError{Stream: stream, Expected: expected, Actual: actual}
 	}
 	if err != nil {
+		// The outcome is unknown: the hold stays, so a retry looks in
+		// the stream before writing.
 		return eventstore.AppendResult{}, s.check(wctx, c, what, err)
 	}
 
-	// KurrentDB answers an idempotent retry like the original write, and
-	// gives one position for the whole append: read the events back for
-	// their positions and for who wrote them.
 	n := uint64(len(events))
-	last := wr.NextExpectedVersion
+	last := wr.NextExpectedVersion // KurrentDB revision of the last event
 	if last+1 < n {
 		return eventstore.AppendResult{}, fmt.Errorf("kurrentstore: %s: server reports revision %d after %d events", what, last, n)
 	}
+	if n == 1 && knownPosition(wr.CommitPosition) {
+		// The server's answer names the event's own log position, which
+		// is its commit position in $all: nothing to read back.
+		rev := last + 1
+		return eventstore.AppendResult{FirstRevision: rev, LastRevision: rev,
+			FirstPosition: wr.CommitPosition, LastPosition: wr.CommitPosition, Duplicate: duplicate}, nil
+	}
+	// One position per append says nothing of the first event's, and an
+	// idempotent answer from an older server has none: read them back.
 	first := last + 1 - n // KurrentDB revision of the first event
 	got, err := s.readStream(wctx, stream, first, len(events))
 	if err != nil {
@@ -82,15 +122,56 @@ func (s *Store) Append(ctx context.Context, stream string, expected eventstore.E
 	if len(got) != len(events) {
 		return eventstore.AppendResult{}, fmt.Errorf("kurrentstore: %s: %d of %d appended events read back", what, len(got), len(events))
 	}
-	mine := true
 	for i := range got {
 		if got[i].ID != events[i].ID {
 			return eventstore.AppendResult{}, fmt.Errorf("kurrentstore: %s: revision %d holds event %s, not %s",
 				what, got[i].Revision, got[i].ID, events[i].ID)
 		}
-		mine = mine && got[i].writer == writer
 	}
-	return resultOf(got, !mine), nil
+	return resultOf(got, duplicate), nil
+}
+
+// knownPosition tells a real log position from what the client reports
+// when the server sent none (0; servers before 21.x answered an idempotent
+// write that way) or -1 read as unsigned.
+func knownPosition(p uint64) bool { return p != 0 && p != math.MaxUint64 }
+
+// actualRevision is the port revision of stream that a wrong-expected-version
+// answer reports. The client library only puts it in the error's text
+// ("... but got '41'" or "... but got 'no_stream'"); when that text cannot
+// be read, the stream's last event is.
+func (s *Store) actualRevision(ctx context.Context, stream string, wrong error) (uint64, error) {
+	msg := wrong.Error()
+	if i := strings.LastIndex(msg, "but got '"); i >= 0 {
+		got, _, ok := strings.Cut(msg[i+len("but got '"):], "'")
+		if ok && got == "no_stream" {
+			return 0, nil
+		}
+		if rev, err := strconv.ParseUint(got, 10, 64); ok && err == nil {
+			return rev + 1, nil
+		}
+	}
+	c, err := s.conn()
+	if err != nil {
+		return 0, err
+	}
+	what := fmt.Sprintf("reading the end of stream %q", stream)
+	rs, err := c.ReadStream(ctx, s.names.stream(stream), esdb.ReadStreamOptions{Direction: esdb.Backwards, From: esdb.End{}}, 1)
+	if err != nil {
+		return 0, s.check(ctx, c, what, err)
+	}
+	defer rs.Close()
+	ev, err := rs.Recv()
+	var ee *esdb.Error
+	switch {
+	case errors.Is(err, io.EOF), errors.As(err, &ee) && ee.Code() == esdb.ErrorCodeResourceNotFound:
+		return 0, nil
+	case err != nil:
+		return 0, s.check(ctx, c, what, err)
+	case ev.Event == nil:
+		return 0, fmt.Errorf("kurrentstore: %s: no event", what)
+	}
+	return ev.Event.EventNumber + 1, nil
 }
 
 // toESDB maps the port's expected revision: port revision r is KurrentDB
@@ -114,7 +195,7 @@ func isWrongVersion(err error) bool {
 	return errors.As(err, &ee) && ee.Code() == esdb.ErrorCodeWrongExpectedVersion
 }
 
-func resultOf(evs []decoded, duplicate bool) eventstore.AppendResult {
+func resultOf(evs []eventstore.RecordedEvent, duplicate bool) eventstore.AppendResult {
 	return eventstore.AppendResult{
 		FirstRevision: evs[0].Revision,
 		LastRevision:  evs[len(evs)-1].Revision,
@@ -160,88 +241,4 @@ func (s *Store) findStored(ctx context.Context, stream string, expected eventsto
 		return res, true, actual, &eventstore.WrongRevisionError{Stream: stream, Expected: expected, Actual: actual}
 	}
 	return resultOf(recs[i:i+len(events)], true), true, actual, nil
-}
-
-// claimState is what claiming an id found.
-type claimState int
-
-const (
-	claimFresh   claimState = iota // nobody had claimed it: it is stored nowhere
-	claimOurs                      // claimed for this stream before
-	claimForeign                   // claimed for another stream
-)
-
-// claim binds every event id to stream in KurrentDB, which has no unique
-// index on event ids across streams: the first append of id X creates the
-// stream "<ns>.id:X" (expected revision "no stream") holding the stream's
-// name. allFresh reports that no id had been claimed before, so none can be
-// stored anywhere; an id claimed for another stream fails the append with
-// ErrDuplicateEventID before anything is written to the stream.
-func (s *Store) claim(ctx context.Context, c *esdb.Client, stream string, events []eventstore.EventData) (allFresh bool, err error) {
-	states := make([]claimState, len(events))
-	owners := make([]string, len(events))
-	errs := make([]error, len(events))
-	one := func(i int) {
-		states[i], owners[i], errs[i] = s.claimOne(ctx, c, stream, events[i].ID)
-	}
-	if len(events) == 1 {
-		one(0)
-	} else {
-		var wg sync.WaitGroup
-		for i := range events {
-			wg.Go(func() { one(i) })
-		}
-		wg.Wait()
-	}
-	if err := errors.Join(errs...); err != nil {
-		return false, err
-	}
-	allFresh = true
-	for i, st := range states {
-		switch st {
-		case claimForeign:
-			return false, fmt.Errorf("%w: event %s (index %d) is stored in stream %q, not %q",
-				eventstore.ErrDuplicateEventID, events[i].ID, i, owners[i], stream)
-		case claimOurs:
-			allFresh = false
-		}
-	}
-	return allFresh, nil
-}
-
-func (s *Store) claimOne(ctx context.Context, c *esdb.Client, stream string, id uuid.UUID) (claimState, string, error) {
-	name := s.names.claimStream(id)
-	body, err := json.Marshal(claim{Stream: stream})
-	if err != nil {
-		return 0, "", err
-	}
-	// A random event id: a claim that already exists must answer "wrong
-	// expected version", never pass as an idempotent retry.
-	_, err = c.AppendToStream(ctx, name, esdb.AppendToStreamOptions{ExpectedRevision: esdb.NoStream{}}, esdb.EventData{
-		EventID: uuid.New(), EventType: claimEventType, ContentType: esdb.ContentTypeJson, Data: body,
-	})
-	if err == nil {
-		return claimFresh, stream, nil
-	}
-	what := fmt.Sprintf("claiming event id %s", id)
-	if !isWrongVersion(err) {
-		return 0, "", s.check(ctx, c, what, err)
-	}
-	rs, err := c.ReadStream(ctx, name, esdb.ReadStreamOptions{Direction: esdb.Forwards, From: esdb.Start{}}, 1)
-	if err != nil {
-		return 0, "", s.check(ctx, c, what, err)
-	}
-	defer rs.Close()
-	ev, err := rs.Recv()
-	if err != nil {
-		return 0, "", s.check(ctx, c, what+": reading the claim", err)
-	}
-	var cl claim
-	if ev.Event == nil || json.Unmarshal(ev.Event.Data, &cl) != nil || cl.Stream == "" {
-		return 0, "", fmt.Errorf("kurrentstore: %s: the claim stream %q holds no claim", what, name)
-	}
-	if cl.Stream == stream {
-		return claimOurs, stream, nil
-	}
-	return claimForeign, cl.Stream, nil
 }

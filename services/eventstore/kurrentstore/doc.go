@@ -26,25 +26,41 @@
 //
 // # Appends and what is guaranteed
 //
-// An append takes three round trips:
+// KurrentDB's own idempotency keys on event id and stream, and is only as
+// durable as the expected revision it runs under: with an exact revision a
+// retry of ids stored right after it is recognised from the stream itself
+// (durably, at any later time); with Any or StreamExists only from an
+// in-memory cache of recent writes, lost on restart and evicted under load;
+// and nothing stops one id from being stored in two streams. So:
 //
-//  1. Claim every event id: append to "<ns>.id:<event id>" with expected
-//     revision "no stream" and a random claim-event id. The first claim of
-//     an id wins; a later one fails and reads which stream owns the id. An id
-//     owned by another stream fails the append with ErrDuplicateEventID
-//     before anything is written. If some id was claimed by this stream
-//     before, the stream is read to see whether the events are already in
-//     it (a retry answers Duplicate with the original result).
-//  2. Append to "<ns>:S" with the exact expected revision. KurrentDB itself
-//     treats a retry of ids stored right after an exact expected revision as
-//     idempotent. A wrong-expected-version answer reads the stream to tell a
-//     retry of a write that did land (Duplicate), a misused id
-//     (ErrDuplicateEventID) and a real conflict (*WrongRevisionError with the
-//     stream's revision) apart.
-//  3. Read the appended events back: KurrentDB answers an idempotent retry
-//     exactly like the original write and reports one position per append,
-//     so the read gives each event's position, and the "writer" token in the
-//     metadata tells whether this call wrote them or found them (Duplicate).
+//  1. Claim every event id (claim.go): append to "<ns>.id:<event id>" with
+//     expected revision "no stream". The first claim of an id decides the
+//     stream that owns it; an id owned by another stream fails the append
+//     with ErrDuplicateEventID before anything is written. The claim of the
+//     first id is also the append's lock: a call that claims it clean
+//     (nobody held it, or its last holder released it after a refused
+//     append) knows nobody else may be writing these events.
+//  2. Append to "<ns>:S" with the application's event ids as KurrentDB's
+//     and the caller's expected revision. For a clean holder that is all: the
+//     server's answer gives the revision and, for a single event, its log
+//     position, which is its commit position in $all (an answer without
+//     a position, or a multi-event append, is read back for positions). A
+//     wrong-expected-version answer is then a plain conflict, and the
+//     holder releases the claim so that the caller's retry with the same
+//     ids is again a first write.
+//  3. A call that finds the lead claimed by an earlier call (a retry, or a
+//     concurrent duplicate) reads the stream first: events already there
+//     are answered Duplicate with their original result. Otherwise it takes
+//     the claim over before writing them; its write is the earlier call's
+//     write completed, and is answered Duplicate too. Its conflicts read
+//     the stream to tell a retry, a misused id and a real conflict apart.
+//
+// A clean single-event append thus costs two round trips (the claim and the
+// append); each further event one more claim and, once, a read. The claim
+// is the round trip that cannot go: it is the only index by event id that
+// KurrentDB can check before a write, and this client appends to one stream
+// per request (KurrentDB 25.1's multi-stream append, which newer clients
+// offer, could carry the claim and the events in one atomic request).
 //
 // Guaranteed, as long as every writer of the namespace goes through this
 // adapter: an event id is stored in at most one stream, at most once;
@@ -52,14 +68,17 @@
 // (exactly one of two concurrent writers at one revision wins); a retried
 // append of the same ids is answered Duplicate with the first result, also
 // after a server restart (the claims are durable, unlike KurrentDB's
-// in-memory idempotency cache), and also for Any appends.
+// in-memory idempotency cache), and also for Any appends; of concurrent
+// calls with the same ids at most one answers them as written by it.
 //
 // Not guaranteed: claims are not transactional with the append, so a claim
 // may exist for an append that then failed (a conflict, a crash): that id
 // stays bound to its stream, which is what a retry needs, but the claim
 // stream stays too (one small stream per attempted event id; KurrentDB
-// scavenging does not remove it). Writers that bypass the adapter (another
-// tool, the KurrentDB UI) are not checked. Once the append was sent, the
+// scavenging does not remove it). After an append whose outcome was unknown
+// (a timeout, a lost node), the retry that completes it answers Duplicate
+// even when the first attempt had written nothing. Writers that bypass the
+// adapter (another tool, the KurrentDB UI) are not checked. Once the append was sent, the
 // caller's context no longer cancels it (Options.WriteTimeout bounds it).
 //
 // # Hash chain

@@ -24,23 +24,9 @@ type envelope struct {
 	CausationID    string `json:"$causationId,omitempty"`
 	IdempotencyKey string `json:"idempotency_key,omitempty"`
 	RequestHash    []byte `json:"request_hash,omitempty"`
-	// Writer identifies the Append call that wrote the event. KurrentDB
-	// answers a retried append of stored ids exactly as it answers the
-	// first one, so reading this back is how an append learns whether it
-	// wrote the events or found them (Duplicate).
-	Writer string `json:"writer,omitempty"`
 }
 
-// claimEventType is the type of the events that bind an event id to a
-// stream (see Store.claim).
-const claimEventType = "ActionLedgerEventIdClaimed"
-
-// claim is the data of a claim event.
-type claim struct {
-	Stream string `json:"stream"`
-}
-
-func encodeEvent(ev *eventstore.EventData, writer string) (esdb.EventData, error) {
+func encodeEvent(ev *eventstore.EventData) (esdb.EventData, error) {
 	env := envelope{
 		ActorID:        ev.Meta.ActorID,
 		ActorRole:      ev.Meta.ActorRole,
@@ -48,7 +34,6 @@ func encodeEvent(ev *eventstore.EventData, writer string) (esdb.EventData, error
 		CausationID:    ev.Meta.CausationID,
 		IdempotencyKey: ev.Meta.IdempotencyKey,
 		RequestHash:    ev.Meta.RequestHash,
-		Writer:         writer,
 	}
 	if !ev.Meta.OccurredAt.IsZero() {
 		env.OccurredAt = ev.Meta.OccurredAt.UTC().Format(time.RFC3339Nano)
@@ -66,18 +51,12 @@ func encodeEvent(ev *eventstore.EventData, writer string) (esdb.EventData, error
 	return esdb.EventData{EventID: ev.ID, EventType: ev.Type, ContentType: ct, Data: ev.Data, Metadata: meta}, nil
 }
 
-// decoded is a stored event of this store's namespace.
-type decoded struct {
-	eventstore.RecordedEvent
-	writer string
-}
-
 // decodeEvent converts a stored event of the namespace (stream already
 // stripped of its prefix). Metadata that is not an envelope (an event written
 // by another tool) leaves the envelope fields empty rather than stalling
 // every reader on it.
-func decodeEvent(stream string, ev *esdb.RecordedEvent) decoded {
-	out := decoded{RecordedEvent: eventstore.RecordedEvent{
+func decodeEvent(stream string, ev *esdb.RecordedEvent) eventstore.RecordedEvent {
+	out := eventstore.RecordedEvent{
 		EventData: eventstore.EventData{
 			ID:   ev.EventID,
 			Type: ev.EventType,
@@ -87,7 +66,7 @@ func decodeEvent(stream string, ev *esdb.RecordedEvent) decoded {
 		Revision:   ev.EventNumber + 1,
 		Position:   ev.Position.Commit,
 		RecordedAt: ev.CreatedDate.UTC(),
-	}}
+	}
 	if len(ev.UserMetadata) == 0 {
 		return out
 	}
@@ -106,7 +85,6 @@ func decodeEvent(stream string, ev *esdb.RecordedEvent) decoded {
 	out.Meta.CausationID = env.CausationID
 	out.Meta.IdempotencyKey = env.IdempotencyKey
 	out.Meta.RequestHash = env.RequestHash
-	out.writer = env.Writer
 	return out
 }
 

@@ -181,19 +181,11 @@ func (s *Store) ReadStream(ctx context.Context, stream string, after uint64, lim
 	if err := checkLimit(limit); err != nil {
 		return nil, err
 	}
-	evs, err := s.readStream(ctx, stream, after, limit)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]eventstore.RecordedEvent, len(evs))
-	for i := range evs {
-		out[i] = evs[i].RecordedEvent
-	}
-	return out, nil
+	return s.readStream(ctx, stream, after, limit)
 }
 
 // readStream reads up to limit events of stream with port revision > after.
-func (s *Store) readStream(ctx context.Context, stream string, after uint64, limit int) ([]decoded, error) {
+func (s *Store) readStream(ctx context.Context, stream string, after uint64, limit int) ([]eventstore.RecordedEvent, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -209,7 +201,7 @@ func (s *Store) readStream(ctx context.Context, stream string, after uint64, lim
 		return nil, s.check(ctx, c, what, err)
 	}
 	defer rs.Close()
-	var out []decoded
+	var out []eventstore.RecordedEvent
 	for {
 		ev, err := rs.Recv()
 		if errors.Is(err, io.EOF) {
@@ -230,8 +222,8 @@ func (s *Store) readStream(ctx context.Context, stream string, after uint64, lim
 }
 
 // readWholeStream reads every event of stream.
-func (s *Store) readWholeStream(ctx context.Context, stream string) ([]decoded, error) {
-	var out []decoded
+func (s *Store) readWholeStream(ctx context.Context, stream string) ([]eventstore.RecordedEvent, error) {
+	var out []eventstore.RecordedEvent
 	var after uint64
 	for {
 		page, err := s.readStream(ctx, stream, after, readPage)
@@ -288,7 +280,7 @@ func (s *Store) ReadAll(ctx context.Context, after uint64, limit int) ([]eventst
 			}
 			scanned, progressed = ev.Event.Position.Commit, true
 			if stream, ok := s.names.appStream(ev.Event.StreamID); ok {
-				out = append(out, decodeEvent(stream, ev.Event).RecordedEvent)
+				out = append(out, decodeEvent(stream, ev.Event))
 			}
 		}
 		page.Close()

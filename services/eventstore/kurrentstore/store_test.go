@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -211,19 +212,176 @@ func TestRetryAfterKurrentDBForgotItsIdempotencyCache(t *testing.T) {
 	}
 }
 
-// A fresh append costs one claim per event and the append itself.
+// A fresh append costs one claim per event and the append itself, and a
+// single-event one reads nothing back; a conflict costs its release, never a
+// read of the stream.
 func TestAppendRoundTrips(t *testing.T) {
 	srv := kurrenttest.Start(t, kurrenttest.Options{})
 	s := open(t, srv.URL(), kurrentstore.Options{})
-	before := srv.AppendCalls()
-	mustAppend(t, s, "rt", eventstore.NoStream, ev("One"))
-	if got := srv.AppendCalls() - before; got != 2 {
-		t.Fatalf("a one-event append made %d append calls, want 2 (claim, append)", got)
+	cases := []struct {
+		name           string
+		exp            eventstore.ExpectedRevision
+		events         int
+		appends, reads int
+		conflict       bool
+	}{
+		{"one event", eventstore.NoStream, 1, 2, 0, false},
+		{"two events", eventstore.Exact(1), 2, 3, 1, false},
+		{"one event at Any", eventstore.Any, 1, 2, 0, false},
+		{"conflict", eventstore.Exact(1), 1, 3, 0, true},
 	}
-	before = srv.AppendCalls()
-	mustAppend(t, s, "rt", eventstore.Exact(1), ev("Two"), ev("Three"))
-	if got := srv.AppendCalls() - before; got != 3 {
-		t.Fatalf("a two-event append made %d append calls, want 3", got)
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			evs := make([]eventstore.EventData, c.events)
+			for i := range evs {
+				evs[i] = ev("E")
+			}
+			appends, reads := srv.AppendCalls(), srv.ReadCalls()
+			_, err := s.Append(t.Context(), "rt", c.exp, evs...)
+			if c.conflict != errors.Is(err, eventstore.ErrWrongRevision) || !c.conflict && err != nil {
+				t.Fatalf("append: %v (conflict expected: %v)", err, c.conflict)
+			}
+			if got := srv.AppendCalls() - appends; got != c.appends {
+				t.Errorf("%d append calls, want %d", got, c.appends)
+			}
+			if got := srv.ReadCalls() - reads; got != c.reads {
+				t.Errorf("%d read calls, want %d", got, c.reads)
+			}
+		})
+	}
+}
+
+// A retried append lands once even when KurrentDB restarted in between
+// (its idempotency cache, which Any appends rely on, is then gone) and
+// when the first attempt's outcome was unknown: cut before the write, or
+// written with the answer lost.
+func TestRetryAfterARestartLandsOnce(t *testing.T) {
+	const (
+		answered    = "answered"
+		lostAfter   = "written, answer lost"
+		lostBefore  = "lost before the write"
+		stream      = "restart"
+		kurrentName = "actionledger:" + stream
+	)
+	cases := []struct {
+		name    string
+		first   string
+		exp     eventstore.ExpectedRevision
+		events  int
+		wantDup bool // the retry must say the events were there already
+	}{
+		{"any, answered", answered, eventstore.Any, 1, true},
+		{"exact, answered, two events", answered, eventstore.Exact(1), 2, true},
+		{"stream exists, answer lost", lostAfter, eventstore.StreamExists, 1, true},
+		{"any, answer lost, two events", lostAfter, eventstore.Any, 2, true},
+		{"exact, answer lost", lostAfter, eventstore.Exact(1), 1, true},
+		{"exact, lost before the write", lostBefore, eventstore.Exact(1), 1, false},
+		{"any, lost before the write", lostBefore, eventstore.Any, 1, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			srv := kurrenttest.Start(t, kurrenttest.Options{})
+			s := open(t, srv.URL(), kurrentstore.Options{})
+			mustAppend(t, s, stream, eventstore.NoStream, ev("First"))
+			evs := make([]eventstore.EventData, c.events)
+			for i := range evs {
+				evs[i] = ev("Retried")
+			}
+			var orig eventstore.AppendResult
+			if c.first == answered {
+				orig = mustAppend(t, s, stream, c.exp, evs...)
+			} else {
+				srv.FailNextAppend(kurrentName, c.first == lostAfter)
+				if _, err := s.Append(t.Context(), stream, c.exp, evs...); err == nil {
+					t.Fatal("the first attempt succeeded; the server was to fail it")
+				}
+			}
+
+			srv.Stop()
+			if err := srv.Restart(); err != nil {
+				t.Fatal(err)
+			}
+			res, err := appendUntil(t, s, stream, c.exp, evs...)
+			if err != nil {
+				t.Fatalf("retry after the restart: %v", err)
+			}
+			if c.wantDup && !res.Duplicate {
+				t.Errorf("retry after the restart answered %+v, want a duplicate", res)
+			}
+			if c.first == answered {
+				res.Duplicate = false
+				if res != orig {
+					t.Errorf("retry answered %+v, want the first answer %+v", res, orig)
+				}
+			}
+			got, err := s.ReadStream(t.Context(), stream, 0, 100)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != 1+len(evs) {
+				t.Fatalf("the stream holds %d events, want %d", len(got), 1+len(evs))
+			}
+			for i, e := range evs {
+				if r := got[1+i]; r.ID != e.ID || r.Revision != res.FirstRevision+uint64(i) {
+					t.Errorf("revision %d holds %s; want %s at revision %d as the retry answered",
+						r.Revision, r.ID, e.ID, res.FirstRevision+uint64(i))
+				}
+			}
+			for _, e := range evs {
+				if n := srv.Copies(e.ID); n != 1 {
+					t.Errorf("the server holds %d copies of event %s, want 1", n, e.ID)
+				}
+			}
+		})
+	}
+}
+
+// appendUntil retries an append while the client reconnects to a restarted
+// server.
+func appendUntil(t *testing.T, s eventstore.Store, stream string, exp eventstore.ExpectedRevision, evs ...eventstore.EventData) (eventstore.AppendResult, error) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		res, err := s.Append(t.Context(), stream, exp, evs...)
+		if err == nil || errors.Is(err, eventstore.ErrWrongRevision) || errors.Is(err, eventstore.ErrDuplicateEventID) ||
+			time.Now().After(deadline) {
+			return res, err
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// The write path retries a command refused by a conflict with the same
+// event ids at the new revision: that retry is the first write of those
+// events, not a replay, and only a later retry is a duplicate.
+func TestRetryAfterAConflictIsAFirstWrite(t *testing.T) {
+	for _, n := range []int{1, 2} {
+		t.Run(fmt.Sprintf("%d events", n), func(t *testing.T) {
+			srv := kurrenttest.Start(t, kurrenttest.Options{})
+			s := open(t, srv.URL(), kurrentstore.Options{})
+			mustAppend(t, s, "cf", eventstore.NoStream, ev("Other"))
+			evs := make([]eventstore.EventData, n)
+			for i := range evs {
+				evs[i] = ev("Mine")
+			}
+			_, err := s.Append(t.Context(), "cf", eventstore.NoStream, evs...)
+			var wre *eventstore.WrongRevisionError
+			if !errors.As(err, &wre) || wre.Actual != 1 {
+				t.Fatalf("append at a stale revision: %v, want a conflict at revision 1", err)
+			}
+			res, err := s.Append(t.Context(), "cf", eventstore.Exact(1), evs...)
+			if err != nil || res.Duplicate || res.FirstRevision != 2 {
+				t.Fatalf("retry at the new revision: %+v, %v; want a first write at revision 2", res, err)
+			}
+			again, err := s.Append(t.Context(), "cf", eventstore.Exact(1), evs...)
+			if err != nil || !again.Duplicate {
+				t.Fatalf("a second retry: %+v, %v; want a duplicate", again, err)
+			}
+			again.Duplicate = false
+			if again != res {
+				t.Fatalf("a second retry answered %+v, want %+v", again, res)
+			}
+		})
 	}
 }
 
@@ -280,5 +438,63 @@ func TestSurvivesTheServerGoingAway(t *testing.T) {
 	defer sub2.Close()
 	if got, err := sub2.Recv(); err != nil || got.Position != res.FirstPosition {
 		t.Fatalf("recv after resubscribing: %+v, %v; want the event at %d", got, err, res.FirstPosition)
+	}
+}
+
+// Concurrent calls with the same events (a client retrying while its first
+// request is still in flight, on several replicas) store them once, agree
+// on where, and exactly one answers them as its own write, whatever the
+// expected revision and however many events.
+func TestConcurrentDuplicatesLandOnce(t *testing.T) {
+	cases := []struct {
+		name   string
+		exp    eventstore.ExpectedRevision
+		events int
+	}{
+		{"exact, one event", eventstore.Exact(1), 1},
+		{"exact, three events", eventstore.Exact(1), 3},
+		{"any, one event", eventstore.Any, 1},
+		{"any, two events", eventstore.Any, 2},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			srv := kurrenttest.Start(t, kurrenttest.Options{})
+			s := open(t, srv.URL(), kurrentstore.Options{})
+			mustAppend(t, s, "dup", eventstore.NoStream, ev("First"))
+			evs := make([]eventstore.EventData, c.events)
+			for i := range evs {
+				evs[i] = ev("Same")
+			}
+			const callers = 8
+			results := make([]eventstore.AppendResult, callers)
+			errs := make([]error, callers)
+			var wg sync.WaitGroup
+			for i := range callers {
+				wg.Go(func() { results[i], errs[i] = s.Append(t.Context(), "dup", c.exp, evs...) })
+			}
+			wg.Wait()
+			written := 0
+			for i := range callers {
+				if errs[i] != nil {
+					t.Fatalf("caller %d: %v", i, errs[i])
+				}
+				if !results[i].Duplicate {
+					written++
+				}
+				r := results[i]
+				r.Duplicate = results[0].Duplicate
+				if r != results[0] {
+					t.Errorf("caller %d answered %+v, caller 0 %+v", i, results[i], results[0])
+				}
+			}
+			if written != 1 {
+				t.Errorf("%d callers answered the events as their own write, want 1", written)
+			}
+			for _, e := range evs {
+				if n := srv.Copies(e.ID); n != 1 {
+					t.Errorf("event %s is stored %d times", e.ID, n)
+				}
+			}
+		})
 	}
 }

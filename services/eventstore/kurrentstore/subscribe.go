@@ -92,7 +92,7 @@ func (sub *subscription) Recv() (eventstore.RecordedEvent, error) {
 				continue
 			}
 			sub.last = ev.Position.Commit
-			return decodeEvent(stream, ev).RecordedEvent, nil
+			return decodeEvent(stream, ev), nil
 		}
 		// Checkpoints, caught-up and fell-behind notices carry no event.
 	}

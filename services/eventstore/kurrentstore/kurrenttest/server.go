@@ -13,8 +13,9 @@
 //     otherwise WrongExpectedVersion; Any and StreamExists are idempotent when
 //     every id is found in the "committed events" cache for the same stream.
 //     Like KurrentDB, nothing here enforces an event id to be unique across
-//     streams. Unlike KurrentDB, the cache is never evicted unless
-//     ForgetIdempotencyCache is called (KurrentDB loses it on restart).
+//     streams. Like KurrentDB, the cache is lost when the server restarts
+//     (Stop, then Restart); unlike KurrentDB, it is never evicted otherwise
+//     (ForgetIdempotencyCache drops it without a restart).
 //   - Streams.Read: stream reads (forwards and backwards, StreamNotFound for
 //     a stream that has no events), $all reads (forwards inclusive of the
 //     given position, backwards exclusive), and catch-up subscriptions to
@@ -91,8 +92,13 @@ type Server struct {
 	appends     int
 	// moved is closed and replaced whenever the log grows.
 	moved chan struct{}
-	// appendCalls counts Append RPCs, for tests that check round trips.
+	// appendCalls and readCalls count RPCs, for tests that check round
+	// trips.
 	appendCalls int
+	readCalls   int
+	// failNext names streams whose next append fails as unavailable,
+	// after committing when the value is true.
+	failNext map[string]bool
 	// subDelay slows every event a subscription sends (nanoseconds).
 	subDelay atomic.Int64
 }
@@ -192,8 +198,10 @@ func (s *Server) Stop() {
 	<-done
 }
 
-// Restart serves again on the same address after Stop.
+// Restart serves again on the same address after Stop, with the data but
+// without the committed-events cache, as a restarted KurrentDB node does.
 func (s *Server) Restart() error {
+	s.ForgetIdempotencyCache()
 	lis, err := net.Listen("tcp", s.addr)
 	if err != nil {
 		return fmt.Errorf("kurrenttest: listen again on %s: %w", s.addr, err)
@@ -215,6 +223,27 @@ func (s *Server) AppendCalls() int {
 	return s.appendCalls
 }
 
+// ReadCalls is how many Read RPCs (reads and subscriptions) the server has
+// answered.
+func (s *Server) ReadCalls() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.readCalls
+}
+
+// FailNextAppend makes the next append to stream fail as unavailable, as
+// when a node goes down while a write is in flight: before writing it, or
+// (afterCommit) after writing it but before answering. Either way the
+// caller cannot tell whether its write landed.
+func (s *Server) FailNextAppend(stream string, afterCommit bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.failNext == nil {
+		s.failNext = map[string]bool{}
+	}
+	s.failNext[stream] = afterCommit
+}
+
 // Events is how many user (non-system) events the server holds, in every
 // stream.
 func (s *Server) Events() int {
@@ -223,6 +252,19 @@ func (s *Server) Events() int {
 	n := 0
 	for _, r := range s.log {
 		if !r.isSystem {
+			n++
+		}
+	}
+	return n
+}
+
+// Copies is how many stored events carry the event id id, in any stream.
+func (s *Server) Copies(id uuid.UUID) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, r := range s.log {
+		if r.id == id {
 			n++
 		}
 	}
@@ -324,7 +366,18 @@ func (s *Server) Append(srv api.Streams_AppendServer) error {
 		// never received the end of the call, write nothing.
 		return status.FromContextError(err).Err()
 	}
-	return srv.SendAndClose(s.commit(stream, opts, ids, proposed))
+	s.mu.Lock()
+	afterCommit, fail := s.failNext[stream]
+	delete(s.failNext, stream)
+	s.mu.Unlock()
+	if fail && !afterCommit {
+		return status.Error(codes.Unavailable, "kurrenttest: this append was lost before the commit")
+	}
+	resp := s.commit(stream, opts, ids, proposed)
+	if fail {
+		return status.Error(codes.Unavailable, "kurrenttest: the answer to this append was lost")
+	}
+	return srv.SendAndClose(resp)
 }
 
 // expectation mirrors KurrentDB's ExpectedVersion: -1 no stream, -2 any,
@@ -448,6 +501,9 @@ func wrongResp(expected, cur int64) *api.AppendResp {
 
 // Read serves stream reads, $all reads and $all subscriptions.
 func (s *Server) Read(req *api.ReadReq, srv api.Streams_ReadServer) error {
+	s.mu.Lock()
+	s.readCalls++
+	s.mu.Unlock()
 	opts := req.GetOptions()
 	if opts == nil {
 		return status.Error(codes.InvalidArgument, "read: no options")
