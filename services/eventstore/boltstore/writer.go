@@ -135,8 +135,13 @@ type writerState struct {
 	wait       *time.Timer
 }
 
-// maxGatherWait caps gather's wait whatever the last commit took.
-const maxGatherWait = time.Millisecond
+// maxGatherWait caps gather's timed wait whatever the last commit took, and
+// maxGatherYields its yields: under CPU load one yield can let many other
+// goroutines run first.
+const (
+	maxGatherWait   = time.Millisecond
+	maxGatherYields = 3
+)
 
 // writer owns every write transaction. It takes one request, gathers the
 // group that is on its way (see gather) and commits it in one transaction.
@@ -198,14 +203,13 @@ func (s *Store) gather(ws *writerState) (open bool) {
 			}
 			ws.batch = append(ws.batch, r)
 			n += len(r.events)
-			yields = 0
 			continue
 		default:
 		}
 		if len(ws.batch) >= ws.expect {
 			return true
 		}
-		if yields < 2 {
+		if yields < maxGatherYields {
 			yields++
 			runtime.Gosched()
 			continue
