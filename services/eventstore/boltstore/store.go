@@ -110,8 +110,8 @@ func Open(path string, opts Options) (*Store, error) {
 		var err error
 		db, err = bolt.Open(path, 0o600, &bolt.Options{
 			Timeout: opts.OpenTimeout,
-			// The freelist is rebuilt by scanning at open instead of being
-			// rewritten by every commit, which keeps commits small.
+			// Every commit writes the freelist, so that open need not scan
+			// the whole file to rebuild it.
 			NoFreelistSync: false,
 			FreelistType:   bolt.FreelistMapType,
 		})
