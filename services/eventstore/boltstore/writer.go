@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash"
 	"runtime"
+	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -39,7 +40,7 @@ func (r *request) prepare() {
 	for i := range r.events {
 		size += recordSizeHint(r.stream, &r.events[i])
 	}
-	r.tails = make([]byte, 0, size)
+	r.tails = slices.Grow(r.tails[:0], size)
 	r.ends = r.end1[:0]
 	if len(r.events) > 1 {
 		r.ends = make([]int, 0, len(r.events))
@@ -78,7 +79,11 @@ func (s *Store) Append(ctx context.Context, stream string, expected eventstore.E
 	if err := s.failed(); err != nil {
 		return eventstore.AppendResult{}, err
 	}
-	r := &request{stream: stream, expected: expected, events: events, done: make(chan struct{})}
+	r, _ := s.requests.Get().(*request)
+	if r == nil {
+		r = new(request)
+	}
+	r.stream, r.expected, r.events, r.done = stream, expected, events, make(chan struct{})
 	r.prepare()
 	s.mu.RLock()
 	if s.closed {
@@ -97,7 +102,25 @@ func (s *Store) Append(ctx context.Context, stream string, expected eventstore.E
 	// whatever ctx does: reporting a failure for a write that then lands would
 	// make the caller retry into a duplicate or give up on a stored event.
 	<-r.done
-	return r.res, r.err
+	res, err := r.res, r.err
+	s.recycle(r)
+	return res, err
+}
+
+// maxTailsKeep bounds the encoded tails a recycled request keeps, so that
+// one large append does not pin its size in the pool.
+const maxTailsKeep = 16 << 10
+
+// recycle returns an answered request to the pool. The writer no longer
+// touches a request once it has closed done, and everything the commit kept
+// (keys, values, the stream name) is a copy or immutable.
+func (s *Store) recycle(r *request) {
+	tails := r.tails[:0]
+	if cap(tails) > maxTailsKeep {
+		tails = nil
+	}
+	*r = request{tails: tails}
+	s.requests.Put(r)
 }
 
 // checkLimits refuses what bbolt would reject at Put time. Caught here, a bad
@@ -370,7 +393,9 @@ func (w *txWriter) apply(r *request) (res eventstore.AppendResult, reqErr, abort
 		tail := r.tail(i)
 		w.scratch = eventstore.AppendCanonicalHead(w.scratch[:0], &rec)
 		w.hasher.Reset()
-		w.hasher.Write(rec.PrevHash[:])
+		// Not rec.PrevHash: a slice of rec given to the hasher would move
+		// rec to the heap, an allocation per event.
+		w.hasher.Write(w.head.hash[:])
 		w.hasher.Write(w.scratch)
 		w.hasher.Write(tail)
 		rec.Hash = [32]byte(w.hasher.Sum(w.sum[:0]))
