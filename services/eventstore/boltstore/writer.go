@@ -29,9 +29,11 @@ type request struct {
 	ends  []int
 	end1  [1]int // ends of a one-event append, without an allocation
 
-	res  eventstore.AppendResult
-	err  error
-	done chan struct{} // closed once res and err are set
+	res eventstore.AppendResult
+	err error
+	// done receives one token once res and err are set. Buffered and sent
+	// to rather than closed, so that a recycled request keeps it.
+	done chan struct{}
 }
 
 // prepare encodes the events' tails; see request.tails.
@@ -83,7 +85,10 @@ func (s *Store) Append(ctx context.Context, stream string, expected eventstore.E
 	if r == nil {
 		r = new(request)
 	}
-	r.stream, r.expected, r.events, r.done = stream, expected, events, make(chan struct{})
+	if r.done == nil {
+		r.done = make(chan struct{}, 1)
+	}
+	r.stream, r.expected, r.events = stream, expected, events
 	r.prepare()
 	s.mu.RLock()
 	if s.closed {
@@ -112,14 +117,14 @@ func (s *Store) Append(ctx context.Context, stream string, expected eventstore.E
 const maxTailsKeep = 16 << 10
 
 // recycle returns an answered request to the pool. The writer no longer
-// touches a request once it has closed done, and everything the commit kept
-// (keys, values, the stream name) is a copy or immutable.
+// touches a request once it has answered on done, and everything the commit
+// kept (keys, values, the stream name) is a copy or immutable.
 func (s *Store) recycle(r *request) {
 	tails := r.tails[:0]
 	if cap(tails) > maxTailsKeep {
 		tails = nil
 	}
-	*r = request{tails: tails}
+	*r = request{tails: tails, done: r.done}
 	s.requests.Put(r)
 }
 
@@ -261,7 +266,7 @@ func (s *Store) commit(ws *writerState) {
 	if err := s.failed(); err != nil {
 		for _, r := range batch {
 			r.res, r.err = eventstore.AppendResult{}, err
-			close(r.done)
+			r.done <- struct{}{}
 		}
 		return
 	}
@@ -313,7 +318,7 @@ func (s *Store) commit(ws *writerState) {
 		s.publish(after.pos)
 	}
 	for _, r := range batch {
-		close(r.done)
+		r.done <- struct{}{}
 	}
 }
 
