@@ -14,6 +14,14 @@ const canonicalVersion = 1
 // envelope and data except the hashes themselves. It is what the
 // tamper-evidence chain covers; any change to a stored event changes it.
 func AppendCanonical(dst []byte, ev *RecordedEvent) []byte {
+	return AppendCanonicalTail(AppendCanonicalHead(dst, ev), &ev.EventData)
+}
+
+// AppendCanonicalHead appends the first part of the canonical encoding: the
+// identity of ev and its place in the log. With AppendCanonicalTail it lets a
+// store encode the larger part before it knows where the event lands, so
+// that its single writer only encodes the small head.
+func AppendCanonicalHead(dst []byte, ev *RecordedEvent) []byte {
 	e := wire.NewEncoder(dst)
 	e.Uvarint(canonicalVersion)
 	e.Raw(ev.ID[:])
@@ -22,6 +30,13 @@ func AppendCanonical(dst []byte, ev *RecordedEvent) []byte {
 	e.Uvarint(ev.Revision)
 	e.Uvarint(ev.Position)
 	e.Time(ev.RecordedAt)
+	return e.Bytes()
+}
+
+// AppendCanonicalTail appends the rest of the canonical encoding, which
+// depends only on what the caller appends: metadata and data.
+func AppendCanonicalTail(dst []byte, ev *EventData) []byte {
+	e := wire.NewEncoder(dst)
 	e.Time(ev.Meta.OccurredAt)
 	e.String(ev.Meta.ActorID)
 	e.String(ev.Meta.ActorRole)

@@ -94,24 +94,25 @@ func recordSizeHint(stream string, ev *eventstore.EventData) int {
 }
 
 // appendRecord appends the stored form of ev. The position is the key, so it
-// is not repeated in the value.
+// is not repeated in the value. After the record's head come the event's
+// metadata and data exactly as the chain hash covers them
+// (eventstore.AppendCanonicalTail), so that an append encodes them once, in
+// the caller's goroutine, for both the record and the hash (see prepare).
 func appendRecord(dst []byte, ev *eventstore.RecordedEvent) []byte {
+	dst = appendRecordHead(dst, ev)
+	dst = eventstore.AppendCanonicalTail(dst, &ev.EventData)
+	dst = append(dst, ev.PrevHash[:]...)
+	return append(dst, ev.Hash[:]...)
+}
+
+// appendRecordHead appends what a record holds before the canonical tail.
+func appendRecordHead(dst []byte, ev *eventstore.RecordedEvent) []byte {
 	e := wire.NewEncoder(dst)
 	e.Raw(ev.ID[:])
 	e.String(ev.Type)
 	e.String(ev.Stream)
 	e.Uvarint(ev.Revision)
 	e.Time(ev.RecordedAt)
-	e.Time(ev.Meta.OccurredAt)
-	e.String(ev.Meta.ActorID)
-	e.String(ev.Meta.ActorRole)
-	e.String(ev.Meta.CorrelationID)
-	e.String(ev.Meta.CausationID)
-	e.String(ev.Meta.IdempotencyKey)
-	e.Blob(ev.Meta.RequestHash)
-	e.Blob(ev.Data)
-	e.Raw(ev.PrevHash[:])
-	e.Raw(ev.Hash[:])
 	return e.Bytes()
 }
 

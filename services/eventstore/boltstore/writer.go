@@ -2,7 +2,11 @@ package boltstore
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
+	"hash"
+	"runtime"
+	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -16,9 +20,46 @@ type request struct {
 	expected eventstore.ExpectedRevision
 	events   []eventstore.EventData
 
-	res  eventstore.AppendResult
-	err  error
-	done chan struct{} // closed once res and err are set
+	// tails holds each event's canonical tail (eventstore.AppendCanonicalTail),
+	// encoded by the caller before queueing; ends[i] is where event i's ends.
+	// The tail is most of a record's bytes and of what the chain hash
+	// covers, and nothing in it depends on where the event lands, so the
+	// callers encode it in parallel and the single writer only copies it.
+	tails []byte
+	ends  []int
+	end1  [1]int // ends of a one-event append, without an allocation
+
+	res eventstore.AppendResult
+	err error
+	// done receives one token once res and err are set. Buffered and sent
+	// to rather than closed, so that a recycled request keeps it.
+	done chan struct{}
+}
+
+// prepare encodes the events' tails; see request.tails.
+func (r *request) prepare() {
+	size := 0
+	for i := range r.events {
+		size += recordSizeHint(r.stream, &r.events[i])
+	}
+	r.tails = slices.Grow(r.tails[:0], size)
+	r.ends = r.end1[:0]
+	if len(r.events) > 1 {
+		r.ends = make([]int, 0, len(r.events))
+	}
+	for i := range r.events {
+		r.tails = eventstore.AppendCanonicalTail(r.tails, &r.events[i])
+		r.ends = append(r.ends, len(r.tails))
+	}
+}
+
+// tail returns event i's canonical tail.
+func (r *request) tail(i int) []byte {
+	start := 0
+	if i > 0 {
+		start = r.ends[i-1]
+	}
+	return r.tails[start:r.ends[i]]
 }
 
 // maxArenaKeep bounds the scratch memory the writer keeps between commits, so
@@ -40,7 +81,15 @@ func (s *Store) Append(ctx context.Context, stream string, expected eventstore.E
 	if err := s.failed(); err != nil {
 		return eventstore.AppendResult{}, err
 	}
-	r := &request{stream: stream, expected: expected, events: events, done: make(chan struct{})}
+	r, _ := s.requests.Get().(*request)
+	if r == nil {
+		r = new(request)
+	}
+	if r.done == nil {
+		r.done = make(chan struct{}, 1)
+	}
+	r.stream, r.expected, r.events = stream, expected, events
+	r.prepare()
 	s.mu.RLock()
 	if s.closed {
 		s.mu.RUnlock()
@@ -58,7 +107,25 @@ func (s *Store) Append(ctx context.Context, stream string, expected eventstore.E
 	// whatever ctx does: reporting a failure for a write that then lands would
 	// make the caller retry into a duplicate or give up on a stored event.
 	<-r.done
-	return r.res, r.err
+	res, err := r.res, r.err
+	s.recycle(r)
+	return res, err
+}
+
+// maxTailsKeep bounds the encoded tails a recycled request keeps, so that
+// one large append does not pin its size in the pool.
+const maxTailsKeep = 16 << 10
+
+// recycle returns an answered request to the pool. The writer no longer
+// touches a request once it has answered on done, and everything the commit
+// kept (keys, values, the stream name) is a copy or immutable.
+func (s *Store) recycle(r *request) {
+	tails := r.tails[:0]
+	if cap(tails) > maxTailsKeep {
+		tails = nil
+	}
+	*r = request{tails: tails, done: r.done}
+	s.requests.Put(r)
 }
 
 // checkLimits refuses what bbolt would reject at Put time. Caught here, a bad
@@ -75,66 +142,142 @@ func checkLimits(stream string, events []eventstore.EventData) error {
 	return nil
 }
 
-// writer owns every write transaction. It blocks for one request, takes
-// whatever else is already queued (no artificial delay: under load the queue
-// fills while the previous commit fsyncs) and commits them together.
+// writerState is what the writer goroutine keeps between commits.
+type writerState struct {
+	batch []*request
+	// arena holds every key and value put in one transaction: bbolt
+	// references them until commit, so it is reused only after.
+	arena []byte
+	// scratch is for lookup keys and the canonical head, which nobody
+	// retains.
+	scratch []byte
+	hasher  hash.Hash
+	sum     [sha256.Size]byte
+
+	// expect is how many requests were in flight when the last commit
+	// ended: those it answered plus those queued meanwhile (see gather).
+	expect int
+	// lastCommit is how long the last commit took, which bounds how long
+	// gather waits for the expected requests.
+	lastCommit time.Duration
+	wait       *time.Timer
+}
+
+// maxGatherWait caps gather's timed wait whatever the last commit took, and
+// maxGatherYields its yields: under CPU load one yield can let many other
+// goroutines run first.
+const (
+	maxGatherWait   = time.Millisecond
+	maxGatherYields = 3
+)
+
+// writer owns every write transaction. It takes one request, gathers the
+// group that is on its way (see gather) and commits it in one transaction.
 func (s *Store) writer() {
 	defer close(s.writerDone)
-	var (
-		batch []*request
-		arena []byte
-	)
+	ws := &writerState{hasher: sha256.New(), wait: time.NewTimer(time.Hour)}
+	ws.wait.Stop()
 	for {
-		r, ok := <-s.reqs
-		if !ok {
-			return
-		}
-		batch = append(batch[:0], r)
-		n := len(r.events)
-		open := true
-	drain:
-		for n < s.maxBatch {
-			select {
-			case r, ok := <-s.reqs:
-				if !ok {
-					open = false
-					break drain
-				}
-				batch = append(batch, r)
-				n += len(r.events)
-			default:
-				break drain
+		open := s.gather(ws)
+		if len(ws.batch) > 0 {
+			start := time.Now()
+			s.commit(ws)
+			ws.lastCommit = time.Since(start)
+			ws.expect = len(ws.batch) + len(s.reqs)
+			if cap(ws.arena) > maxArenaKeep {
+				ws.arena = nil
 			}
+			clear(ws.batch)
 		}
-		arena = s.commit(batch, arena[:0])
-		if cap(arena) > maxArenaKeep {
-			arena = nil
-		}
-		clear(batch)
 		if !open {
 			return
 		}
 	}
 }
 
-// commit runs one transaction for the batch and answers every request. It
-// returns the arena for reuse: bbolt keeps references to keys and values only
-// until the transaction ends.
-func (s *Store) commit(batch []*request, arena []byte) []byte {
+// gather blocks for one request, then collects the group to commit with it,
+// and reports whether reqs is still open.
+//
+// Taking only what is already queued halves the events per fsync under
+// steady load: the callers answered by the last commit come straight back
+// with their next append, but the first of them to be scheduled wakes the
+// writer, which would commit a sliver of them alone while the rest queue for
+// the commit after; the two cohorts then alternate for good (measured with 64
+// writers: 32 events per commit instead of 64). So the writer expects as many
+// requests as were in flight when the last commit ended and waits for them:
+// first by yielding to the goroutines that are ready to run (which costs
+// nothing when there are none), then for at most an eighth of the last
+// commit's time. A caller who does not come back costs that wait once, after
+// which the expectation follows what arrived; a lone writer never waits.
+func (s *Store) gather(ws *writerState) (open bool) {
+	ws.batch = ws.batch[:0]
+	r, ok := <-s.reqs
+	if !ok {
+		return false
+	}
+	ws.batch = append(ws.batch, r)
+	n := len(r.events)
+	yields, timing := 0, false
+	defer func() {
+		if timing {
+			ws.wait.Stop()
+		}
+	}()
+	for n < s.maxBatch {
+		select {
+		case r, ok := <-s.reqs:
+			if !ok {
+				return false
+			}
+			ws.batch = append(ws.batch, r)
+			n += len(r.events)
+			continue
+		default:
+		}
+		if len(ws.batch) >= ws.expect {
+			return true
+		}
+		if yields < maxGatherYields {
+			yields++
+			runtime.Gosched()
+			continue
+		}
+		if !timing {
+			timing = true
+			ws.wait.Reset(min(max(ws.lastCommit/8, 20*time.Microsecond), maxGatherWait))
+		}
+		select {
+		case r, ok := <-s.reqs:
+			if !ok {
+				return false
+			}
+			ws.batch = append(ws.batch, r)
+			n += len(r.events)
+		case <-ws.wait.C:
+			return true
+		}
+	}
+	return true
+}
+
+// commit runs one transaction for ws.batch and answers every request.
+func (s *Store) commit(ws *writerState) {
+	batch := ws.batch
 	if err := s.failed(); err != nil {
 		for _, r := range batch {
 			r.res, r.err = eventstore.AppendResult{}, err
-			close(r.done)
+			r.done <- struct{}{}
 		}
-		return arena
+		return
 	}
 	var before, after headState
 	s.pending.reset()
+	ws.arena = ws.arena[:0]
 	// A fault on a damaged page fails the commit (and stops the store)
 	// instead of the process.
 	err := guard(s.path, func() error {
 		return s.db.Update(func(tx *bolt.Tx) error {
-			w, err := newTxWriter(tx, arena, view{s.index, s.pending})
+			w, err := newTxWriter(tx, ws, view{s.index, s.pending})
 			if err != nil {
 				return err
 			}
@@ -152,7 +295,6 @@ func (s *Store) commit(batch []*request, arena []byte) []byte {
 					return abort
 				}
 			}
-			arena = w.arena
 			if w.head.pos == before.pos {
 				return nil
 			}
@@ -176,32 +318,27 @@ func (s *Store) commit(batch []*request, arena []byte) []byte {
 		s.publish(after.pos)
 	}
 	for _, r := range batch {
-		close(r.done)
+		r.done <- struct{}{}
 	}
-	return arena
 }
 
 // txWriter applies requests inside one write transaction.
 type txWriter struct {
+	*writerState
 	events, index, meta *bolt.Bucket
 	view                view
 
 	head       headState
 	recordedAt time.Time
-	// arena holds every key and value put in this transaction: bbolt
-	// references them until commit, so they must not be reused before then.
-	arena []byte
-	// scratch is for lookup keys, which bbolt does not retain.
-	scratch []byte
 }
 
-func newTxWriter(tx *bolt.Tx, arena []byte, v view) (*txWriter, error) {
+func newTxWriter(tx *bolt.Tx, ws *writerState, v view) (*txWriter, error) {
 	w := &txWriter{
-		events: tx.Bucket(bucketEvents),
-		index:  tx.Bucket(bucketIndex),
-		meta:   tx.Bucket(bucketMeta),
-		view:   v,
-		arena:  arena,
+		writerState: ws,
+		events:      tx.Bucket(bucketEvents),
+		index:       tx.Bucket(bucketIndex),
+		meta:        tx.Bucket(bucketMeta),
+		view:        v,
 	}
 	if w.events == nil || w.index == nil || w.meta == nil {
 		return nil, fmt.Errorf("bucket missing")
@@ -257,13 +394,25 @@ func (w *txWriter) apply(r *request) (res eventstore.AppendResult, reqErr, abort
 			RecordedAt: w.recordedAt,
 			PrevHash:   w.head.hash,
 		}
-		rec.Hash = eventstore.ChainHash(rec.PrevHash, &rec)
+		// eventstore.ChainHash, from the tail the caller encoded.
+		tail := r.tail(i)
+		w.scratch = eventstore.AppendCanonicalHead(w.scratch[:0], &rec)
+		w.hasher.Reset()
+		// Not rec.PrevHash: a slice of rec given to the hasher would move
+		// rec to the heap, an allocation per event.
+		w.hasher.Write(w.head.hash[:])
+		w.hasher.Write(w.scratch)
+		w.hasher.Write(tail)
+		rec.Hash = [32]byte(w.hasher.Sum(w.sum[:0]))
 
 		a := len(w.arena)
 		w.arena = posKey(w.arena, rec.Position)
 		pk := w.take(a)
 		a = len(w.arena)
-		w.arena = appendRecord(w.arena, &rec)
+		w.arena = appendRecordHead(w.arena, &rec)
+		w.arena = append(w.arena, tail...)
+		w.arena = append(w.arena, rec.PrevHash[:]...)
+		w.arena = append(w.arena, rec.Hash[:]...)
 		val := w.take(a)
 		a = len(w.arena)
 		w.arena = appendIndexEntry(w.arena, rec.ID, r.stream)
