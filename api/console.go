@@ -61,10 +61,7 @@ func (c consoleReads) ChildTrust(ctx context.Context, actor app.Actor, asked dom
 
 // LastSeen is the users list's last_seen, when the read side keeps it.
 func (c consoleReads) LastSeen(ids []string) map[string]time.Time {
-	if ls, ok := c.s.read.(lastSeer); ok {
-		return ls.LastSeen(ids)
-	}
-	return nil
+	return c.s.app.Activity.LastSeen(ids)
 }
 
 func (c consoleReads) Poisoned(_ context.Context, actor app.Actor) ([]projections.Poisoned, error) {

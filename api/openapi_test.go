@@ -84,6 +84,7 @@ func newEnv(t *testing.T) *env {
 		_ = read.Close()
 	})
 	a.Reads = app.NewReads(read, nil)
+	a.Activity.Reads = read
 	srv, err := api.New(api.Config{App: a, Read: read, Registry: reg, Indicators: projections.NewIndicatorRegistry(read), Backup: store})
 	if err != nil {
 		t.Fatalf("api.New: %v", err)

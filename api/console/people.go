@@ -112,6 +112,10 @@ type usersView struct {
 type userRow struct {
 	app.UserView
 	LastSeen string
+	// ItemsThisWeek and ItemsRefused are the user's events and refused
+	// writes this ISO week; Refused is false when refusals are not kept.
+	ItemsThisWeek, ItemsRefused int
+	Refused                     bool
 }
 
 var allRoles = []string{domain.RoleMobilizer, domain.RoleCoordinator, domain.RoleAuditor, domain.RoleAdmin}
@@ -144,30 +148,36 @@ func (c *Console) users(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	data := &usersView{Admin: actor.Role == domain.RoleAdmin, Role: f.Role, Active: q.Get("active"), Roles: allRoles, Key: randomID()}
-	data.Users = c.userRows(list)
+	if data.Users, err = c.userRows(list); err != nil {
+		c.refuse(w, r, s, actor, err)
+		return
+	}
 	data.Next = next
 	v := c.view(r, "users", s, actor)
 	v.Data = data
 	c.render(w, r, http.StatusOK, v)
 }
 
-func (c *Console) userRows(list []app.UserView) []userRow {
+// userRows adds to each user the application's figures of their work,
+// the same that GET /v1/users answers.
+func (c *Console) userRows(list []app.UserView) ([]userRow, error) {
 	ids := make([]string, len(list))
 	for i, u := range list {
 		ids[i] = u.ID
 	}
-	var seen map[string]time.Time
-	if len(ids) > 0 {
-		seen = c.cfg.Ops.LastSeen(ids)
+	activity, err := c.cfg.App.Activity.Of(ids)
+	if err != nil {
+		return nil, err
 	}
 	rows := make([]userRow, len(list))
 	for i, u := range list {
-		rows[i] = userRow{UserView: u}
-		if t, ok := seen[u.ID]; ok {
-			rows[i].LastSeen = t.UTC().Format("2006-01-02 15:04") + " UTC"
+		a := activity[u.ID]
+		rows[i] = userRow{UserView: u, ItemsThisWeek: a.ItemsThisWeek, ItemsRefused: a.ItemsRefused, Refused: a.ItemsRefused >= 0}
+		if !a.LastSeen.IsZero() {
+			rows[i].LastSeen = a.LastSeen.UTC().Format("2006-01-02 15:04") + " UTC"
 		}
 	}
-	return rows
+	return rows, nil
 }
 
 // tokenView shows a token the one time it is shown, with a QR code: of the
