@@ -68,10 +68,6 @@ func (c consoleReads) Poisoned(_ context.Context, actor app.Actor) ([]projection
 	return c.s.poisoned(actor)
 }
 
-func (c consoleReads) Rebuild(ctx context.Context, actor app.Actor) (projections.RebuildReport, error) {
-	return c.s.rebuild(ctx, actor)
-}
-
 // AsOf is /v1/audit/as-of's answer for the actor's own area.
 func (c consoleReads) AsOf(ctx context.Context, actor app.Actor, at time.Time, basis string) (projections.AsOf, error) {
 	h := &auditRoutes{s: c.s, audit: c.s.app.Audit}

@@ -129,7 +129,6 @@ func New(cfg Config) (*Server, error) {
 type ReadModels interface {
 	TrustStats(f projections.Filter) (projections.TrustStats, uint64)
 	Poisoned() ([]projections.Poisoned, error)
-	Rebuild(ctx context.Context) (projections.RebuildReport, error)
 }
 
 // v1Routes mounts authenticated routes under /v1.

@@ -82,6 +82,9 @@ type Engine struct {
 	done      chan struct{}
 	closeOnce sync.Once
 	rebuildMu sync.Mutex
+	// rebuilding is the progress of the running (or last) rebuild, read
+	// lock-free by whoever shows it.
+	rebuilding rebuildCounters
 	// snapMu makes a snapshot (encode then write) one step with respect to
 	// a rebuild's switch: a snapshot of an old model must not land after
 	// the new one's.

@@ -84,6 +84,9 @@ type Application struct {
 	// Audit is the auditor's side: history, as-of views, verification and
 	// the record of exports.
 	Audit *Audit
+	// Rebuilds runs read-model rebuilds in the background for admins; set,
+	// as Reads is, by whoever runs the read models (NewRebuilds).
+	Rebuilds *Rebuilds
 	// Activity is each user's work as the users list shows it. Its Reads
 	// are set by whoever runs the read models, as Reads is.
 	Activity *Activity

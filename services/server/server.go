@@ -263,6 +263,7 @@ func Open(ctx context.Context, cfg Config, log *zap.Logger) (*Main, error) {
 	// console.
 	m.app.Reads = app.NewReads(m.read, cfg.Clock)
 	m.app.Activity.Reads = m.read
+	m.app.Rebuilds = app.NewRebuilds(m.read, cfg.Clock, log)
 	// Reads check place names against the same list as the writes.
 	m.app.Reads.ResolveNames = func(a domain.Area) (domain.Area, error) {
 		return m.app.Places.ResolveArea(a.District, a.Chiefdom)
