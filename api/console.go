@@ -17,12 +17,13 @@ import (
 // and /v1/stats answer alike for the same user.
 func (s *Server) mountConsole(r *mux.Router) error {
 	c, err := console.New(console.Config{
-		Auth:     s.app.Auth,
-		Reads:    consoleReads{s: s},
-		StatusOf: func(err error) int { return problemFor(err, "").Status },
-		Logger:   s.log.Named("console"),
-		App:      s.app,
-		Ops:      consoleReads{s: s},
+		Auth:          s.app.Auth,
+		SessionSecret: s.sessionSecret,
+		Reads:         consoleReads{s: s},
+		StatusOf:      func(err error) int { return problemFor(err, "").Status },
+		Logger:        s.log.Named("console"),
+		App:           s.app,
+		Ops:           consoleReads{s: s},
 		Meta: func(r *http.Request, actor app.Actor) app.Meta {
 			return app.Meta{Actor: actor, CorrelationID: correlationID(r), CausationID: requestID(r.Context())}
 		},

@@ -272,7 +272,7 @@ func Open(ctx context.Context, cfg Config, log *zap.Logger) (*Main, error) {
 	// scraped). They are area data, so they live on a registry of their own
 	// that only an authorised route serves, never on the open /metrics.
 	m.api, err = api.New(api.Config{App: m.app, Read: m.read, Logger: log, Registry: m.registry, Ready: m.ready,
-		Indicators: projections.NewIndicatorRegistry(m.read), Backup: backupper(store)})
+		Indicators: projections.NewIndicatorRegistry(m.read), Backup: backupper(store), SessionSecret: []byte(tokenSecret)})
 	if err != nil {
 		return nil, err
 	}
