@@ -211,7 +211,7 @@ var english = map[string]string{
 	"new_token":       "New token",
 	"new_token_for":   "New token for %s",
 	"no_users":        "No users match.",
-	"items_not_kept":  "Items recorded and refused per mobilizer this week are not shown yet: no read model keeps them.",
+	"items_help":      "Items this week: events the user recorded since Monday 00:00 UTC. Refused this week: their writes and synced items the server turned down (bad input, not allowed, not found, a conflict) since then; a refusal records nothing.",
 	"add_user":        "Add a user",
 	"add_user_button": "Add user",
 	"district":        "District",
