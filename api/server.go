@@ -10,6 +10,7 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"time"
 
@@ -115,6 +116,9 @@ func New(cfg Config) (*Server, error) {
 		s.mountStats(v1)
 	}
 	if s.read != nil {
+		if s.app.Rebuilds == nil {
+			return nil, errors.New("api: App.Rebuilds must be set when Read is (app.NewRebuilds over the read models)")
+		}
 		s.mountAdmin(v1)
 		// The web console at / and /assets/ (api/console).
 		if err := s.mountConsole(r); err != nil {

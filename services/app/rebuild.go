@@ -54,6 +54,10 @@ type Rebuilds struct {
 	engine RebuildEngine
 	clock  func() time.Time
 	log    *zap.Logger
+	// ctx ends with Close: a rebuild outlives the request that started it,
+	// not the server.
+	ctx    context.Context
+	cancel context.CancelFunc
 
 	mu       sync.Mutex
 	running  bool
@@ -71,7 +75,21 @@ func NewRebuilds(engine RebuildEngine, clock func() time.Time, log *zap.Logger) 
 	if log == nil {
 		log = zap.NewNop()
 	}
-	return &Rebuilds{engine: engine, clock: clock, log: log}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Rebuilds{engine: engine, clock: clock, log: log, ctx: ctx, cancel: cancel}
+}
+
+// Close stops a running rebuild and waits for it to end, before the read
+// models it writes to are closed. The read models it would have replaced
+// keep serving until then.
+func (b *Rebuilds) Close() {
+	b.cancel()
+	b.mu.Lock()
+	done := b.done
+	b.mu.Unlock()
+	if done != nil {
+		<-done
+	}
 }
 
 func requireRebuilder(actor Actor) error {
@@ -85,7 +103,7 @@ func (b *Rebuilds) Start(actor Actor) (st RebuildStatus, started bool, err error
 		return RebuildStatus{}, false, err
 	}
 	b.mu.Lock()
-	if !b.running {
+	if !b.running && b.ctx.Err() == nil {
 		b.running, b.report, b.err, b.done, started = true, nil, nil, make(chan struct{}), true
 		// Not the request's context: the rebuild outlives the request that
 		// started it.
@@ -97,13 +115,16 @@ func (b *Rebuilds) Start(actor Actor) (st RebuildStatus, started bool, err error
 }
 
 func (b *Rebuilds) run(done chan struct{}) {
-	rep, err := b.engine.Rebuild(context.Background())
+	rep, err := b.engine.Rebuild(b.ctx)
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.running, b.finished, b.err = false, b.clock(), err
-	if err == nil {
+	switch {
+	case err == nil:
 		b.report = &rep
-	} else {
+	case b.ctx.Err() != nil:
+		b.log.Info("read-model rebuild stopped: the server is shutting down")
+	default:
 		b.log.Error("read-model rebuild failed", zap.Error(err))
 	}
 	close(done)

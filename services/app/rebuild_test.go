@@ -19,10 +19,15 @@ type fakeRebuild struct {
 	progress projections.RebuildProgress
 }
 
-func (f *fakeRebuild) Rebuild(context.Context) (projections.RebuildReport, error) {
+func (f *fakeRebuild) Rebuild(ctx context.Context) (projections.RebuildReport, error) {
 	f.calls++
-	if err := <-f.release; err != nil {
-		return projections.RebuildReport{}, err
+	select {
+	case err := <-f.release:
+		if err != nil {
+			return projections.RebuildReport{}, err
+		}
+	case <-ctx.Done():
+		return projections.RebuildReport{}, ctx.Err()
 	}
 	return projections.RebuildReport{Events: 1000, Position: 1000}, nil
 }
@@ -83,6 +88,21 @@ func TestRebuilds(t *testing.T) {
 			}
 		})
 	}
+	t.Run("close_stops_a_running_rebuild", func(t *testing.T) {
+		f := &fakeRebuild{release: make(chan error)}
+		b := app.NewRebuilds(f, nil, nil)
+		if _, started, err := b.Start(admin); err != nil || !started {
+			t.Fatalf("start: %v %v", started, err)
+		}
+		b.Close() // returns once the rebuild has ended
+		st, err := b.Status(admin)
+		if err != nil || st.State != app.RebuildFailed || st.Error != context.Canceled.Error() {
+			t.Errorf("after Close: %+v %v; want failed: %v", st, err, context.Canceled)
+		}
+		if _, started, _ := b.Start(admin); started {
+			t.Error("a rebuild started after Close")
+		}
+	})
 	t.Run("only_an_admin", func(t *testing.T) {
 		b := app.NewRebuilds(&fakeRebuild{}, nil, nil)
 		coord := app.Actor{ID: "c1", Role: domain.RoleCoordinator}

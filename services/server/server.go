@@ -383,6 +383,9 @@ func (m *Main) Close() error {
 			errs = append(errs, err)
 		}
 	}
+	if m.app != nil && m.app.Rebuilds != nil {
+		m.app.Rebuilds.Close()
+	}
 	if m.read != nil {
 		errs = append(errs, m.read.Close())
 	}
