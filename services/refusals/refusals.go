@@ -1,14 +1,14 @@
 // Package refusals keeps the writes each user had refused, beside the event
 // log and never in it (a refused write changed nothing in the field): the
-// app.RefusalLog port, in a bbolt file of its own (Open) or in memory
-// (NewMemory, which a restart forgets).
+// app.RefusalLog port, in a bbolt file of its own in the server's data
+// directory. Every server has one, whatever its event store, so with
+// replicas on a shared store each counts the refusals it answered.
 package refusals
 
 import (
 	"context"
 	"encoding/binary"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/actionledger/actionledger/services/app"
@@ -92,41 +92,4 @@ func (b *Bolt) CountsSince(ids []string, since time.Time) (map[string]int, error
 		return nil
 	})
 	return out, err
-}
-
-// Memory is the refusal log in memory: for a server with nowhere of its own
-// to write, it counts what this process answered since it started.
-type Memory struct {
-	mu sync.Mutex
-	at map[string][]time.Time
-}
-
-var _ app.RefusalLog = (*Memory)(nil)
-
-// NewMemory returns an empty in-memory refusal log.
-func NewMemory() *Memory { return &Memory{at: map[string][]time.Time{}} }
-
-// Record implements app.RefusalLog.
-func (m *Memory) Record(_ context.Context, rs []app.Refusal) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for _, r := range rs {
-		m.at[r.UserID] = append(m.at[r.UserID], r.At)
-	}
-	return nil
-}
-
-// CountsSince implements app.RefusalLog.
-func (m *Memory) CountsSince(ids []string, since time.Time) (map[string]int, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	out := make(map[string]int, len(ids))
-	for _, id := range ids {
-		for _, t := range m.at[id] {
-			if !t.Before(since) {
-				out[id]++
-			}
-		}
-	}
-	return out, nil
 }

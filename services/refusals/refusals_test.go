@@ -10,8 +10,8 @@ import (
 	"github.com/actionledger/actionledger/services/refusals"
 )
 
-// Both adapters count a user's refusals from a time on; the file keeps them
-// across a reopen.
+// The log counts a user's refusals from a time on, and keeps them across a
+// reopen.
 func TestCountsSince(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "refusals.db")
 	b, err := refusals.Open(path)
@@ -26,14 +26,11 @@ func TestCountsSince(t *testing.T) {
 		{UserID: "mob-1", At: week.Add(50 * time.Hour), Status: 412},
 		{UserID: "mob-2", At: week.Add(time.Hour), Status: 403},
 	}
-	mem := refusals.NewMemory()
-	for _, l := range []app.RefusalLog{b, mem} {
-		if err := l.Record(context.Background(), rs[:2]); err != nil {
-			t.Fatal(err)
-		}
-		if err := l.Record(context.Background(), rs[2:]); err != nil {
-			t.Fatal(err)
-		}
+	if err := b.Record(context.Background(), rs[:2]); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Record(context.Background(), rs[2:]); err != nil {
+		t.Fatal(err)
 	}
 	if err := b.Close(); err != nil {
 		t.Fatal(err)
@@ -43,7 +40,7 @@ func TestCountsSince(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = reopened.Close() })
-	for name, l := range map[string]app.RefusalLog{"bolt_reopened": reopened, "memory": mem} {
+	for name, l := range map[string]app.RefusalLog{"reopened": reopened} {
 		for _, tc := range []struct {
 			name  string
 			since time.Time
