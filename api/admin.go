@@ -1,7 +1,6 @@
 package api
 
 import (
-	"context"
 	"net/http"
 
 	"github.com/actionledger/actionledger/domain"
@@ -12,6 +11,7 @@ import (
 func (s *Server) mountAdmin(v1 v1Routes) {
 	v1.handle(http.MethodGet, "/admin/poison", s.listPoison)
 	v1.handle(http.MethodPost, "/admin/projections/rebuild", s.rebuildProjections)
+	v1.handle(http.MethodGet, "/admin/projections/rebuild", s.rebuildStatus)
 }
 
 func requireAdmin(actor app.Actor) error {
@@ -29,15 +29,6 @@ func (s *Server) poisoned(actor app.Actor) ([]projections.Poisoned, error) {
 	return s.read.Poisoned()
 }
 
-// rebuild rebuilds the read models, for an admin: the route's and the
-// console's.
-func (s *Server) rebuild(ctx context.Context, actor app.Actor) (projections.RebuildReport, error) {
-	if err := requireAdmin(actor); err != nil {
-		return projections.RebuildReport{}, err
-	}
-	return s.read.Rebuild(ctx)
-}
-
 // listPoison shows the events read models skipped because they could not
 // apply them.
 func (s *Server) listPoison(w http.ResponseWriter, r *http.Request) {
@@ -53,12 +44,34 @@ func (s *Server) listPoison(w http.ResponseWriter, r *http.Request) {
 }
 
 // rebuildProjections rebuilds every read model from the first event while
-// the current ones keep serving, and answers when they have switched.
+// the current ones keep serving, and answers when they have switched. It
+// starts the rebuild the console starts (or joins the one running), so GET
+// on the same path follows its progress meanwhile.
 func (s *Server) rebuildProjections(w http.ResponseWriter, r *http.Request) {
-	rep, err := s.rebuild(r.Context(), actorFrom(r.Context()))
+	actor := actorFrom(r.Context())
+	if _, _, err := s.app.Rebuilds.Start(actor); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	st, err := s.app.Rebuilds.Wait(r.Context(), actor)
+	if err == nil && st.Report == nil {
+		err = domain.Errorf(domain.CodeInternal, "rebuild failed: %s", st.Error)
+	}
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, rep)
+	writeJSON(w, http.StatusOK, st.Report)
+}
+
+// rebuildStatus is the running rebuild's progress, or how the last one
+// ended: the same answer the console's operations page shows.
+func (s *Server) rebuildStatus(w http.ResponseWriter, r *http.Request) {
+	st, err := s.app.Rebuilds.Status(actorFrom(r.Context()))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusOK, st)
 }

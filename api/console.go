@@ -17,12 +17,13 @@ import (
 // and /v1/stats answer alike for the same user.
 func (s *Server) mountConsole(r *mux.Router) error {
 	c, err := console.New(console.Config{
-		Auth:     s.app.Auth,
-		Reads:    consoleReads{s: s},
-		StatusOf: func(err error) int { return problemFor(err, "").Status },
-		Logger:   s.log.Named("console"),
-		App:      s.app,
-		Ops:      consoleReads{s: s},
+		Auth:          s.app.Auth,
+		SessionSecret: s.sessionSecret,
+		Reads:         consoleReads{s: s},
+		StatusOf:      func(err error) int { return problemFor(err, "").Status },
+		Logger:        s.log.Named("console"),
+		App:           s.app,
+		Ops:           consoleReads{s: s},
 		Meta: func(r *http.Request, actor app.Actor) app.Meta {
 			return app.Meta{Actor: actor, CorrelationID: correlationID(r), CausationID: requestID(r.Context())}
 		},
@@ -61,18 +62,11 @@ func (c consoleReads) ChildTrust(ctx context.Context, actor app.Actor, asked dom
 
 // LastSeen is the users list's last_seen, when the read side keeps it.
 func (c consoleReads) LastSeen(ids []string) map[string]time.Time {
-	if ls, ok := c.s.read.(lastSeer); ok {
-		return ls.LastSeen(ids)
-	}
-	return nil
+	return c.s.app.Activity.LastSeen(ids)
 }
 
 func (c consoleReads) Poisoned(_ context.Context, actor app.Actor) ([]projections.Poisoned, error) {
 	return c.s.poisoned(actor)
-}
-
-func (c consoleReads) Rebuild(ctx context.Context, actor app.Actor) (projections.RebuildReport, error) {
-	return c.s.rebuild(ctx, actor)
 }
 
 // AsOf is /v1/audit/as-of's answer for the actor's own area.

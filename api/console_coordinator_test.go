@@ -405,6 +405,9 @@ func TestConsoleCoordinatorPages(t *testing.T) {
 
 	t.Run("a change since the page was drawn is shown, not lost", func(t *testing.T) {
 		p := chiefdom.get(apPath)
+		if !strings.Contains(p.body, `id="act-drop"`) || strings.Contains(p.body, `id="act-reopen"`) {
+			t.Errorf("the %s action point's page should offer Drop and not Reopen:\n%s", apStatus, p.body)
+		}
 		rev := revRE.FindStringSubmatch(p.body)[1]
 		// Someone drops it through the JSON API meanwhile.
 		st, _, _ := d.api(t, http.MethodPost, "/v1/action-points/"+apID+"/drop", d.tokens["coordinator"], map[string]any{"reason": "duplicate"}, nil)
@@ -420,6 +423,22 @@ func TestConsoleCoordinatorPages(t *testing.T) {
 		r = chiefdom.post(apPath+"/act", url.Values{"csrf": {chiefdom.csrf}, "action": {"drop"}, "revision": {cur}, "reason": {"again"}})
 		if r.status != http.StatusConflict || !strings.Contains(r.body, "does not allow that") {
 			t.Errorf("dropping a dropped action point: %d\n%s", r.status, r.body)
+		}
+		// The dropped action point's page offers only what its lifecycle and
+		// a coordinator's role allow: reopen, never drop (or start, which is
+		// the mobilizer's).
+		for name, body := range map[string]string{"refusal page": r.body, "case page": chiefdom.get(apPath).body} {
+			if !strings.Contains(body, `id="act-reopen"`) {
+				t.Errorf("%s of a dropped action point offers no Reopen:\n%s", name, body)
+			}
+			for _, step := range []string{"drop", "start", "achieve"} {
+				if strings.Contains(body, `id="act-`+step+`"`) {
+					t.Errorf("%s of a dropped action point offers %s:\n%s", name, step, body)
+				}
+			}
+		}
+		if w := chiefdom.get("/work?status=dropped"); strings.Contains(w.body, `name="action" value="drop"`) || !strings.Contains(w.body, `name="action" value="reopen"`) {
+			t.Errorf("the dropped work list offers drop, or no reopen:\n%s", w.body)
 		}
 		// And reopening it works, through the same handler the API uses.
 		r = chiefdom.post(apPath+"/act", url.Values{"csrf": {chiefdom.csrf}, "action": {"reopen"}, "revision": {cur}, "reason": {"still needed"}})

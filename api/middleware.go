@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/actionledger/actionledger/domain"
@@ -29,7 +30,44 @@ const (
 	// keyTokenHash carries the hash of the token a request signed in with,
 	// so that each item of a sync batch can ask whether it still works.
 	keyTokenHash
+	// keyRefusals collects a sync batch's refused items, kept in one write
+	// when the batch ends.
+	keyRefusals
 )
+
+// refusalSink gathers refused writes to keep them together.
+type refusalSink struct {
+	mu sync.Mutex
+	rs []app.Refusal
+}
+
+// noteRefusal keeps a refused write of actor: into the batch's sink when the
+// request is an item of one, else at once. A refusal not kept is logged and
+// the request's answer stands (it was sent already).
+func (s *Server) noteRefusal(r *http.Request, actor app.Actor, status int) {
+	if actor.ID == "" || actor.Role == domain.RoleAdmin || !app.IsRefusal(status) {
+		return
+	}
+	switch r.Method {
+	case http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete:
+	default:
+		return
+	}
+	ref := app.Refusal{UserID: actor.ID, At: s.app.Activity.Clock().UTC(), Status: status}
+	if sink, ok := r.Context().Value(keyRefusals).(*refusalSink); ok {
+		sink.mu.Lock()
+		sink.rs = append(sink.rs, ref)
+		sink.mu.Unlock()
+		return
+	}
+	s.keepRefusals(r.Context(), []app.Refusal{ref})
+}
+
+func (s *Server) keepRefusals(ctx context.Context, rs []app.Refusal) {
+	if err := s.app.Activity.RecordRefusals(context.WithoutCancel(ctx), rs); err != nil {
+		s.log.Error("keeping refused writes failed", zap.Int("refusals", len(rs)), zap.Error(err))
+	}
+}
 
 type httpMetrics struct {
 	duration *prometheus.HistogramVec
@@ -119,6 +157,13 @@ func (s *Server) instrument(next http.Handler) http.Handler {
 				fields = append(fields, zap.String("actor_id", slot.ID), zap.String("actor_role", slot.Role))
 			}
 			s.log.Info("http request", fields...)
+			actor := *slot
+			if trusted, ok := r.Context().Value(keyTrustedActor).(app.Actor); ok && actor.ID == "" {
+				// A sync item the router turned away before authenticating
+				// it (no such route) is still its sender's refused item.
+				actor = trusted
+			}
+			s.noteRefusal(r, actor, rec.status)
 		}()
 		next.ServeHTTP(rec, r)
 	})

@@ -52,7 +52,9 @@ type env struct {
 
 // newEnv boots the real application on an embedded store in a temporary
 // directory, behind the real HTTP server.
-func newEnv(t *testing.T) *env {
+// newEnv starts the API on a fresh store; setup, when given, may change the
+// application before the server is built (a test's own rebuild engine).
+func newEnv(t *testing.T, setup ...func(*app.Application, *projections.Engine)) *env {
 	t.Helper()
 	store, err := boltstore.Open(filepath.Join(t.TempDir(), "events.db"), boltstore.Options{})
 	if err != nil {
@@ -84,6 +86,11 @@ func newEnv(t *testing.T) *env {
 		_ = read.Close()
 	})
 	a.Reads = app.NewReads(read, nil)
+	a.Activity.Reads = read
+	a.Rebuilds = app.NewRebuilds(read, nil, nil)
+	for _, f := range setup {
+		f(a, read)
+	}
 	srv, err := api.New(api.Config{App: a, Read: read, Registry: reg, Indicators: projections.NewIndicatorRegistry(read), Backup: store})
 	if err != nil {
 		t.Fatalf("api.New: %v", err)

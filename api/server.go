@@ -10,6 +10,7 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"time"
 
@@ -42,6 +43,9 @@ type Config struct {
 	Backup eventstore.Backupper
 	// SyncDeadline bounds one /v1/sync batch; zero is DefaultSyncDeadline.
 	SyncDeadline time.Duration
+	// SessionSecret signs the web console's session cookies: the token
+	// secret, which replicas share. Nil: a random key of this process.
+	SessionSecret []byte
 }
 
 // Server is the HTTP handler of actionledger.
@@ -53,7 +57,8 @@ type Server struct {
 	router  *mux.Router
 	metrics *httpMetrics
 	// syncDeadline bounds one sync batch, all items together.
-	syncDeadline time.Duration
+	syncDeadline  time.Duration
+	sessionSecret []byte
 }
 
 // New returns the server with every route mounted.
@@ -74,7 +79,8 @@ func New(cfg Config) (*Server, error) {
 	if cfg.SyncDeadline <= 0 {
 		cfg.SyncDeadline = DefaultSyncDeadline
 	}
-	s := &Server{app: cfg.App, read: cfg.Read, ready: cfg.Ready, log: cfg.Logger, router: mux.NewRouter(), metrics: m, syncDeadline: cfg.SyncDeadline}
+	s := &Server{app: cfg.App, read: cfg.Read, ready: cfg.Ready, log: cfg.Logger, router: mux.NewRouter(), metrics: m, syncDeadline: cfg.SyncDeadline,
+		sessionSecret: cfg.SessionSecret}
 	r := s.router
 	notFound := s.instrument(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, errorf(codeRouteNotFound, "no route %s %s", r.Method, r.URL.Path))
@@ -110,6 +116,9 @@ func New(cfg Config) (*Server, error) {
 		s.mountStats(v1)
 	}
 	if s.read != nil {
+		if s.app.Rebuilds == nil {
+			return nil, errors.New("api: App.Rebuilds must be set when Read is (app.NewRebuilds over the read models)")
+		}
 		s.mountAdmin(v1)
 		// The web console at / and /assets/ (api/console).
 		if err := s.mountConsole(r); err != nil {
@@ -129,7 +138,6 @@ func New(cfg Config) (*Server, error) {
 type ReadModels interface {
 	TrustStats(f projections.Filter) (projections.TrustStats, uint64)
 	Poisoned() ([]projections.Poisoned, error)
-	Rebuild(ctx context.Context) (projections.RebuildReport, error)
 }
 
 // v1Routes mounts authenticated routes under /v1.

@@ -133,6 +133,10 @@ func (s *Server) sync(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	defer context.AfterFunc(r.Context(), cancel)()
+	// The batch's refused items are kept in one write at its end.
+	refusals := &refusalSink{}
+	ctx = context.WithValue(ctx, keyRefusals, refusals)
+	defer func() { s.keepRefusals(ctx, refusals.rs) }()
 
 	outerID := requestID(r.Context())
 	corr := correlationID(r)
@@ -150,6 +154,8 @@ func (s *Server) sync(w http.ResponseWriter, r *http.Request) {
 			// the batch's answer as large as the reads asked for.
 			out = syncProblem(it, domain.FieldError("items["+strconv.Itoa(i)+"].method",
 				"is %s; a sync batch replays writes (POST) only: read with the route itself", it.Method))
+			// Never dispatched, so no route kept it: the batch does.
+			refusals.rs = append(refusals.rs, app.Refusal{UserID: actorFrom(r.Context()).ID, At: s.app.Activity.Clock().UTC(), Status: out.Status})
 		case time.Now().After(deadline):
 			out = syncProblem(it, domain.Errorf(codeSyncNotRun, "not run: the batch reached its %s deadline; send this item again", s.syncDeadline))
 		case answered > maxSyncAnswer:

@@ -114,11 +114,11 @@ type userItem struct {
 	// LastSeen is when the log last recorded an event the user wrote;
 	// absent for a user who never wrote one.
 	LastSeen *time.Time `json:"last_seen,omitempty"`
-}
-
-// lastSeer is what the read side offers for last_seen, when it does.
-type lastSeer interface {
-	LastSeen(ids []string) map[string]time.Time
+	// ItemsThisWeek is how many events the user wrote this ISO week (UTC).
+	ItemsThisWeek int `json:"items_this_week"`
+	// ItemsRefused is how many of the user's writes were refused this ISO
+	// week; absent when the server keeps no refusals.
+	ItemsRefused *int `json:"items_refused,omitempty"`
 }
 
 // listUsers is the admin's user list and a coordinator's list of the
@@ -163,13 +163,14 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	var seen map[string]time.Time
-	if ls, ok := s.read.(lastSeer); ok && len(users) > 0 {
-		ids := make([]string, len(users))
-		for i, u := range users {
-			ids[i] = u.ID
-		}
-		seen = ls.LastSeen(ids)
+	ids := make([]string, len(users))
+	for i, u := range users {
+		ids[i] = u.ID
+	}
+	activity, err := s.app.Activity.Of(ids)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
 	}
 	items := make([]userItem, len(users))
 	for i, u := range users {
@@ -180,9 +181,14 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) {
 			t := u.DeactivatedAt.UTC()
 			it.DeactivatedAt = &t
 		}
-		if t, ok := seen[u.ID]; ok {
+		act := activity[u.ID]
+		if t := act.LastSeen; !t.IsZero() {
 			t = t.UTC()
 			it.LastSeen = &t
+		}
+		it.ItemsThisWeek = act.ItemsThisWeek
+		if n := act.ItemsRefused; n >= 0 {
+			it.ItemsRefused = &n
 		}
 		items[i] = it
 	}

@@ -79,7 +79,7 @@ func (a *ActionPoint) Raise(cmd RaiseActionPoint, community *Community) error {
 
 // Start begins work on an open action point.
 func (a *ActionPoint) Start(note string) error {
-	if err := a.allow("start", StatusOpen); err != nil {
+	if err := a.allow(StepStart); err != nil {
 		return err
 	}
 	n, err := text("note", note, false, maxText)
@@ -92,7 +92,7 @@ func (a *ActionPoint) Start(note string) error {
 
 // NoteProgress adds a progress note to an action point that is not final.
 func (a *ActionPoint) NoteProgress(note string) error {
-	if err := a.allow("note progress on", StatusOpen, StatusInProgress); err != nil {
+	if err := a.allow(StepNoteProgress); err != nil {
 		return err
 	}
 	n, err := text("note", note, true, maxText)
@@ -105,7 +105,7 @@ func (a *ActionPoint) NoteProgress(note string) error {
 
 // Achieve marks an action point in progress as achieved.
 func (a *ActionPoint) Achieve(evidence string) error {
-	if err := a.allow("achieve", StatusInProgress); err != nil {
+	if err := a.allow(StepAchieve); err != nil {
 		return err
 	}
 	ev, err := text("evidence", evidence, false, maxText)
@@ -118,7 +118,7 @@ func (a *ActionPoint) Achieve(evidence string) error {
 
 // Drop abandons an action point that is not final; the reason is required.
 func (a *ActionPoint) Drop(reason string) error {
-	if err := a.allow("drop", StatusOpen, StatusInProgress); err != nil {
+	if err := a.allow(StepDrop); err != nil {
 		return err
 	}
 	r, err := text("reason", reason, true, maxText)
@@ -131,7 +131,7 @@ func (a *ActionPoint) Drop(reason string) error {
 
 // Reopen brings an achieved or dropped action point back in progress.
 func (a *ActionPoint) Reopen(reason string) error {
-	if err := a.allow("reopen", StatusAchieved, StatusDropped); err != nil {
+	if err := a.allow(StepReopen); err != nil {
 		return err
 	}
 	r, err := text("reason", reason, true, maxText)
@@ -142,16 +142,13 @@ func (a *ActionPoint) Reopen(reason string) error {
 	return nil
 }
 
-func (a *ActionPoint) allow(action string, from ...string) error {
+// allow refuses step unless the action point exists and its lifecycle table
+// allows step from its status.
+func (a *ActionPoint) allow(step string) error {
 	if !a.Exists() {
 		return Errorf(CodeNotFound, "action point not found")
 	}
-	for _, s := range from {
-		if a.status == s {
-			return nil
-		}
-	}
-	return &TransitionError{Aggregate: "action point", Action: action, From: a.status, Allowed: from}
+	return actionPointLifecycle.check(a.status, step)
 }
 
 func (a *ActionPoint) apply(e Event) bool {

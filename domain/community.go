@@ -66,11 +66,8 @@ func (c *Community) Register(cmd RegisterCommunity) error {
 
 // Trigger records the triggering session; a community is triggered once.
 func (c *Community) Trigger(attendance int) error {
-	if err := c.mustExist(); err != nil {
+	if err := c.allow(StepTrigger); err != nil {
 		return err
-	}
-	if c.status != StatusRegistered {
-		return &TransitionError{Aggregate: "community", Action: "trigger", From: c.status, Allowed: []string{StatusRegistered}}
 	}
 	if attendance < 0 || attendance > 100_000 {
 		return FieldError("attendance", "must be between 0 and 100000")
@@ -88,11 +85,8 @@ type RecordVisit struct {
 
 // RecordVisit records a visit; visits follow the triggering session.
 func (c *Community) RecordVisit(cmd RecordVisit) error {
-	if err := c.mustExist(); err != nil {
+	if err := c.allow(StepRecordVisit); err != nil {
 		return err
-	}
-	if c.status == StatusRegistered {
-		return &TransitionError{Aggregate: "community", Action: "record a visit for", From: c.status, Allowed: []string{StatusTriggered, StatusUnderFollowUp}}
 	}
 	kind, err := VisitKinds.parse("kind", cmd.Kind, true)
 	if err != nil {
@@ -109,11 +103,11 @@ func (c *Community) RecordVisit(cmd RecordVisit) error {
 	return nil
 }
 
-func (c *Community) mustExist() error {
+func (c *Community) allow(step string) error {
 	if !c.Exists() {
 		return Errorf(CodeNotFound, "community not found")
 	}
-	return nil
+	return communityLifecycle.check(c.status, step)
 }
 
 func (c *Community) apply(e Event) bool {

@@ -88,7 +88,7 @@ func (f *FeedbackItem) Receive(cmd ReceiveFeedback, community *Community) error 
 
 // Refer passes received feedback to whoever can answer it.
 func (f *FeedbackItem) Refer(to string) error {
-	if err := f.allow("refer", StatusReceived); err != nil {
+	if err := f.allow(StepRefer); err != nil {
 		return err
 	}
 	who, err := text("to", to, true, maxName)
@@ -101,7 +101,7 @@ func (f *FeedbackItem) Refer(to string) error {
 
 // Answer records the response to referred feedback.
 func (f *FeedbackItem) Answer(response string) error {
-	if err := f.allow("answer", StatusReferred); err != nil {
+	if err := f.allow(StepAnswer); err != nil {
 		return err
 	}
 	resp, err := text("response", response, true, maxText)
@@ -115,7 +115,7 @@ func (f *FeedbackItem) Answer(response string) error {
 // CloseLoop records that the answer was taken back to the community and
 // whether it was satisfied.
 func (f *FeedbackItem) CloseLoop(communicatedAt time.Time, satisfied bool) error {
-	if err := f.allow("close the loop of", StatusAnswered); err != nil {
+	if err := f.allow(StepCloseLoop); err != nil {
 		return err
 	}
 	if err := validTime("communicated_at", communicatedAt, true); err != nil {
@@ -128,16 +128,11 @@ func (f *FeedbackItem) CloseLoop(communicatedAt time.Time, satisfied bool) error
 	return nil
 }
 
-func (f *FeedbackItem) allow(action string, from ...string) error {
+func (f *FeedbackItem) allow(step string) error {
 	if !f.Exists() {
 		return Errorf(CodeNotFound, "feedback item not found")
 	}
-	for _, s := range from {
-		if f.status == s {
-			return nil
-		}
-	}
-	return &TransitionError{Aggregate: "feedback item", Action: action, From: f.status, Allowed: from}
+	return feedbackLifecycle.check(f.status, step)
 }
 
 func (f *FeedbackItem) apply(e Event) bool {

@@ -104,7 +104,7 @@ func validatePersonRef(ref string) error {
 
 // Acknowledge records that the response took the referral on.
 func (r *Referral) Acknowledge() error {
-	if err := r.allow("acknowledge", StatusRaised); err != nil {
+	if err := r.allow(StepAcknowledge); err != nil {
 		return err
 	}
 	record(&r.root, &ReferralAcknowledged{}, r.apply)
@@ -113,7 +113,7 @@ func (r *Referral) Acknowledge() error {
 
 // Complete records the response's arrival and the outcome.
 func (r *Referral) Complete(arrivedAt time.Time, outcome string) error {
-	if err := r.allow("complete", StatusAcknowledged); err != nil {
+	if err := r.allow(StepComplete); err != nil {
 		return err
 	}
 	if err := validTime("arrived_at", arrivedAt, true); err != nil {
@@ -134,7 +134,7 @@ func (r *Referral) Complete(arrivedAt time.Time, outcome string) error {
 
 // Close closes a completed referral.
 func (r *Referral) Close() error {
-	if err := r.allow("close", StatusCompleted); err != nil {
+	if err := r.allow(StepClose); err != nil {
 		return err
 	}
 	record(&r.root, &ReferralClosed{}, r.apply)
@@ -143,7 +143,7 @@ func (r *Referral) Close() error {
 
 // Cancel withdraws a referral that has not been completed.
 func (r *Referral) Cancel(reason string) error {
-	if err := r.allow("cancel", StatusRaised, StatusAcknowledged); err != nil {
+	if err := r.allow(StepCancel); err != nil {
 		return err
 	}
 	why, err := text("reason", reason, true, maxText)
@@ -154,16 +154,11 @@ func (r *Referral) Cancel(reason string) error {
 	return nil
 }
 
-func (r *Referral) allow(action string, from ...string) error {
+func (r *Referral) allow(step string) error {
 	if !r.Exists() {
 		return Errorf(CodeNotFound, "referral not found")
 	}
-	for _, s := range from {
-		if r.status == s {
-			return nil
-		}
-	}
-	return &TransitionError{Aggregate: "referral", Action: action, From: r.status, Allowed: from}
+	return referralLifecycle.check(r.status, step)
 }
 
 func (r *Referral) apply(e Event) bool {

@@ -23,6 +23,11 @@ type lifecycle[A changes] struct {
 	load     func([]domain.Event) (A, error)
 	status   func(A) string
 	revision func(A) uint64 // View().Revision
+	// steps is the domain's query of the steps a status allows, and step
+	// names each action's step in it: the matrix checks that the query
+	// offers exactly the actions the commands accept.
+	steps func(status string) []string
+	step  map[string]string
 }
 
 // path reaches a status through public commands.
@@ -52,6 +57,11 @@ func (l lifecycle[A]) check(t *testing.T) {
 	for _, s := range l.statuses {
 		if !reached[s] {
 			t.Fatalf("no path reaches status %q: its row of the matrix would be missing", s)
+		}
+	}
+	for _, a := range l.actions {
+		if l.step[a.name] == "" {
+			t.Fatalf("action %q has no step name", a.name)
 		}
 	}
 	for name, edges := range l.allowed {
@@ -112,6 +122,9 @@ func (l lifecycle[A]) run(t *testing.T) int {
 				}
 				cells++
 				t.Run(fmt.Sprintf("%s/%s/%s/%s", p.name, act.name, verdict, mode), func(t *testing.T) {
+					if offered := slices.Contains(l.steps(p.status), l.step[act.name]); offered != allowed {
+						t.Errorf("steps(%q) = %v: offers %s = %v; the command is allowed = %v", p.status, l.steps(p.status), l.step[act.name], offered, allowed)
+					}
 					a := l.build(t, p, replayed)
 					before, rev := len(a.Changes()), l.revision(a)
 					err := act.do(a)
@@ -219,6 +232,9 @@ func TestActionPointTransitions(t *testing.T) {
 		load:     domain.LoadActionPoint,
 		status:   func(a *domain.ActionPoint) string { return a.View().Status },
 		revision: func(a *domain.ActionPoint) uint64 { return a.View().Revision },
+		steps:    domain.ActionPointSteps,
+		step: map[string]string{"start": domain.StepStart, "progress": domain.StepNoteProgress, "achieve": domain.StepAchieve,
+			"drop": domain.StepDrop, "reopen": domain.StepReopen},
 	}
 	for i := range l.paths {
 		l.paths[i].steps = append([]func(*domain.ActionPoint) error{raise}, l.paths[i].steps...)
@@ -264,6 +280,9 @@ func TestReferralTransitions(t *testing.T) {
 		load:     domain.LoadReferral,
 		status:   func(r *domain.Referral) string { return r.View().Status },
 		revision: func(r *domain.Referral) uint64 { return r.View().Revision },
+		steps:    domain.ReferralSteps,
+		step: map[string]string{"acknowledge": domain.StepAcknowledge, "complete": domain.StepComplete,
+			"close": domain.StepClose, "cancel": domain.StepCancel},
 	}
 	for i := range l.paths {
 		l.paths[i].steps = append([]func(*domain.Referral) error{raise}, l.paths[i].steps...)
@@ -303,6 +322,8 @@ func TestFeedbackTransitions(t *testing.T) {
 		load:     domain.LoadFeedbackItem,
 		status:   func(f *domain.FeedbackItem) string { return f.View().Status },
 		revision: func(f *domain.FeedbackItem) uint64 { return f.View().Revision },
+		steps:    domain.FeedbackSteps,
+		step:     map[string]string{"refer": domain.StepRefer, "answer": domain.StepAnswer, "close-loop": domain.StepCloseLoop},
 	}
 	for i := range l.paths {
 		l.paths[i].steps = append([]func(*domain.FeedbackItem) error{receive}, l.paths[i].steps...)
@@ -339,6 +360,8 @@ func TestCommunityTransitions(t *testing.T) {
 		load:     domain.LoadCommunity,
 		status:   func(c *domain.Community) string { return c.View().Status },
 		revision: func(c *domain.Community) uint64 { return c.View().Revision },
+		steps:    domain.CommunitySteps,
+		step:     map[string]string{"trigger": domain.StepTrigger, "visit": domain.StepRecordVisit},
 	}
 	for i := range l.paths {
 		l.paths[i].steps = append([]func(*domain.Community) error{register}, l.paths[i].steps...)
@@ -454,6 +477,44 @@ func TestTransitionErrorMessage(t *testing.T) {
 			}
 			if got := de.Error(); got != tc.want {
 				t.Errorf("as *domain.Error, Error() = %q; want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// The steps each status allows, as a page offers them: written out from
+// PRODUCT.md for every status of every aggregate, in the order the lifecycle
+// lists them. An unknown or empty status allows nothing.
+func TestLifecycleSteps(t *testing.T) {
+	cases := []struct {
+		name   string
+		steps  func(string) []string
+		status string
+		want   []string
+	}{
+		{"community/registered", domain.CommunitySteps, "registered", []string{"trigger"}},
+		{"community/triggered", domain.CommunitySteps, "triggered", []string{"record_visit"}},
+		{"community/under_follow_up", domain.CommunitySteps, "under_follow_up", []string{"record_visit"}},
+		{"community/unknown", domain.CommunitySteps, "dropped", nil},
+		{"action_point/open", domain.ActionPointSteps, "open", []string{"start", "note_progress", "drop"}},
+		{"action_point/in_progress", domain.ActionPointSteps, "in_progress", []string{"note_progress", "achieve", "drop"}},
+		{"action_point/achieved", domain.ActionPointSteps, "achieved", []string{"reopen"}},
+		{"action_point/dropped", domain.ActionPointSteps, "dropped", []string{"reopen"}},
+		{"action_point/empty", domain.ActionPointSteps, "", nil},
+		{"referral/raised", domain.ReferralSteps, "raised", []string{"acknowledge", "cancel"}},
+		{"referral/acknowledged", domain.ReferralSteps, "acknowledged", []string{"complete", "cancel"}},
+		{"referral/completed", domain.ReferralSteps, "completed", []string{"close"}},
+		{"referral/closed", domain.ReferralSteps, "closed", nil},
+		{"referral/cancelled", domain.ReferralSteps, "cancelled", nil},
+		{"feedback/received", domain.FeedbackSteps, "received", []string{"refer"}},
+		{"feedback/referred", domain.FeedbackSteps, "referred", []string{"answer"}},
+		{"feedback/answered", domain.FeedbackSteps, "answered", []string{"close_loop"}},
+		{"feedback/loop_closed", domain.FeedbackSteps, "loop_closed", nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := tc.steps(tc.status); !slices.Equal(got, tc.want) {
+				t.Errorf("steps(%q) = %v; want %v", tc.status, got, tc.want)
 			}
 		})
 	}

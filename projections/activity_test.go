@@ -55,3 +55,55 @@ func TestActivityLastSeen(t *testing.T) {
 		})
 	}
 }
+
+// Items this week: each actor's events by the ISO week (UTC) they were
+// recorded in, kept across a snapshot. Sunday night and Monday morning are
+// different weeks; the year turns by the ISO calendar, not January 1st.
+func TestActivityEventsInWeek(t *testing.T) {
+	sun := time.Date(2026, 12, 6, 23, 30, 0, 0, time.UTC) // Sunday, ISO week 49
+	mon := sun.Add(time.Hour)                             // Monday 00:30, week 50
+	m := projections.NewActivity()
+	for i, ev := range []projections.Event{
+		{ActorID: "mob-1", RecordedAt: sun},
+		{ActorID: "mob-1", RecordedAt: sun.Add(-48 * time.Hour)},
+		{ActorID: "mob-1", RecordedAt: mon},
+		{ActorID: "mob-2", RecordedAt: mon.In(time.FixedZone("WAT", 3600))},
+		{ActorID: "mob-3", RecordedAt: time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)}, // ISO 2026-W01
+		{ActorID: "", RecordedAt: mon},
+	} {
+		ev.Position = uint64(i + 1)
+		if err := m.Apply(&ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, err := m.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	restored := projections.NewActivity()
+	if err := restored.UnmarshalBinary(b); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		id   string
+		at   time.Time
+		want int
+	}{
+		{"two_in_the_week_ending_sunday", "mob-1", sun, 2},
+		{"one_in_the_week_starting_monday", "mob-1", mon.Add(72 * time.Hour), 1},
+		{"offset_time_counts_in_its_utc_week", "mob-2", mon, 1},
+		{"nothing_the_week_before", "mob-2", sun, 0},
+		{"iso_week_one_spans_new_year", "mob-3", time.Date(2025, 12, 29, 0, 0, 0, 0, time.UTC), 1},
+		{"no_actor_counts_for_nobody", "", mon, 0},
+		{"unknown_actor", "mob-9", mon, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for name, a := range map[string]*projections.Activity{"live": m, "restored": restored} {
+				if got := a.InWeek(tc.id, tc.at); got != tc.want {
+					t.Errorf("%s: InWeek(%q, %v) = %d; want %d", name, tc.id, tc.at, got, tc.want)
+				}
+			}
+		})
+	}
+}

@@ -32,8 +32,9 @@ const (
 // of another version is discarded and rebuilt from the log. 3: records keep
 // the log position and occurred_at of every event folded into them (as-of
 // from the live models), and the as-of clock is saved with them. 4: every
-// stored value ends with its CRC-32C (seal).
-const stateVersion = 4
+// stored value ends with its CRC-32C (seal). 5: activity keeps per-week
+// counts of each actor's events.
+const stateVersion = 5
 
 // Config wires an Engine.
 type Config struct {
@@ -81,6 +82,9 @@ type Engine struct {
 	done      chan struct{}
 	closeOnce sync.Once
 	rebuildMu sync.Mutex
+	// rebuilding is the progress of the running (or last) rebuild, read
+	// lock-free by whoever shows it.
+	rebuilding rebuildCounters
 	// snapMu makes a snapshot (encode then write) one step with respect to
 	// a rebuild's switch: a snapshot of an old model must not land after
 	// the new one's.

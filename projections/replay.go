@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"runtime"
+	"sync/atomic"
 	"time"
 
 	"github.com/actionledger/actionledger/services/eventstore"
@@ -153,6 +154,37 @@ type RebuildReport struct {
 	PerSec   float64       `json:"events_per_second"`
 }
 
+// rebuildCounters are a rebuild's progress, updated as it replays.
+type rebuildCounters struct {
+	running  atomic.Bool
+	replayed atomic.Uint64
+	head     atomic.Uint64
+	started  atomic.Int64 // UnixNano
+}
+
+// RebuildProgress is how far the running rebuild has got (or the last one
+// got, when Running is false).
+type RebuildProgress struct {
+	Running bool
+	// Replayed is the position of the last event replayed so far.
+	Replayed uint64
+	// Head is the log's head when the rebuild started: where its replay
+	// stops (the switch then catches up what came since).
+	Head uint64
+	// Started is when the rebuild began (zero: none ever ran).
+	Started time.Time
+}
+
+// RebuildProgress reports the running rebuild's progress, or the last
+// one's.
+func (e *Engine) RebuildProgress() RebuildProgress {
+	p := RebuildProgress{Running: e.rebuilding.running.Load(), Replayed: e.rebuilding.replayed.Load(), Head: e.rebuilding.head.Load()}
+	if ns := e.rebuilding.started.Load(); ns != 0 {
+		p.Started = time.Unix(0, ns)
+	}
+	return p
+}
+
 // Rebuild builds every model afresh from the first event while the current
 // ones keep answering, then switches each over once it has caught up, and
 // saves them. The poison queue starts over with it: events that still
@@ -161,6 +193,15 @@ func (e *Engine) Rebuild(ctx context.Context) (RebuildReport, error) {
 	e.rebuildMu.Lock()
 	defer e.rebuildMu.Unlock()
 	start := time.Now()
+	head, err := e.cfg.Store.Head(ctx)
+	if err != nil {
+		return RebuildReport{}, err
+	}
+	e.rebuilding.replayed.Store(0)
+	e.rebuilding.head.Store(head)
+	e.rebuilding.started.Store(start.UnixNano())
+	e.rebuilding.running.Store(true)
+	defer e.rebuilding.running.Store(false)
 	fresh := make([]Model, len(e.projs))
 	for i, p := range e.projs {
 		fresh[i] = p.def.New()
@@ -180,9 +221,10 @@ func (e *Engine) Rebuild(ctx context.Context) (RebuildReport, error) {
 	observe := func(rec *eventstore.RecordedEvent) (bool, bool) {
 		e.clock.observe(prev, rec.Position, rec.RecordedAt)
 		prev = rec.Position
+		e.rebuilding.replayed.Store(rec.Position)
 		return true, false
 	}
-	last, bad, err := replay(ctx, e.cfg.Store, 0, 0, observe, fresh, onBad)
+	last, bad, err := replay(ctx, e.cfg.Store, 0, head, observe, fresh, onBad)
 	if err != nil {
 		return RebuildReport{}, err
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -64,8 +65,9 @@ type actionField struct {
 	Options         []string
 }
 
-// actionsOf are the coordinator's commands on each kind of case. Which one
-// the case's state allows is the domain's answer, shown when refused.
+// actionsOf are the forms of the console's commands on each kind of case.
+// A case page shows only those whose step the application's Steps allows:
+// the case's lifecycle from its status and the user's role.
 var actionsOf = map[string][]caseAction{
 	app.CaseActionPoint: {
 		{Name: "drop", Fields: []actionField{{Name: "reason", Key: "field_reason", Type: "text"}}},
@@ -141,7 +143,12 @@ func (c *Console) loadCase(ctx context.Context, actor app.Actor, kind, id string
 		}
 	}
 	if cv.CanAct {
-		cv.Actions = actionsOf[kind]
+		steps := app.Steps(actor, kind, cv.Status)
+		for _, a := range actionsOf[kind] {
+			if slices.Contains(steps, a.Name) {
+				cv.Actions = append(cv.Actions, a)
+			}
+		}
 	}
 	for i := len(h.Entries) - 1; i >= 0; i-- { // newest first
 		e := h.Entries[i]

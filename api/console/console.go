@@ -9,11 +9,16 @@
 // use html/template's contextual escaping for everything they show, and take
 // their text from one table of strings per language (text.go).
 //
-// A signed-in browser holds only a random session id; the server maps it to
-// the hash of the user's token and checks that hash with the Authenticator on
-// every request, so a user whose token stops working is signed out at their
-// next click. Sessions live in this process's memory: replicas behind one
-// address need sticky sessions, and a restart signs everyone out.
+// A signed-in browser holds a self-contained session cookie, signed with a
+// key derived from the server's token secret: user id, a keyed fingerprint
+// of their token's hash, issue and expiry times and the CSRF secret. Any
+// replica sharing the secret reads it, and a restart keeps it. On every
+// request the Authenticator says whether that user is still active and
+// still signs in with that token, so a user deactivated or given a new
+// token is signed out at their next click. Sign-out clears the cookie and
+// this server refuses that cookie from then on; a copy of it taken before
+// works on other replicas (or after a restart) until it expires, unless the
+// token is replaced.
 package console
 
 import (
@@ -42,6 +47,9 @@ import (
 type Authenticator interface {
 	Authenticate(ctx context.Context, token string) (app.Actor, error)
 	AuthenticateHash(ctx context.Context, hash []byte) (app.Actor, error)
+	// SessionActor is the user a session stands for, if still active and
+	// still signing in with the token match accepts the hash of.
+	SessionActor(ctx context.Context, id string, match func(tokenHash []byte) bool) (app.Actor, error)
 }
 
 // Reads are the indicators, scoped exactly as the JSON API scopes its stats
@@ -66,8 +74,13 @@ type Config struct {
 	Clock func() time.Time
 	// SessionTTL is how long a sign-in lasts (default 12 h: a working day).
 	SessionTTL time.Duration
-	// MaxSessions bounds the sessions kept in memory (default 100,000).
-	MaxSessions int
+	// SessionSecret signs the session cookies: the server's token secret,
+	// which replicas share, so that a sign-in works on every replica and
+	// across restarts. Nil: a random key of this process only.
+	SessionSecret []byte
+	// MaxSignedOut bounds the signed-out cookies remembered until they
+	// expire (default 100,000).
+	MaxSignedOut int
 	// App is the application the JSON API serves: every page reads through
 	// its queries (app.Reads, Queries, Audit) and acts through its command
 	// handlers — the very ones the JSON API calls, so that every rule and
@@ -88,7 +101,7 @@ type Config struct {
 type Console struct {
 	cfg      Config
 	log      *zap.Logger
-	sessions *sessions
+	sessions *sessionCodec
 	pages    pages
 	assets   map[string]asset
 }
@@ -128,15 +141,15 @@ func New(cfg Config) (*Console, error) {
 	if cfg.SessionTTL <= 0 {
 		cfg.SessionTTL = 12 * time.Hour
 	}
-	if cfg.MaxSessions <= 0 {
-		cfg.MaxSessions = 100_000
+	if cfg.MaxSignedOut <= 0 {
+		cfg.MaxSignedOut = 100_000
 	}
 	p, err := parsePages()
 	if err != nil {
 		return nil, err
 	}
 	c := &Console{cfg: cfg, log: cfg.Logger, pages: p, assets: map[string]asset{},
-		sessions: newSessions(cfg.Clock, cfg.SessionTTL, cfg.MaxSessions)}
+		sessions: newSessionCodec(cfg.Clock, cfg.SessionTTL, cfg.SessionSecret, cfg.MaxSignedOut)}
 	err = fs.WalkDir(assetFS, "assets", func(name string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err

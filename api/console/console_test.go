@@ -45,6 +45,17 @@ func (a *fakeAuth) Authenticate(ctx context.Context, token string) (app.Actor, e
 	return a.AuthenticateHash(ctx, app.HashToken(token))
 }
 
+func (a *fakeAuth) SessionActor(_ context.Context, id string, match func([]byte) bool) (app.Actor, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for h, actor := range a.byHash {
+		if actor.ID == id && match([]byte(h)) {
+			return actor, nil
+		}
+	}
+	return app.Actor{}, domain.Errorf(domain.CodeUnauthenticated, "invalid bearer token")
+}
+
 func (a *fakeAuth) AuthenticateHash(_ context.Context, h []byte) (app.Actor, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()

@@ -23,7 +23,6 @@ type Ops interface {
 	// LastSeen is when each user last wrote to the log (nil: not kept).
 	LastSeen(ids []string) map[string]time.Time
 	Poisoned(ctx context.Context, actor app.Actor) ([]projections.Poisoned, error)
-	Rebuild(ctx context.Context, actor app.Actor) (projections.RebuildReport, error)
 	// AsOf is every indicator of the actor's area as it stood at a time.
 	AsOf(ctx context.Context, actor app.Actor, at time.Time, basis string) (projections.AsOf, error)
 	// TrustSettings are the weights and the floor for "falling" the read
@@ -40,7 +39,7 @@ func (c *Console) mountPeople(r *mux.Router) {
 	r.Handle("/users/{id}/deactivate", c.methods(c.deactivate, http.MethodPost))
 	r.Handle("/users/{id}/token", c.methods(c.newToken, http.MethodPost))
 	r.Handle("/operations", c.methods(c.operations, http.MethodGet, http.MethodHead))
-	r.Handle("/operations/rebuild", c.methods(c.rebuild, http.MethodPost))
+	r.Handle("/operations/rebuild", c.methods(c.rebuild, http.MethodGet, http.MethodHead, http.MethodPost))
 }
 
 // refusal is the application's "no", shown plainly: the status's own text
@@ -112,6 +111,10 @@ type usersView struct {
 type userRow struct {
 	app.UserView
 	LastSeen string
+	// ItemsThisWeek and ItemsRefused are the user's events and refused
+	// writes this ISO week; Refused is false when refusals are not kept.
+	ItemsThisWeek, ItemsRefused int
+	Refused                     bool
 }
 
 var allRoles = []string{domain.RoleMobilizer, domain.RoleCoordinator, domain.RoleAuditor, domain.RoleAdmin}
@@ -144,30 +147,36 @@ func (c *Console) users(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	data := &usersView{Admin: actor.Role == domain.RoleAdmin, Role: f.Role, Active: q.Get("active"), Roles: allRoles, Key: randomID()}
-	data.Users = c.userRows(list)
+	if data.Users, err = c.userRows(list); err != nil {
+		c.refuse(w, r, s, actor, err)
+		return
+	}
 	data.Next = next
 	v := c.view(r, "users", s, actor)
 	v.Data = data
 	c.render(w, r, http.StatusOK, v)
 }
 
-func (c *Console) userRows(list []app.UserView) []userRow {
+// userRows adds to each user the application's figures of their work,
+// the same that GET /v1/users answers.
+func (c *Console) userRows(list []app.UserView) ([]userRow, error) {
 	ids := make([]string, len(list))
 	for i, u := range list {
 		ids[i] = u.ID
 	}
-	var seen map[string]time.Time
-	if len(ids) > 0 {
-		seen = c.cfg.Ops.LastSeen(ids)
+	activity, err := c.cfg.App.Activity.Of(ids)
+	if err != nil {
+		return nil, err
 	}
 	rows := make([]userRow, len(list))
 	for i, u := range list {
-		rows[i] = userRow{UserView: u}
-		if t, ok := seen[u.ID]; ok {
-			rows[i].LastSeen = t.UTC().Format("2006-01-02 15:04") + " UTC"
+		a := activity[u.ID]
+		rows[i] = userRow{UserView: u, ItemsThisWeek: a.ItemsThisWeek, ItemsRefused: a.ItemsRefused, Refused: a.ItemsRefused >= 0}
+		if !a.LastSeen.IsZero() {
+			rows[i].LastSeen = a.LastSeen.UTC().Format("2006-01-02 15:04") + " UTC"
 		}
 	}
-	return rows
+	return rows, nil
 }
 
 // tokenView shows a token the one time it is shown, with a QR code: of the
@@ -255,9 +264,19 @@ func (c *Console) showToken(w http.ResponseWriter, r *http.Request, s *session, 
 
 type operationsView struct {
 	Poisoned []projections.Poisoned
-	Report   *projections.RebuildReport
-	Took     string
+	// Rebuild is the application's rebuild status; Progress says whether
+	// this is the page that follows it (and refreshes while it runs).
+	Rebuild  app.RebuildStatus
+	Progress bool
+	Percent  int
+	// Took, Elapsed, Rate and Left are the status's figures in words.
+	Took, Elapsed, Rate, Left string
 }
+
+// rebuildRefresh is how often, in seconds, the progress page reloads
+// itself while a rebuild runs: a meta refresh, so it works without
+// JavaScript.
+const rebuildRefresh = 2
 
 // operations is the admin's page of the read models: the poison queue and
 // the rebuild.
@@ -266,36 +285,67 @@ func (c *Console) operations(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	c.operationsPage(w, r, s, actor, nil)
+	c.operationsPage(w, r, s, actor, false)
 }
 
-func (c *Console) operationsPage(w http.ResponseWriter, r *http.Request, s *session, actor app.Actor, rep *projections.RebuildReport) {
+func (c *Console) operationsPage(w http.ResponseWriter, r *http.Request, s *session, actor app.Actor, progress bool) {
 	items, err := c.cfg.Ops.Poisoned(r.Context(), actor)
 	if err != nil {
 		c.refuse(w, r, s, actor, err)
 		return
 	}
-	data := &operationsView{Poisoned: items, Report: rep}
-	if rep != nil {
-		data.Took = rep.Took.Round(time.Millisecond).String()
-	}
-	v := c.view(r, "operations", s, actor)
-	v.Data = data
-	c.render(w, r, http.StatusOK, v)
-}
-
-// rebuild runs a rebuild to its end (the read models keep answering
-// meanwhile) and shows what it did.
-func (c *Console) rebuild(w http.ResponseWriter, r *http.Request) {
-	s, actor, ok := c.member(w, r)
-	if !ok || !c.checkCSRF(w, r, s) {
-		return
-	}
-	rep, err := c.cfg.Ops.Rebuild(r.Context(), actor)
+	st, err := c.cfg.App.Rebuilds.Status(actor)
 	if err != nil {
 		c.refuse(w, r, s, actor, err)
 		return
 	}
-	c.log.Info("console rebuilt the read models", zap.String("actor_id", actor.ID), zap.Uint64("events", rep.Events))
-	c.operationsPage(w, r, s, actor, &rep)
+	data := &operationsView{Poisoned: items, Rebuild: st, Progress: progress}
+	if st.Head > 0 {
+		data.Percent = int(min(st.Replayed*100/st.Head, 100))
+	}
+	data.Elapsed = seconds(st.ElapsedSeconds)
+	data.Rate = strconv.FormatFloat(st.EventsPerSecond, 'f', 0, 64)
+	if st.RemainingSeconds != nil {
+		data.Left = seconds(*st.RemainingSeconds)
+	}
+	if st.Report != nil {
+		data.Took = st.Report.Took.Round(time.Millisecond).String()
+	}
+	v := c.view(r, "operations", s, actor)
+	if progress && st.State == app.RebuildRunning {
+		v.Refresh = rebuildRefresh
+	}
+	v.Data = data
+	c.render(w, r, http.StatusOK, v)
+}
+
+// seconds words a duration in seconds, to the second.
+func seconds(s float64) string {
+	return (time.Duration(s * float64(time.Second))).Round(time.Second).String()
+}
+
+// rebuild, posted, starts a rebuild in the background (or finds the one
+// running) and sends the admin to the page that follows it; that page
+// (GET) shows its progress, reloading itself until it is done.
+func (c *Console) rebuild(w http.ResponseWriter, r *http.Request) {
+	s, actor, ok := c.member(w, r)
+	if !ok {
+		return
+	}
+	if r.Method != http.MethodPost {
+		c.operationsPage(w, r, s, actor, true)
+		return
+	}
+	if !c.checkCSRF(w, r, s) {
+		return
+	}
+	_, started, err := c.cfg.App.Rebuilds.Start(actor)
+	if err != nil {
+		c.refuse(w, r, s, actor, err)
+		return
+	}
+	if started {
+		c.log.Info("console started a read-model rebuild", zap.String("actor_id", actor.ID))
+	}
+	http.Redirect(w, r, "/operations/rebuild", http.StatusSeeOther)
 }

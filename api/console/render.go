@@ -38,6 +38,9 @@ type view struct {
 	Message string
 	Status  int
 	Data    any
+	// Refresh, when set, reloads the page after that many seconds (a page
+	// following work under way, without JavaScript).
+	Refresh int
 }
 
 // csp lets a page load only its own stylesheet: no script, no frame, no

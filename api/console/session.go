@@ -1,10 +1,12 @@
 package console
 
 import (
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"encoding/binary"
 	"net/http"
 	"strings"
 	"sync"
@@ -15,10 +17,10 @@ import (
 	"go.uber.org/zap"
 )
 
-// Cookie names. The session cookie holds a random id, nothing else; the
-// sign-in cookie is the double-submitted CSRF token of the sign-in form,
-// which comes before any session (so that no other site can sign a browser
-// in as someone else).
+// Cookie names. The session cookie is self-contained and signed (see
+// sessionCodec); the sign-in cookie is the double-submitted CSRF token of
+// the sign-in form, which comes before any session (so that no other site
+// can sign a browser in as someone else).
 const (
 	sessionCookie = "al_session"
 	signInCookie  = "al_signin"
@@ -26,28 +28,65 @@ const (
 	maxFormBytes  = 16 << 10
 )
 
-// session is one signed-in browser. It keeps the hash of the token, never
-// the token: the Authenticator checks the hash again on every request.
+// session is one signed-in browser, as its cookie says. It holds no token
+// and no token hash: fingerprint is a keyed hash of the hash of the token
+// the user signed in with, which the Authenticator's current one must match
+// on every request.
 type session struct {
-	userID    string
-	tokenHash []byte
-	csrf      string
-	expires   time.Time
+	userID      string
+	fingerprint []byte
+	csrf        string
+	issued      time.Time
+	expires     time.Time
+	// cookie is the cookie's value, which sign-out remembers.
+	cookie string
 }
 
-// sessions are kept by the SHA-256 of their id, so that the map holds
-// nothing a cookie could be rebuilt from.
-type sessions struct {
+// sessionVersion is the first byte of every session cookie; a cookie of
+// another layout is a stranger's.
+const sessionVersion = 1
+
+// Sizes in a session cookie.
+const (
+	fingerprintLen = 16
+	csrfLen        = 16
+)
+
+// sessionCodec makes and reads session cookies. A cookie is
+// base64url(payload || HMAC-SHA256(key, payload)), the payload being the
+// version, issue and expiry times (Unix seconds), the token fingerprint,
+// the CSRF secret and the user id. The key is derived from the server's
+// token secret, which every replica shares: any replica (and the same one
+// after a restart) reads a cookie another made, and no one without the
+// secret can make or alter one. It keeps nothing per session but the
+// cookies signed out on this server, until they would have expired.
+type sessionCodec struct {
 	clock func() time.Time
 	ttl   time.Duration
-	max   int
+	key   []byte
+	fpKey []byte
 
-	mu sync.Mutex
-	m  map[[32]byte]*session
+	mu         sync.Mutex
+	signedOut  map[[32]byte]time.Time // SHA-256 of the cookie -> its expiry
+	maxRevoked int
 }
 
-func newSessions(clock func() time.Time, ttl time.Duration, max int) *sessions {
-	return &sessions{clock: clock, ttl: ttl, max: max, m: map[[32]byte]*session{}}
+// newSessionCodec derives the cookie keys from secret (nil: a random one,
+// which no other process shares and a restart forgets).
+func newSessionCodec(clock func() time.Time, ttl time.Duration, secret []byte, maxRevoked int) *sessionCodec {
+	if len(secret) == 0 {
+		secret = make([]byte, 32)
+		_, _ = rand.Read(secret) // crypto/rand.Read never fails (Go 1.24+)
+	}
+	return &sessionCodec{clock: clock, ttl: ttl, key: derive(secret, "actionledger console session cookie v1"),
+		fpKey: derive(secret, "actionledger console token fingerprint v1"), signedOut: map[[32]byte]time.Time{}, maxRevoked: maxRevoked}
+}
+
+// derive separates the cookie's keys from every other use of the secret.
+func derive(secret []byte, purpose string) []byte {
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte(purpose))
+	return m.Sum(nil)
 }
 
 func randomID() string {
@@ -56,62 +95,97 @@ func randomID() string {
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
-// create starts a session and returns its id.
-func (ss *sessions) create(userID string, tokenHash []byte) (string, *session) {
-	id := randomID()
-	s := &session{userID: userID, tokenHash: tokenHash, csrf: randomID(), expires: ss.clock().Add(ss.ttl)}
-	ss.mu.Lock()
-	defer ss.mu.Unlock()
-	if len(ss.m) >= ss.max {
-		ss.sweepLocked()
-	}
-	ss.m[sha256.Sum256([]byte(id))] = s
-	return id, s
+// fingerprint is the keyed fingerprint of a token hash a cookie carries.
+func (sc *sessionCodec) fingerprint(tokenHash []byte) []byte {
+	m := hmac.New(sha256.New, sc.fpKey)
+	m.Write(tokenHash)
+	return m.Sum(nil)[:fingerprintLen]
 }
 
-// sweepLocked drops expired sessions and, if that frees nothing, the one
-// closest to expiry: a flood of sign-ins cannot grow memory without bound.
-func (ss *sessions) sweepLocked() {
-	now := ss.clock()
-	var oldest [32]byte
-	var oldestAt time.Time
-	for k, s := range ss.m {
-		if !now.Before(s.expires) {
-			delete(ss.m, k)
-			continue
-		}
-		if oldestAt.IsZero() || s.expires.Before(oldestAt) {
-			oldest, oldestAt = k, s.expires
-		}
-	}
-	if len(ss.m) >= ss.max && !oldestAt.IsZero() {
-		delete(ss.m, oldest)
-	}
+// create starts a session for userID, signed in with the token whose hash
+// is tokenHash, and returns its cookie value.
+func (sc *sessionCodec) create(userID string, tokenHash []byte) string {
+	now := sc.clock()
+	var secret [csrfLen]byte
+	_, _ = rand.Read(secret[:])
+	p := make([]byte, 0, 1+16+fingerprintLen+csrfLen+len(userID))
+	p = append(p, sessionVersion)
+	p = binary.BigEndian.AppendUint64(p, uint64(now.Unix()))
+	p = binary.BigEndian.AppendUint64(p, uint64(now.Add(sc.ttl).Unix()))
+	p = append(p, sc.fingerprint(tokenHash)...)
+	p = append(p, secret[:]...)
+	p = append(p, userID...)
+	m := hmac.New(sha256.New, sc.key)
+	m.Write(p)
+	return base64.RawURLEncoding.EncodeToString(m.Sum(p))
 }
 
-// get returns the live session of id, or nil.
-func (ss *sessions) get(id string) *session {
-	if id == "" {
+// get reads a cookie: nil unless it is one this secret signed, unexpired
+// and not signed out here.
+func (sc *sessionCodec) get(cookie string) *session {
+	if cookie == "" || len(cookie) > 1024 {
 		return nil
 	}
-	k := sha256.Sum256([]byte(id))
-	ss.mu.Lock()
-	defer ss.mu.Unlock()
-	s, ok := ss.m[k]
-	if !ok {
+	b, err := base64.RawURLEncoding.DecodeString(cookie)
+	const fixed = 1 + 16 + fingerprintLen + csrfLen
+	if err != nil || len(b) < fixed+1+sha256.Size {
 		return nil
 	}
-	if !ss.clock().Before(s.expires) {
-		delete(ss.m, k)
+	p, mac := b[:len(b)-sha256.Size], b[len(b)-sha256.Size:]
+	m := hmac.New(sha256.New, sc.key)
+	m.Write(p)
+	if !hmac.Equal(mac, m.Sum(nil)) || p[0] != sessionVersion {
+		return nil
+	}
+	s := &session{
+		issued:      time.Unix(int64(binary.BigEndian.Uint64(p[1:9])), 0),
+		expires:     time.Unix(int64(binary.BigEndian.Uint64(p[9:17])), 0),
+		fingerprint: p[17 : 17+fingerprintLen],
+		csrf:        base64.RawURLEncoding.EncodeToString(p[17+fingerprintLen : fixed]),
+		userID:      string(p[fixed:]),
+		cookie:      cookie,
+	}
+	now := sc.clock()
+	if !now.Before(s.expires) || s.issued.After(now.Add(time.Minute)) {
+		return nil
+	}
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	if _, out := sc.signedOut[sha256.Sum256([]byte(cookie))]; out {
 		return nil
 	}
 	return s
 }
 
-func (ss *sessions) drop(id string) {
-	ss.mu.Lock()
-	defer ss.mu.Unlock()
-	delete(ss.m, sha256.Sum256([]byte(id)))
+// matches reports whether the token hash is the one s signed in with.
+func (sc *sessionCodec) matches(s *session) func(tokenHash []byte) bool {
+	return func(tokenHash []byte) bool { return hmac.Equal(sc.fingerprint(tokenHash), s.fingerprint) }
+}
+
+// signOut remembers a signed-out cookie until it would have expired, so
+// that a copy of it is refused here. Other replicas, and this one after a
+// restart, do not know of it: there the copy works until it expires, unless
+// the user's token is replaced. The list is bounded; past the bound, the
+// entries closest to expiry go first.
+func (sc *sessionCodec) signOut(s *session) {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	now := sc.clock()
+	if len(sc.signedOut) >= sc.maxRevoked {
+		var oldest [32]byte
+		var oldestAt time.Time
+		for k, exp := range sc.signedOut {
+			if !now.Before(exp) {
+				delete(sc.signedOut, k)
+			} else if oldestAt.IsZero() || exp.Before(oldestAt) {
+				oldest, oldestAt = k, exp
+			}
+		}
+		if len(sc.signedOut) >= sc.maxRevoked && !oldestAt.IsZero() {
+			delete(sc.signedOut, oldest)
+		}
+	}
+	sc.signedOut[sha256.Sum256([]byte(s.cookie))] = s.expires
 }
 
 // setCookie writes a cookie the console's way: HttpOnly, SameSite=Strict,
@@ -135,30 +209,28 @@ func cookieValue(r *http.Request, name string) string {
 }
 
 // signedIn resolves the request's session. It answers (nil, _, true) for a
-// stranger, and writes the answer itself and reports false when the
-// session's user could not be checked. A session whose token no longer
-// authenticates — deactivated, replaced — is ended here.
+// stranger (no cookie, or one this server's secret did not sign, expired or
+// signed out), and writes the answer itself and reports false when the
+// session's user could not be checked. A session whose user no longer
+// authenticates — deactivated, or given a new token — is ended here, on
+// every request.
 func (c *Console) signedIn(w http.ResponseWriter, r *http.Request) (*session, app.Actor, bool) {
-	id := cookieValue(r, sessionCookie)
-	s := c.sessions.get(id)
+	cookie := cookieValue(r, sessionCookie)
+	s := c.sessions.get(cookie)
 	if s == nil {
-		if id != "" {
+		if cookie != "" {
 			setCookie(w, r, sessionCookie, "", 0)
 		}
 		return nil, app.Actor{}, true
 	}
-	actor, err := c.cfg.Auth.AuthenticateHash(r.Context(), s.tokenHash)
-	if err == nil && actor.ID != s.userID {
-		err = domain.Errorf(domain.CodeUnauthenticated, "the token now belongs to someone else")
-	}
+	actor, err := c.cfg.Auth.SessionActor(r.Context(), s.userID, c.sessions.matches(s))
 	if err != nil {
-		if domain.ErrorCode(err) != domain.CodeUnauthenticated {
+		if code := domain.ErrorCode(err); code != domain.CodeUnauthenticated && code != domain.CodeUserDeactivated {
 			status := c.cfg.StatusOf(err)
 			c.logFailure(r, status, err)
 			c.notice(w, r, nil, status, "")
 			return nil, app.Actor{}, false
 		}
-		c.sessions.drop(id)
 		setCookie(w, r, sessionCookie, "", 0)
 		c.log.Info("console session ended: the user no longer authenticates", zap.String("actor_id", s.userID))
 		c.signInForm(w, r, http.StatusOK, "signed_out_no_access")
@@ -224,21 +296,16 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 		c.notice(w, r, nil, status, "")
 		return
 	}
-	// A new id on every sign-in: an id planted before it (session fixation)
-	// is worth nothing after it.
-	if old := cookieValue(r, sessionCookie); old != "" {
-		c.sessions.drop(old)
-	}
-	id, _ := c.sessions.create(actor.ID, app.HashToken(token))
-	setCookie(w, r, sessionCookie, id, c.cfg.SessionTTL)
+	// A new cookie on every sign-in, with a new CSRF secret: a cookie
+	// planted before it (session fixation) is replaced.
+	setCookie(w, r, sessionCookie, c.sessions.create(actor.ID, app.HashToken(token)), c.cfg.SessionTTL)
 	setCookie(w, r, signInCookie, "", 0)
 	c.log.Info("console sign-in", zap.String("actor_id", actor.ID), zap.String("actor_role", actor.Role))
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
 
 func (c *Console) signOut(w http.ResponseWriter, r *http.Request) {
-	id := cookieValue(r, sessionCookie)
-	s := c.sessions.get(id)
+	s := c.sessions.get(cookieValue(r, sessionCookie))
 	if s == nil {
 		setCookie(w, r, sessionCookie, "", 0)
 		http.Redirect(w, r, "/", http.StatusSeeOther)
@@ -247,7 +314,7 @@ func (c *Console) signOut(w http.ResponseWriter, r *http.Request) {
 	if !c.checkCSRF(w, r, s) {
 		return
 	}
-	c.sessions.drop(id)
+	c.sessions.signOut(s)
 	setCookie(w, r, sessionCookie, "", 0)
 	c.log.Info("console sign-out", zap.String("actor_id", s.userID))
 	http.Redirect(w, r, "/", http.StatusSeeOther)

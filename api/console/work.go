@@ -174,16 +174,27 @@ func (c *Console) actionPointRows(ctx context.Context, actor app.Actor, wv *work
 	wv.Position = p.Position
 	for _, it := range p.Items {
 		row := workItem{Kind: app.CaseActionPoint, ID: it.ID, Title: it.Title, Community: it.CommunityName, CommunityID: it.CommunityID,
-			Status: it.Status, Detail: it.DueDate, Overdue: it.Overdue, Href: "/case/action-point/" + url.PathEscape(it.ID), Action: "drop"}
+			Status: it.Status, Detail: it.DueDate, Overdue: it.Overdue, Href: "/case/action-point/" + url.PathEscape(it.ID),
+			Action: rowAction(actor, app.CaseActionPoint, it.Status, domain.StepDrop, domain.StepReopen)}
 		if it.Overdue {
 			row.Detail += " · " + strconv.Itoa(it.DaysOverdue)
-		}
-		if it.Status == domain.StatusAchieved || it.Status == domain.StatusDropped {
-			row.Action = "reopen"
 		}
 		wv.Items = append(wv.Items, row)
 	}
 	return p.NextCursor, c.revisions(ctx, actor, wv)
+}
+
+// rowAction is the one-click step a row offers: the first of oneClick (steps
+// that need at most a reason) that the application's Steps allows the actor
+// on an item in status, or "" for none.
+func rowAction(actor app.Actor, kind, status string, oneClick ...string) string {
+	steps := app.Steps(actor, kind, status)
+	for _, s := range oneClick {
+		if slices.Contains(steps, s) {
+			return s
+		}
+	}
+	return ""
 }
 
 // referralRows fills the referrals: by default those raised more than a day
@@ -200,10 +211,8 @@ func (c *Console) referralRows(ctx context.Context, actor app.Actor, wv *workVie
 	wv.Position = p.Position
 	for _, it := range p.Items {
 		row := workItem{Kind: app.CaseReferral, ID: it.ID, Title: it.Kind, Community: it.CommunityName, CommunityID: it.CommunityID,
-			Status: it.Status, Detail: strconv.Itoa(it.AgeHours), Href: "/case/referral/" + url.PathEscape(it.ID)}
-		if it.Status == domain.StatusRaised {
-			row.Action = "acknowledge"
-		}
+			Status: it.Status, Detail: strconv.Itoa(it.AgeHours), Href: "/case/referral/" + url.PathEscape(it.ID),
+			Action: rowAction(actor, app.CaseReferral, it.Status, domain.StepAcknowledge)}
 		wv.Items = append(wv.Items, row)
 	}
 	return p.NextCursor, c.revisions(ctx, actor, wv)

@@ -16,7 +16,7 @@ type AchieveActionPoint struct {
 // NewAchieveActionPointHandler returns the decorated handler.
 func NewAchieveActionPointHandler(w *Writer, d Decorators) Handler[AchieveActionPoint] {
 	return decorate(d, "achieve_action_point", HandlerFunc[AchieveActionPoint](func(ctx context.Context, c AchieveActionPoint) (Result, error) {
-		if err := requireRole(c.Actor, "achieve an action point", domain.RoleMobilizer); err != nil {
+		if err := requireStep(c.Actor, CaseActionPoint, domain.StepAchieve); err != nil {
 			return Result{}, err
 		}
 		return updateActionPoint(ctx, w, &c.Meta, c.ID, func(x *domain.ActionPoint) error { return x.Achieve(c.Evidence) })

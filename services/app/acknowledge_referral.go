@@ -15,7 +15,7 @@ type AcknowledgeReferral struct {
 // NewAcknowledgeReferralHandler returns the decorated handler.
 func NewAcknowledgeReferralHandler(w *Writer, d Decorators) Handler[AcknowledgeReferral] {
 	return decorate(d, "acknowledge_referral", HandlerFunc[AcknowledgeReferral](func(ctx context.Context, c AcknowledgeReferral) (Result, error) {
-		if err := requireRole(c.Actor, "acknowledge a referral", domain.RoleCoordinator); err != nil {
+		if err := requireStep(c.Actor, CaseReferral, domain.StepAcknowledge); err != nil {
 			return Result{}, err
 		}
 		return updateReferral(ctx, w, &c.Meta, c.ID, (*domain.Referral).Acknowledge)

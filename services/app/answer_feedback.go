@@ -16,7 +16,7 @@ type AnswerFeedback struct {
 // NewAnswerFeedbackHandler returns the decorated handler.
 func NewAnswerFeedbackHandler(w *Writer, d Decorators) Handler[AnswerFeedback] {
 	return decorate(d, "answer_feedback", HandlerFunc[AnswerFeedback](func(ctx context.Context, c AnswerFeedback) (Result, error) {
-		if err := requireRole(c.Actor, "answer feedback", domain.RoleCoordinator); err != nil {
+		if err := requireStep(c.Actor, CaseFeedback, domain.StepAnswer); err != nil {
 			return Result{}, err
 		}
 		return updateFeedback(ctx, w, &c.Meta, c.ID, func(x *domain.FeedbackItem) error { return x.Answer(c.Response) })

@@ -32,6 +32,8 @@ type Config struct {
 	TokenSecret []byte
 	Logger      *zap.Logger
 	Registerer  prometheus.Registerer
+	// Refusals keeps users' refused writes, beside the log (nil: not kept).
+	Refusals RefusalLog
 	// Places is the list every place named in a write or a read filter is
 	// checked against; nil is Sierra Leone's (places.Default).
 	Places *places.Catalogue
@@ -82,6 +84,12 @@ type Application struct {
 	// Audit is the auditor's side: history, as-of views, verification and
 	// the record of exports.
 	Audit *Audit
+	// Rebuilds runs read-model rebuilds in the background for admins; set,
+	// as Reads is, by whoever runs the read models (NewRebuilds).
+	Rebuilds *Rebuilds
+	// Activity is each user's work as the users list shows it. Its Reads
+	// are set by whoever runs the read models, as Reads is.
+	Activity *Activity
 }
 
 // New builds the application. Metrics are registered on cfg.Registerer.
@@ -138,7 +146,8 @@ func New(cfg Config) (*Application, error) {
 		AnswerFeedback:    NewAnswerFeedbackHandler(w, d),
 		CloseFeedbackLoop: NewCloseFeedbackLoopHandler(w, d),
 
-		Queries: NewQueries(cfg.Store),
-		Audit:   &Audit{store: cfg.Store, places: cfg.Places, RecordExport: NewRecordExportHandler(w, d)},
+		Queries:  NewQueries(cfg.Store),
+		Audit:    &Audit{store: cfg.Store, places: cfg.Places, RecordExport: NewRecordExportHandler(w, d)},
+		Activity: &Activity{Refusals: cfg.Refusals, Clock: cfg.Clock},
 	}, nil
 }

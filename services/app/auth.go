@@ -152,6 +152,45 @@ func (a *Authenticator) Recheck(actor Actor, tokenHash []byte) error {
 	return nil
 }
 
+// SessionActor answers the actor a signed-in browser stands for: user id,
+// if they are still active and match accepts the hash of their current
+// token. The console keeps no token and no hash, only a keyed fingerprint
+// of the hash it signed in with, which match compares, so that a new token
+// ends every session of the old one. A deactivated user is a
+// *domain.DeactivatedError, a replaced token or an unknown user
+// ErrUnauthenticated.
+func (a *Authenticator) SessionActor(ctx context.Context, id string, match func(tokenHash []byte) bool) (Actor, error) {
+	if id == AdminActorID {
+		if len(a.adminHash) > 0 && match(a.adminHash) {
+			return Actor{ID: AdminActorID, Role: domain.RoleAdmin}, nil
+		}
+		return Actor{}, domain.Errorf(domain.CodeUnauthenticated, "the admin token was changed")
+	}
+	u, ok := a.user(id)
+	if !ok {
+		// Signed in through another replica a moment ago.
+		if err := a.refreshOnMiss(ctx); err != nil {
+			return Actor{}, err
+		}
+		if u, ok = a.user(id); !ok {
+			return Actor{}, domain.Errorf(domain.CodeUnauthenticated, "no such user")
+		}
+	}
+	switch {
+	case u.Deactivated:
+		return Actor{}, &domain.DeactivatedError{UserID: u.ID, Reason: u.DeactivateReason, Wipe: u.Wipe}
+	case !match(u.TokenHash):
+		return Actor{}, domain.Errorf(domain.CodeUnauthenticated, "this token was replaced by a new one")
+	}
+	return Actor{ID: u.ID, Role: u.Role, Area: u.Area}, nil
+}
+
+func (a *Authenticator) user(id string) (domain.User, bool) {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	return a.dir.User(id)
+}
+
 // tokenIs reports whether user id, active, signs in with token.
 func (a *Authenticator) tokenIs(id, token string) bool {
 	a.mu.RLock()

@@ -16,7 +16,7 @@ type CancelReferral struct {
 // NewCancelReferralHandler returns the decorated handler.
 func NewCancelReferralHandler(w *Writer, d Decorators) Handler[CancelReferral] {
 	return decorate(d, "cancel_referral", HandlerFunc[CancelReferral](func(ctx context.Context, c CancelReferral) (Result, error) {
-		if err := requireRole(c.Actor, "cancel a referral", domain.RoleCoordinator); err != nil {
+		if err := requireStep(c.Actor, CaseReferral, domain.StepCancel); err != nil {
 			return Result{}, err
 		}
 		return updateReferral(ctx, w, &c.Meta, c.ID, func(x *domain.Referral) error { return x.Cancel(c.Reason) })

@@ -20,7 +20,7 @@ type CloseFeedbackLoop struct {
 // NewCloseFeedbackLoopHandler returns the decorated handler.
 func NewCloseFeedbackLoopHandler(w *Writer, d Decorators) Handler[CloseFeedbackLoop] {
 	return decorate(d, "close_feedback_loop", HandlerFunc[CloseFeedbackLoop](func(ctx context.Context, c CloseFeedbackLoop) (Result, error) {
-		if err := requireRole(c.Actor, "close a feedback loop", domain.RoleMobilizer, domain.RoleCoordinator); err != nil {
+		if err := requireStep(c.Actor, CaseFeedback, domain.StepCloseLoop); err != nil {
 			return Result{}, err
 		}
 		if c.Satisfied == nil {

@@ -15,7 +15,7 @@ type CloseReferral struct {
 // NewCloseReferralHandler returns the decorated handler.
 func NewCloseReferralHandler(w *Writer, d Decorators) Handler[CloseReferral] {
 	return decorate(d, "close_referral", HandlerFunc[CloseReferral](func(ctx context.Context, c CloseReferral) (Result, error) {
-		if err := requireRole(c.Actor, "close a referral", domain.RoleCoordinator); err != nil {
+		if err := requireStep(c.Actor, CaseReferral, domain.StepClose); err != nil {
 			return Result{}, err
 		}
 		return updateReferral(ctx, w, &c.Meta, c.ID, (*domain.Referral).Close)

@@ -18,7 +18,7 @@ type CompleteReferral struct {
 // NewCompleteReferralHandler returns the decorated handler.
 func NewCompleteReferralHandler(w *Writer, d Decorators) Handler[CompleteReferral] {
 	return decorate(d, "complete_referral", HandlerFunc[CompleteReferral](func(ctx context.Context, c CompleteReferral) (Result, error) {
-		if err := requireRole(c.Actor, "complete a referral", domain.RoleCoordinator, domain.RoleMobilizer); err != nil {
+		if err := requireStep(c.Actor, CaseReferral, domain.StepComplete); err != nil {
 			return Result{}, err
 		}
 		if err := notInFuture(w, "arrived_at", c.ArrivedAt); err != nil {

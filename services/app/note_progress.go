@@ -16,7 +16,7 @@ type NoteProgress struct {
 // NewNoteProgressHandler returns the decorated handler.
 func NewNoteProgressHandler(w *Writer, d Decorators) Handler[NoteProgress] {
 	return decorate(d, "note_progress", HandlerFunc[NoteProgress](func(ctx context.Context, c NoteProgress) (Result, error) {
-		if err := requireRole(c.Actor, "note progress on an action point", domain.RoleMobilizer); err != nil {
+		if err := requireStep(c.Actor, CaseActionPoint, domain.StepNoteProgress); err != nil {
 			return Result{}, err
 		}
 		return updateActionPoint(ctx, w, &c.Meta, c.ID, func(x *domain.ActionPoint) error { return x.NoteProgress(c.Note) })

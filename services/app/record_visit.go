@@ -19,7 +19,7 @@ type RecordVisit struct {
 // NewRecordVisitHandler returns the decorated handler.
 func NewRecordVisitHandler(w *Writer, d Decorators) Handler[RecordVisit] {
 	return decorate(d, "record_visit", HandlerFunc[RecordVisit](func(ctx context.Context, c RecordVisit) (Result, error) {
-		if err := requireRole(c.Actor, "record a visit", domain.RoleMobilizer); err != nil {
+		if err := requireStep(c.Actor, CaseCommunity, domain.StepRecordVisit); err != nil {
 			return Result{}, err
 		}
 		if c.TrustRating == nil {

@@ -16,7 +16,7 @@ type ReferFeedback struct {
 // NewReferFeedbackHandler returns the decorated handler.
 func NewReferFeedbackHandler(w *Writer, d Decorators) Handler[ReferFeedback] {
 	return decorate(d, "refer_feedback", HandlerFunc[ReferFeedback](func(ctx context.Context, c ReferFeedback) (Result, error) {
-		if err := requireRole(c.Actor, "refer feedback", domain.RoleCoordinator); err != nil {
+		if err := requireStep(c.Actor, CaseFeedback, domain.StepRefer); err != nil {
 			return Result{}, err
 		}
 		return updateFeedback(ctx, w, &c.Meta, c.ID, func(x *domain.FeedbackItem) error { return x.Refer(c.To) })

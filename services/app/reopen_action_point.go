@@ -16,7 +16,7 @@ type ReopenActionPoint struct {
 // NewReopenActionPointHandler returns the decorated handler.
 func NewReopenActionPointHandler(w *Writer, d Decorators) Handler[ReopenActionPoint] {
 	return decorate(d, "reopen_action_point", HandlerFunc[ReopenActionPoint](func(ctx context.Context, c ReopenActionPoint) (Result, error) {
-		if err := requireRole(c.Actor, "reopen an action point", domain.RoleMobilizer, domain.RoleCoordinator); err != nil {
+		if err := requireStep(c.Actor, CaseActionPoint, domain.StepReopen); err != nil {
 			return Result{}, err
 		}
 		return updateActionPoint(ctx, w, &c.Meta, c.ID, func(x *domain.ActionPoint) error { return x.Reopen(c.Reason) })

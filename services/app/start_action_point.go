@@ -16,7 +16,7 @@ type StartActionPoint struct {
 // NewStartActionPointHandler returns the decorated handler.
 func NewStartActionPointHandler(w *Writer, d Decorators) Handler[StartActionPoint] {
 	return decorate(d, "start_action_point", HandlerFunc[StartActionPoint](func(ctx context.Context, c StartActionPoint) (Result, error) {
-		if err := requireRole(c.Actor, "start an action point", domain.RoleMobilizer); err != nil {
+		if err := requireStep(c.Actor, CaseActionPoint, domain.StepStart); err != nil {
 			return Result{}, err
 		}
 		return updateActionPoint(ctx, w, &c.Meta, c.ID, func(x *domain.ActionPoint) error { return x.Start(c.Note) })

@@ -17,7 +17,7 @@ type TriggerCommunity struct {
 // NewTriggerCommunityHandler returns the decorated handler.
 func NewTriggerCommunityHandler(w *Writer, d Decorators) Handler[TriggerCommunity] {
 	return decorate(d, "trigger_community", HandlerFunc[TriggerCommunity](func(ctx context.Context, c TriggerCommunity) (Result, error) {
-		if err := requireRole(c.Actor, "register a triggering session", domain.RoleMobilizer); err != nil {
+		if err := requireStep(c.Actor, CaseCommunity, domain.StepTrigger); err != nil {
 			return Result{}, err
 		}
 		if c.Attendance == nil {

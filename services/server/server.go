@@ -27,6 +27,7 @@ import (
 	"github.com/actionledger/actionledger/services/eventstore/boltstore"
 	"github.com/actionledger/actionledger/services/eventstore/kurrentstore"
 	"github.com/actionledger/actionledger/services/places"
+	"github.com/actionledger/actionledger/services/refusals"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"go.uber.org/zap"
@@ -162,6 +163,7 @@ type Main struct {
 	store    eventstore.Store
 	app      *app.Application
 	read     *projections.Engine
+	refusals *refusals.Bolt
 	api      *api.Server
 	registry *prometheus.Registry
 	http     *http.Server
@@ -222,9 +224,15 @@ func Open(ctx context.Context, cfg Config, log *zap.Logger) (*Main, error) {
 		demoLoading.Store(true)
 		appLog = quietWhile(log, &demoLoading)
 	}
+	// Refused writes are kept beside the log, in a file of this server's
+	// own: with replicas (kurrentdb) each counts the refusals it answered.
+	if m.refusals, err = refusals.Open(filepath.Join(cfg.DataDir, "refusals.db")); err != nil {
+		return nil, err
+	}
 	m.app, err = app.New(app.Config{
 		Store: store, Clock: cfg.Clock, AdminTokenHash: app.HashToken(adminToken),
 		TokenSecret: []byte(tokenSecret), Logger: appLog, Registerer: m.registry, Places: pl,
+		Refusals: m.refusals,
 	})
 	if err != nil {
 		return nil, err
@@ -254,6 +262,8 @@ func Open(ctx context.Context, cfg Config, log *zap.Logger) (*Main, error) {
 	// The one query service over the read models, for the API and the
 	// console.
 	m.app.Reads = app.NewReads(m.read, cfg.Clock)
+	m.app.Activity.Reads = m.read
+	m.app.Rebuilds = app.NewRebuilds(m.read, cfg.Clock, log)
 	// Reads check place names against the same list as the writes.
 	m.app.Reads.ResolveNames = func(a domain.Area) (domain.Area, error) {
 		return m.app.Places.ResolveArea(a.District, a.Chiefdom)
@@ -262,7 +272,7 @@ func Open(ctx context.Context, cfg Config, log *zap.Logger) (*Main, error) {
 	// scraped). They are area data, so they live on a registry of their own
 	// that only an authorised route serves, never on the open /metrics.
 	m.api, err = api.New(api.Config{App: m.app, Read: m.read, Logger: log, Registry: m.registry, Ready: m.ready,
-		Indicators: projections.NewIndicatorRegistry(m.read), Backup: backupper(store)})
+		Indicators: projections.NewIndicatorRegistry(m.read), Backup: backupper(store), SessionSecret: []byte(tokenSecret)})
 	if err != nil {
 		return nil, err
 	}
@@ -373,11 +383,17 @@ func (m *Main) Close() error {
 			errs = append(errs, err)
 		}
 	}
+	if m.app != nil && m.app.Rebuilds != nil {
+		m.app.Rebuilds.Close()
+	}
 	if m.read != nil {
 		errs = append(errs, m.read.Close())
 	}
 	if m.store != nil {
 		errs = append(errs, m.store.Close())
+	}
+	if m.refusals != nil {
+		errs = append(errs, m.refusals.Close())
 	}
 	return errors.Join(errs...)
 }

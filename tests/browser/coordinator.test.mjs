@@ -117,6 +117,10 @@ test('act on a work-list item, then see a conflict', async () => {
   const alert = page.getByRole('alert');
   await alert.getByText('someone changed this case after you opened the page').waitFor();
   assert.equal(await page.locator('#case-status').textContent(), 'dropped', 'the current state is shown');
+  // The page offers only what the dropped state and a coordinator's role allow.
+  assert.equal(await page.locator('#act-drop').count(), 0, 'a dropped action point offers no Drop');
+  assert.equal(await page.locator('#act-start').count(), 0, 'a coordinator is offered no Start');
+  await page.locator('#act-reopen').waitFor();
   await shot(page, '27-case-conflict');
   await axe(page, 'case (conflict)');
 
@@ -126,6 +130,8 @@ test('act on a work-list item, then see a conflict', async () => {
   await page.getByRole('status').getByText('The action point was reopened.').waitFor();
   const now = await api('GET', `/v1/action-points/${id}`);
   assert.notEqual(now.body.status, 'dropped');
+  assert.equal(await page.locator('#act-reopen').count(), 0, 'a reopened action point offers no Reopen');
+  await page.locator('#act-drop').waitFor();
   await shot(page, '28-case-reopened');
   await page.close();
 });

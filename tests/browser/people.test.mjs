@@ -63,6 +63,11 @@ test('a coordinator deactivates the mobilizer, whose token then gets 401', async
   await page.getByRole('heading', { level: 1, name: 'Mobilizers' }).waitFor();
   const row = page.getByRole('row', { name: new RegExp(name) });
   await row.waitFor();
+  for (const col of ['Items this week', 'Refused this week']) {
+    await page.getByRole('columnheader', { name: col }).waitFor();
+  }
+  assert.match(await row.locator('[data-col="items-this-week"]').textContent(), /^\d+$/, 'items this week is a count');
+  assert.match(await row.locator('[data-col="items-refused"]').textContent(), /^\d+$/, 'items refused is a count');
   await shot(page, '22-mobilizers-coordinator');
   await axe(page, 'mobilizers (coordinator)');
   // A phone: the list scrolls in its own box, the page never sideways.
