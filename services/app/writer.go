@@ -14,13 +14,19 @@ import (
 	"github.com/google/uuid"
 )
 
-// maxAttempts bounds how often a command's decision is re-run after another
-// writer changed the aggregate first. Within a process a per-stream lock
-// queues commands, so conflicts come only from other replicas; a replica
-// working through a burst on the same aggregate can win many rounds in a
-// row, so the loser backs off with jitter and keeps trying for a while
-// (about half a second in all) before it answers 503.
-const maxAttempts = 12
+// maxAttempts and retryBudget bound how long a command's decision is re-run
+// after another writer changed the aggregate first. Within a process a
+// per-stream lock queues commands, so conflicts come only from other
+// replicas; a replica working through a burst on the same aggregate can win
+// many rounds in a row, so the loser backs off with jitter and keeps trying
+// before it answers 503. The bound is a time as well as a count because a
+// round lasts an fsync, and fsyncs slow down on a busy disk: a count alone
+// gave up after half a second while the other replica's burst was still
+// going, answering 503 to a command that would have landed.
+const (
+	maxAttempts = 12
+	retryBudget = 3 * time.Second
+)
 
 // readPage is how many events a stream read fetches at once.
 const readPage = 1000
@@ -85,6 +91,7 @@ func update[A aggregate](ctx context.Context, w *Writer, m *Meta, stream, id str
 		return Result{}, err
 	}
 	defer unlock()
+	began := time.Now() // the retry budget is wall time, whatever w.clock says
 	for attempt := 1; ; attempt++ {
 		recorded, history, err := w.cache.load(ctx, stream)
 		if err != nil {
@@ -132,7 +139,7 @@ func update[A aggregate](ctx context.Context, w *Writer, m *Meta, stream, id str
 				}
 				return Result{}, staleError(*m.IfMatch, actual)
 			}
-			if attempt < maxAttempts {
+			if attempt < maxAttempts || time.Since(began) < retryBudget {
 				// Another replica wrote first; let it finish its burst.
 				if err := sleep(ctx, time.Duration(min(attempt, 6)*(1+rand.IntN(8)))*time.Millisecond); err != nil {
 					return Result{}, err
@@ -140,7 +147,7 @@ func update[A aggregate](ctx context.Context, w *Writer, m *Meta, stream, id str
 				continue
 			}
 			return Result{}, domain.Errorf(domain.CodeUnavailable,
-				"the record changed under %d attempts in a row; try again", maxAttempts)
+				"the record changed under %d attempts in a row; try again", attempt)
 		case errors.Is(err, eventstore.ErrDuplicateEventID):
 			return Result{}, domain.Errorf(domain.CodeIdempotencyMismatch,
 				"this Idempotency-Key was already used for a request on another resource")
