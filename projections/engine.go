@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -247,56 +246,30 @@ func (e *Engine) load() error {
 				}
 			}
 		}
-		// The snapshots decode at the same time, one model per core: a
-		// restart waits for all of them, and at ten times CLEA decoding
-		// them one after another is most of the time to ready.
-		type restored struct {
-			m   Model
-			pos uint64
-			err error
-		}
-		got := make([]*restored, len(e.projs))
-		var wg sync.WaitGroup
-		sem := make(chan struct{}, runtime.GOMAXPROCS(0))
-		for i, p := range e.projs {
-			v := st.Get([]byte(p.def.Name))
+		for _, p := range e.projs {
+			key := []byte(p.def.Name)
+			v := st.Get(key)
 			if v == nil {
 				continue
 			}
-			r := &restored{}
-			got[i] = r
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				sem <- struct{}{}
-				defer func() { <-sem }()
-				body, err := unseal(v)
-				if err == nil && len(body) < 8 {
-					err = errDamaged
-				}
-				if err == nil {
-					r.m = p.def.New()
-					r.pos = binary.BigEndian.Uint64(body[:8])
-					err = restore(r.m, body[8:])
-				}
-				r.err = err
-			}()
-		}
-		wg.Wait()
-		for i, p := range e.projs {
-			r := got[i]
-			if r == nil {
-				continue
+			body, err := unseal(v)
+			if err == nil && len(body) < 8 {
+				err = errDamaged
 			}
-			if r.err != nil {
+			m := p.def.New()
+			if err == nil {
+				err = restore(m, body[8:])
+			}
+			if err != nil {
 				e.log.Warn("dropping a damaged read-model snapshot; rebuilding the model from the log",
-					zap.String("projection", p.def.Name), zap.Error(r.err))
-				if err := st.Delete([]byte(p.def.Name)); err != nil {
+					zap.String("projection", p.def.Name), zap.Error(err))
+				if err := st.Delete(key); err != nil {
 					return err
 				}
 				continue
 			}
-			p.model, p.pos, p.savedPos = r.m, r.pos, r.pos
+			pos := binary.BigEndian.Uint64(body[:8])
+			p.model, p.pos, p.savedPos = m, pos, pos
 			p.published.Store(p.pos)
 		}
 		return nil
