@@ -40,7 +40,7 @@ func TestBenchScriptKeepsTheTableWhenAStepFails(t *testing.T) {
 		{
 			name: "a failed step leaves the others running", only: "rebuild,restart,memory", fail: "rebuild", wantCode: 1,
 			want: []string{
-				"| full projection rebuild, tiny, twice | **failed**: forced by BENCH_FAIL (log: " + filepath.Join(dir, "logs", "rebuild.log") + ") |",
+				"| full projection rebuild, tiny, 2 runs | **failed**: forced by BENCH_FAIL (log: " + filepath.Join(dir, "logs", "rebuild.log") + ") |",
 				"| restart to ready on tiny (start → /readyz 200) |",
 				"| peak RSS of the server over the steps above (VmHWM)",
 			},
@@ -51,7 +51,7 @@ func TestBenchScriptKeepsTheTableWhenAStepFails(t *testing.T) {
 			want: []string{
 				"| tiny history |",
 				"| copying the history for this run | **failed**: forced by BENCH_FAIL",
-				"| full projection rebuild, tiny, twice | **skipped**: needs step copy, which did not succeed |",
+				"| full projection rebuild, tiny, 2 runs | **skipped**: needs step copy, which did not succeed |",
 				"| restart to ready on tiny (start → /readyz 200) | **skipped**: needs step copy",
 				"| peak RSS of the server | **skipped**: needs step restart",
 			},
