@@ -46,10 +46,14 @@
 # mobilizers) runs steps 2, 3, 4, the stats and as-of of 5, and 7, with its
 # goals: rebuild ≥ 500,000 events/s, national as-of ≤ 500 ms, stats p99 ≤ 2 ms
 # in the server at 2,000/s, restart to ready ≤ 5 s, peak RSS ≤ 3 GB for the
-# server and ≤ 1 GB for the importer. The first run generates (~16 M events,
-# 3.6 GB of ndjson) and imports it: about 10 minutes to generate and, at
-# ~40,000 events/s, 7 more to import on a quiet machine (much longer when
-# the machine is shared); later runs take about 5 minutes with the cache.
+# server and ≤ 1 GB for the importer. The first run generates the history
+# (15,785,437 events, 3.5 GB of ndjson) and imports it, once: generating
+# took 28 minutes on this 2-core machine shared with other work (344 s of
+# CPU, peak RSS 1.8 GB); the import reads the whole file before writing
+# (10 GB RSS, 16 minutes here) and then runs at the import's rate (at
+# 40,000 events/s, 7 minutes; under load, much longer). Later runs, with
+# the cache, copy 3+ GB and rebuild 16 M events twice: count 15 minutes or
+# more on a loaded machine (BENCH_REBUILD_RUNS=1 saves one rebuild).
 # --scale tiny is a seconds-long smoke run of the same steps.
 #
 # Every step runs on its own: when one fails, its row says **failed**, why,
