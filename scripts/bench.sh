@@ -81,6 +81,11 @@
 #
 # No `set -e` at the top: each step runs in a subshell with its own -e (see
 # step), so that one failing step does not take the table with it.
+#
+# The whole script is one { } block: bash reads it all before running it,
+# so editing or checking out this file during a long run does not change
+# the run (bash otherwise reads a script as it goes).
+{
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/usr/local/go/bin:$HOME/go/bin:$PATH"
@@ -490,3 +495,4 @@ step disk "disk per million events" copy disk
 
 table "$@"
 exit "$FAILED"
+}
