@@ -191,7 +191,9 @@ step() {
 	FAILED=1
 	reason=$(cat "$BENCH_DIR/reason" 2>/dev/null || true)
 	if [ -z "$reason" ]; then
-		reason="exit $rc: $(grep -v '^bench: ' "$log" | grep -v '^[[:space:]]*$' | tail -1 | cut -c1-160)"
+		# The last two lines: a message may end with a line of its own
+		# (loadgen's errors end in " <nil>").
+		reason="exit $rc: $(grep -v '^bench: ' "$log" | grep -v '^[[:space:]]*$' | tail -2 | tr '\n' ' ' | cut -c1-200)"
 	fi
 	reason=${reason//|/\\|}
 	row "| $title | **failed**: $reason (log: $log) | |"
