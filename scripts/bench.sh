@@ -50,8 +50,10 @@
 # (15,785,437 events, 3.5 GB of ndjson) and imports it, once: generating
 # took 28 minutes on this 2-core machine shared with other work (344 s of
 # CPU, peak RSS 1.8 GB); the import reads the whole file before writing
-# (10 GB RSS, 16 minutes here) and then runs at the import's rate (at
-# 40,000 events/s, 7 minutes; under load, much longer). Later runs, with
+# (10.6 GB RSS, 16 minutes here), creates the 25,018 users one by one (each
+# folds the whole users stream: 12-18 users/s here, over half an hour) and
+# then runs at the import's rate (at 40,000 events/s, 7 minutes; under
+# load, much longer). Later runs, with
 # the cache, copy 3+ GB and rebuild 16 M events twice: count 15 minutes or
 # more on a loaded machine (BENCH_REBUILD_RUNS=1 saves one rebuild).
 # --scale tiny is a seconds-long smoke run of the same steps.
