@@ -287,13 +287,37 @@ func (a *Authenticator) Refresh(ctx context.Context) error {
 			return err
 		}
 		a.mu.Lock()
+		ids, known := userIDsOf(events)
+		before := map[string][]byte{}
+		for _, id := range ids {
+			if u, ok := a.dir.User(id); ok {
+				before[id] = u.TokenHash
+			}
+		}
 		err = a.dir.Apply(events)
 		if err == nil {
 			a.noteEnvelopes(page, events)
-			// Rebuilt, not added to: a replaced token must stop signing in.
-			clear(a.byHash)
-			for _, u := range a.dir.Users() {
-				a.byHash[string(u.TokenHash)] = u.ID
+			if known {
+				// Only the users the page names changed: their old token
+				// hashes go (a replaced token must stop signing in) and their
+				// current ones come in. Rebuilding the whole map instead cost
+				// a copy of every user per refresh, so creating n users took
+				// time in n² (25,000 at ten times CLEA: most of an import).
+				for id, h := range before {
+					if a.byHash[string(h)] == id {
+						delete(a.byHash, string(h))
+					}
+				}
+				for _, id := range ids {
+					if u, ok := a.dir.User(id); ok {
+						a.byHash[string(u.TokenHash)] = u.ID
+					}
+				}
+			} else {
+				clear(a.byHash)
+				for _, u := range a.dir.Users() {
+					a.byHash[string(u.TokenHash)] = u.ID
+				}
 			}
 		}
 		a.mu.Unlock()
@@ -302,6 +326,24 @@ func (a *Authenticator) Refresh(ctx context.Context) error {
 		}
 		after = page[len(page)-1].Revision
 	}
+}
+
+// userIDsOf returns the users events name; known is false when one of
+// them is of a kind this does not know, so the caller rebuilds everything.
+func userIDsOf(events []domain.Event) (ids []string, known bool) {
+	for _, e := range events {
+		switch e := e.(type) {
+		case *domain.UserCreated:
+			ids = append(ids, e.ID)
+		case *domain.UserDeactivated:
+			ids = append(ids, e.ID)
+		case *domain.UserTokenIssued:
+			ids = append(ids, e.ID)
+		default:
+			return nil, false
+		}
+	}
+	return ids, true
 }
 
 // noteEnvelopes keeps the times and order the events' envelopes carry.
