@@ -88,6 +88,8 @@ type Engine struct {
 	// clock samples recorded_at along the log for recorded-basis as-of cuts.
 	clock logClock
 	cache queryCache
+	// decoded shares each event's decoding among the models' handlers.
+	decoded decodeCache
 }
 
 // proj is one read model and its checkpoint.
@@ -347,7 +349,7 @@ func (e *Engine) apply(p *proj, rec *eventstore.RecordedEvent) error {
 	if rec.Position <= p.pos {
 		return nil
 	}
-	ev, err := Decode(rec)
+	ev, err := e.decoded.decode(rec)
 	switch {
 	case errors.Is(err, errSkip):
 	case err != nil:
