@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/components/metrics"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
@@ -75,7 +76,9 @@ type Engine struct {
 	metrics *engineMetrics
 
 	waitMu sync.Mutex
-	moved  chan struct{} // closed and replaced whenever a position advances
+	moved  chan struct{} // closed and replaced when a position advances and watched
+	// watched says a waiter took moved since it was made (under waitMu).
+	watched bool
 
 	readyAt   uint64 // head of the log when the engine started
 	cancel    context.CancelFunc
@@ -92,6 +95,8 @@ type Engine struct {
 	// clock samples recorded_at along the log for recorded-basis as-of cuts.
 	clock logClock
 	cache queryCache
+	// decoded shares each event's decoding among the models' handlers.
+	decoded decodeCache
 }
 
 // proj is one read model and its checkpoint.
@@ -299,7 +304,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	// First added is outermost: a panic becomes an error (Recoverer), is
 	// retried with backoff (Retry), and if it still fails the event goes to
 	// the poison queue and the others flow on.
-	router.AddMiddleware(middleware.CorrelationID, poison, retry.Middleware, middleware.Recoverer)
+	router.AddMiddleware(middleware.CorrelationID, poison, firstTryThen(retry), middleware.Recoverer)
 	metrics.NewPrometheusMetricsBuilder(e.cfg.Registerer, "actionledger", "watermill").AddPrometheusRouterMetrics(router)
 	for _, p := range e.projs {
 		sub, err := pubsub.NewSubscriber(e.cfg.Store, pubsub.SubscriberConfig{
@@ -343,6 +348,40 @@ func (e *Engine) Run(ctx context.Context) error {
 	return err
 }
 
+// firstTryThen is retry's schedule with a cheap first try. Watermill's
+// Retry builds its backoff state for every message before the first
+// attempt, and every event reaches every model: that was a sizeable part of
+// what each command allocated. Here the handler runs once as is; only a
+// failure waits retry.InitialInterval and goes on to Retry, which makes the
+// remaining MaxRetries-1 attempts with the intervals that follow, so a
+// failing event is tried as often, as far apart, as before.
+func firstTryThen(retry middleware.Retry) message.HandlerMiddleware {
+	later := retry
+	later.MaxRetries--
+	later.InitialInterval = time.Duration(float64(retry.InitialInterval) * retry.Multiplier)
+	return func(h message.HandlerFunc) message.HandlerFunc {
+		slow := later.Middleware(h)
+		return func(msg *message.Message) ([]*message.Message, error) {
+			out, err := h(msg)
+			if err == nil || retry.MaxRetries < 1 {
+				return out, err
+			}
+			if retry.Logger != nil {
+				retry.Logger.Error("Error occurred, retrying", err, watermill.LogFields{
+					"retry_no": 0, "max_retries": retry.MaxRetries, "wait_time": retry.InitialInterval})
+			}
+			t := time.NewTimer(retry.InitialInterval)
+			defer t.Stop()
+			select {
+			case <-t.C:
+			case <-msg.Context().Done():
+				return out, err
+			}
+			return slow(msg)
+		}
+	}
+}
+
 // apply folds one stored event into p, once: an event at or below p's
 // checkpoint is a redelivery and changes nothing.
 func (e *Engine) apply(p *proj, rec *eventstore.RecordedEvent) error {
@@ -351,7 +390,7 @@ func (e *Engine) apply(p *proj, rec *eventstore.RecordedEvent) error {
 	if rec.Position <= p.pos {
 		return nil
 	}
-	ev, err := Decode(rec)
+	ev, err := e.decoded.decode(rec)
 	switch {
 	case errors.Is(err, errSkip):
 	case err != nil:
@@ -386,10 +425,16 @@ func (e *Engine) skip(name string, position uint64, recordedAt time.Time) {
 	e.advanced()
 }
 
+// advanced wakes the readers waiting for a position. A channel nobody took
+// since it was made has nobody waiting on it, so it is kept: a new one per
+// event and model was an allocation on every command's path.
 func (e *Engine) advanced() {
 	e.waitMu.Lock()
-	close(e.moved)
-	e.moved = make(chan struct{})
+	if e.watched {
+		close(e.moved)
+		e.moved = make(chan struct{})
+		e.watched = false
+	}
 	e.waitMu.Unlock()
 }
 
@@ -418,6 +463,7 @@ func (e *Engine) WaitFor(ctx context.Context, position uint64) error {
 	for {
 		e.waitMu.Lock()
 		moved := e.moved
+		e.watched = true
 		e.waitMu.Unlock()
 		if e.Position() >= position {
 			return nil

@@ -3,6 +3,7 @@ package projections
 import (
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/actionledger/actionledger/domain"
@@ -42,6 +43,44 @@ func Decode(rec *eventstore.RecordedEvent) (Event, error) {
 		Position: rec.Position, Stream: rec.Stream, Revision: rec.Revision,
 		OccurredAt: rec.Meta.OccurredAt, RecordedAt: rec.RecordedAt, ActorID: rec.Meta.ActorID, Data: data,
 	}, nil
+}
+
+// decodeSlots is how many recent events a decodeCache holds: the models'
+// handlers run close behind one another, well within a few hundred events.
+const decodeSlots = 1024
+
+// decodeCache decodes each event once for all the read models. Every model
+// has its own subscription and sees every event; decoding it once per model
+// made the read side decode each command's events six times. A decoded
+// event is shared as a rebuild's replay shares it: models only read it.
+// A position names one event for good (the log is append-only), so a slot
+// holding that position holds that event.
+type decodeCache struct {
+	mu    sync.Mutex
+	slots [decodeSlots]decodedSlot
+}
+
+type decodedSlot struct {
+	pos uint64
+	ev  Event
+	err error
+}
+
+// decode returns Decode(rec), decoding it only if no other model did.
+func (c *decodeCache) decode(rec *eventstore.RecordedEvent) (Event, error) {
+	slot := &c.slots[rec.Position%decodeSlots]
+	c.mu.Lock()
+	if slot.pos == rec.Position && rec.Position != 0 {
+		ev, err := slot.ev, slot.err
+		c.mu.Unlock()
+		return ev, err
+	}
+	c.mu.Unlock()
+	ev, err := Decode(rec)
+	c.mu.Lock()
+	*slot = decodedSlot{pos: rec.Position, ev: ev, err: err}
+	c.mu.Unlock()
+	return ev, err
 }
 
 // Model is one read model.

@@ -69,3 +69,6 @@ func (e *Engine) ClockSamples() (int, uint64) {
 
 // ActivityLastSeen reads one actor's last write from an Activity model.
 func ActivityLastSeen(m *Activity, id string) time.Time { return m.last[id] }
+
+// FirstTryThen exposes the read models' retry middleware.
+var FirstTryThen = firstTryThen

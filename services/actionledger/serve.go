@@ -34,7 +34,7 @@ token per role and curl lines to try.`,
 	f.String(&logLevel, "log-level", "info", "debug, info, warn or error")
 	f.Bool(&cfg.RebuildProjections, "rebuild-projections", false, "rebuild the read models from the first event after start, serving the stored ones meanwhile")
 	f.Duration(&cfg.SnapshotEvery, "snapshot-every", time.Minute, "how often read models are saved with their checkpoint (a restart replays at most this much of the log)")
-	f.String(&cfg.DebugAddr, "debug-addr", "", "serve Go's profiler (/debug/pprof/) on this address, e.g. 127.0.0.1:6060 (off when empty)")
+	f.String(&cfg.DebugAddr, "debug-addr", "", "serve Go's profiler (/debug/pprof/, with the mutex and block profiles sampled) on this address, e.g. 127.0.0.1:6060 (off when empty)")
 	var weights string
 	f.String(&weights, "trust-weights", "0.4,0.2,0.2,0.2", "weights of T1,T2,T3,T4 in the trust index")
 	f.String(&cfg.PlacesFile, "places", "", "places list (CSV: district_code,district,chiefdom_code,chiefdom) to check places against (default: Sierra Leone's, built in)")

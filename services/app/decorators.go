@@ -10,6 +10,7 @@ import (
 	"github.com/actionledger/actionledger/services/eventstore"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 )
 
 // Metrics are the application's Prometheus instruments.
@@ -68,7 +69,7 @@ func decorate[C Command](d Decorators, name string, h Handler[C]) Handler[C] {
 	if d.Locator != nil {
 		inner = keyed[C]{locate: d.Locator, next: h}
 	}
-	return logged[C]{name: name, log: d.Log, next: measured[C]{name: name, m: d.Metrics, next: inner}}
+	return logged[C]{name: name, log: d.Log, next: newMeasured(name, d.Metrics, inner)}
 }
 
 // keyed refuses a repeated Idempotency-Key whose request differs from the
@@ -96,17 +97,34 @@ func (h keyed[C]) Handle(ctx context.Context, cmd C) (Result, error) {
 	return h.next.Handle(ctx, cmd)
 }
 
+// measured times each command and counts its outcome. The series every
+// command touches are looked up once, when the handler is built, instead of
+// hashing their labels on each command.
 type measured[C Command] struct {
-	name string
-	m    *Metrics
-	next Handler[C]
+	name         string
+	m            *Metrics
+	duration     prometheus.Observer
+	ok, replayed prometheus.Counter
+	next         Handler[C]
+}
+
+func newMeasured[C Command](name string, m *Metrics, next Handler[C]) measured[C] {
+	return measured[C]{name: name, m: m, next: next, duration: m.duration.WithLabelValues(name),
+		ok: m.commands.WithLabelValues(name, "ok"), replayed: m.commands.WithLabelValues(name, "replayed")}
 }
 
 func (h measured[C]) Handle(ctx context.Context, cmd C) (Result, error) {
 	start := time.Now()
 	res, err := h.next.Handle(ctx, cmd)
-	h.m.duration.WithLabelValues(h.name).Observe(time.Since(start).Seconds())
-	h.m.commands.WithLabelValues(h.name, outcome(res, err)).Inc()
+	h.duration.Observe(time.Since(start).Seconds())
+	switch {
+	case err != nil:
+		h.m.commands.WithLabelValues(h.name, outcome(res, err)).Inc()
+	case res.Replayed:
+		h.replayed.Inc()
+	default:
+		h.ok.Inc()
+	}
 	return res, err
 }
 
@@ -122,6 +140,11 @@ type logged[C Command] struct {
 func (h logged[C]) Handle(ctx context.Context, cmd C) (Result, error) {
 	start := time.Now()
 	res, err := h.next.Handle(ctx, cmd)
+	// Every line below is at info level but failures, which are at error
+	// level: below info (as busy servers run) a success builds no fields.
+	if !h.log.Core().Enabled(zapcore.InfoLevel) && (err == nil || !h.log.Core().Enabled(zapcore.ErrorLevel)) {
+		return res, err
+	}
 	m := cmd.meta()
 	fields := []zap.Field{
 		zap.String("command", h.name),

@@ -15,6 +15,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -57,7 +58,9 @@ type Config struct {
 	// after start, while the stored ones keep serving.
 	RebuildProjections bool
 	// DebugAddr, when set, serves Go's profiler (net/http/pprof) on its own
-	// listener — keep it on loopback: profiles show internals.
+	// listener — keep it on loopback: profiles show internals. While it
+	// listens, lock contention and blocking are sampled too (the mutex and
+	// block profiles).
 	DebugAddr string
 	// SnapshotEvery is how often read models are saved (0: the default).
 	SnapshotEvery time.Duration
@@ -321,6 +324,20 @@ func (m *Main) Serve(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("debug listener: %w", err)
 		}
+		// Lock contention and blocking are sampled only while the
+		// profiler listens: /debug/pprof/mutex and /debug/pprof/block then
+		// show where requests wait (a stream lock, a read model's lock, the
+		// store's queue), not only where they burn CPU. One contention
+		// event in mutexFraction and about one blocked interval per
+		// blockRate of blocking are recorded, cheap enough to leave on
+		// under load.
+		const mutexFraction, blockRate = 10, int(100 * time.Microsecond)
+		prevFraction := runtime.SetMutexProfileFraction(mutexFraction)
+		runtime.SetBlockProfileRate(blockRate)
+		defer func() {
+			runtime.SetMutexProfileFraction(prevFraction)
+			runtime.SetBlockProfileRate(0)
+		}()
 		mux := http.NewServeMux()
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)

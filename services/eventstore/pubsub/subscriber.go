@@ -249,7 +249,8 @@ func (r *run) consume(sub eventstore.Subscription) error {
 		}
 		if r.matches(ev.Stream) {
 			msg, err := eventMessage(&ev)
-			if err != nil {
+			raw := err != nil
+			if raw {
 				// A damaged envelope must not stall the consumer for
 				// ever: hand over the raw event, whose event_type says
 				// what it is, and let the handler (or poison queue) judge.
@@ -258,7 +259,7 @@ func (r *run) consume(sub eventstore.Subscription) error {
 				})
 				msg = domainMessage(&ev)
 			}
-			if !r.deliver(msg) {
+			if !r.deliver(&ev, msg, raw) {
 				return nil
 			}
 		}
@@ -266,16 +267,32 @@ func (r *run) consume(sub eventstore.Subscription) error {
 	}
 }
 
-// deliver sends msg and waits for its ack, resending it after every nack. It
-// returns false when the subscription ended first.
-func (r *run) deliver(msg *message.Message) bool {
-	for {
-		// A fresh copy per attempt: a Watermill message can be acked or
-		// nacked only once, and a handler may have changed the metadata or
-		// payload it was given. msg itself is never handed out.
-		m := msg.Copy()
-		if msg.Payload != nil {
-			m.Payload = bytes.Clone(msg.Payload)
+// deliver sends msg, made from ev (as the raw event when raw), and waits for
+// its ack, resending it after every nack. It returns false when the
+// subscription ended first.
+//
+// Every attempt gets a message of its own: a Watermill message can be acked
+// or nacked only once, and a handler may have changed the metadata or
+// payload it was given. The first attempt hands out msg itself; a resend is
+// made again from the event, with a copy of the payload kept from before
+// the first attempt. Copying every message up front instead cost a second
+// metadata map and payload per event and read model, for the rare resend.
+func (r *run) deliver(ev *eventstore.RecordedEvent, msg *message.Message, raw bool) bool {
+	kept := *ev
+	if ev.Data != nil {
+		kept.Data = bytes.Clone(ev.Data)
+	}
+	for attempt := 0; ; attempt++ {
+		m := msg
+		if attempt > 0 {
+			again := kept
+			if kept.Data != nil {
+				again.Data = bytes.Clone(kept.Data)
+			}
+			var err error
+			if m, err = eventMessage(&again); raw || err != nil {
+				m = domainMessage(&again)
+			}
 		}
 		mctx, cancel := context.WithCancel(r.ctx)
 		m.SetContext(mctx)
