@@ -43,7 +43,7 @@ func NewCreateUserHandler(w *Writer, auth *Authenticator, tokenSecret []byte, pl
 				return Result{}, err
 			}
 		}
-		res, err := created(update(ctx, w, &c.Meta, domain.UsersStream, id, domain.LoadDirectory, nil, func(dir *domain.Directory) error {
+		res, err := created(updateDirectory(ctx, w, &c.Meta, id, nil, func(dir *domain.Directory) error {
 			return dir.Create(domain.CreateUser{ID: id, Name: c.Name, Role: c.Role,
 				District: c.District, Chiefdom: c.Chiefdom, TokenHash: HashToken(token)})
 		}))

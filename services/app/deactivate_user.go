@@ -21,7 +21,7 @@ type DeactivateUser struct {
 // the others follow the users stream (Authenticator.Follow).
 func NewDeactivateUserHandler(w *Writer, auth *Authenticator, d Decorators) Handler[DeactivateUser] {
 	return decorate(d, "deactivate_user", HandlerFunc[DeactivateUser](func(ctx context.Context, c DeactivateUser) (Result, error) {
-		res, err := update(ctx, w, &c.Meta, domain.UsersStream, c.ID, domain.LoadDirectory, func(dir *domain.Directory) error {
+		res, err := updateDirectory(ctx, w, &c.Meta, c.ID, func(dir *domain.Directory) error {
 			return dir.CheckManager(c.ID, manager(c.Actor))
 		}, func(dir *domain.Directory) error {
 			return dir.Deactivate(domain.DeactivateUser{ID: c.ID, Reason: c.Reason, Wipe: c.Wipe, By: manager(c.Actor)})

@@ -29,7 +29,7 @@ func NewIssueTokenHandler(w *Writer, auth *Authenticator, tokenSecret []byte, d 
 				return Result{}, err
 			}
 		}
-		res, err := update(ctx, w, &c.Meta, domain.UsersStream, c.ID, domain.LoadDirectory, func(dir *domain.Directory) error {
+		res, err := updateDirectory(ctx, w, &c.Meta, c.ID, func(dir *domain.Directory) error {
 			return dir.CheckManager(c.ID, manager(c.Actor))
 		}, func(dir *domain.Directory) error {
 			return dir.IssueToken(domain.IssueUserToken{ID: c.ID, TokenHash: HashToken(token), By: manager(c.Actor)})

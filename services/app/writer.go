@@ -44,6 +44,7 @@ type Writer struct {
 	clock   func() time.Time
 	metrics *Metrics
 	locks   *streamLocks
+	users   directoryCache
 	cache   *streamCache
 }
 
