@@ -69,3 +69,6 @@ func (e *Engine) ClockSamples() (int, uint64) {
 
 // ActivityLastSeen reads one actor's last write from an Activity model.
 func ActivityLastSeen(m *Activity, id string) time.Time { return m.last[id] }
+
+// Percentile is percentile, for testing it against a sort.
+func Percentile(values []float64, p float64) *float64 { return percentile(values, p) }

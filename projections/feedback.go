@@ -30,6 +30,7 @@ type fbRecord struct {
 	ClosedAt   time.Time // communicated_at of the (last) loop closure
 	Pos        uint64    // log position of the receipt
 	Steps      stepChain // transitions after the receipt, in log order
+	span       span      // of the receipt and the transitions
 	Status     uint8
 	Satisfied  bool
 }
@@ -83,6 +84,7 @@ func (m *Feedback) Apply(ev *Event) error {
 		return nil
 	}
 	m.steps.add(&r.Steps, ev.Position, nanos(ev.OccurredAt), r.Status)
+	r.span.add(ev.Position, nanos(ev.OccurredAt))
 	return nil
 }
 
@@ -109,6 +111,7 @@ func (m *Feedback) in(n int32, c *cut) (fbRecord, bool) {
 }
 
 func (m *Feedback) add(r fbRecord) {
+	r.span = spanOf(r.Pos, nanos(r.ReceivedAt))
 	n := int32(len(m.recs))
 	m.recs = append(m.recs, r)
 	m.byID[r.ID] = n
@@ -211,7 +214,7 @@ func (m *Feedback) stats(f *Filter, weekly bool, c *cut) FeedbackStats {
 	var v fbRecord
 	for _, n := range sel {
 		r := &m.recs[n]
-		if c != nil {
+		if c != nil && !c.hasAll(r.span) {
 			var ok bool
 			if v, ok = m.in(n, c); !ok {
 				continue
@@ -222,8 +225,10 @@ func (m *Feedback) stats(f *Filter, weekly bool, c *cut) FeedbackStats {
 			continue
 		}
 		out.add(r)
-		if i, ok := pos[weekOf(r.ReceivedAt)]; ok {
-			out.Series[i].add(r)
+		if weekly {
+			if i, ok := pos[weekOf(r.ReceivedAt)]; ok {
+				out.Series[i].add(r)
+			}
 		}
 	}
 	out.finish()
@@ -259,6 +264,15 @@ func (m *Feedback) UnmarshalBinary(data []byte) error {
 		m.add(r)
 	}
 	m.steps = s.Steps
+	for i := range m.recs {
+		r := &m.recs[i]
+		for j := r.Steps.Head; j != 0; j = m.steps[j-1].Next {
+			if j < 0 || int(j) > len(m.steps) {
+				return errBadSteps
+			}
+			r.span.add(m.steps[j-1].Pos, m.steps[j-1].At)
+		}
+	}
 	if s.Prior != nil {
 		m.prior = s.Prior
 	}

@@ -53,6 +53,16 @@ type trustCommunity struct {
 	// Reclosed keeps the loop closures a later closure of the same item
 	// replaced, in log order (the domain closes a loop once: nil).
 	Reclosed []trustClosure
+	span     span // of every event above (zero: none yet)
+	// first and last are the earliest and latest field time of its visits,
+	// items and cases (first > last: none), the range of weeks it shows
+	// data in.
+	first, last int64
+}
+
+// sawData widens the community's range of data to t.
+func (cm *trustCommunity) sawData(t int64) {
+	cm.first, cm.last = min(cm.first, t), max(cm.last, t)
 }
 
 // Every Pos below is the log position of the event, and every time is in
@@ -160,7 +170,7 @@ func (m *Trust) community(id string, p place) int32 {
 		return n
 	}
 	n := int32(len(m.comms))
-	m.comms = append(m.comms, trustCommunity{ID: id, Place: p})
+	m.comms = append(m.comms, trustCommunity{ID: id, Place: p, first: math.MaxInt64, last: math.MinInt64})
 	m.byID[id] = n
 	m.idx.add(p, n)
 	return n
@@ -182,6 +192,7 @@ func (m *Trust) Apply(ev *Event) error {
 		n := m.communityAt(e.ID, e.Place)
 		if c := &m.comms[n]; c.RegPos == 0 {
 			c.RegPos, c.RegAt = ev.Position, nanos(ev.OccurredAt)
+			c.span.add(c.RegPos, c.RegAt)
 		}
 	case *domain.VisitRecorded:
 		_, id := domain.SplitStream(ev.Stream)
@@ -189,7 +200,10 @@ func (m *Trust) Apply(ev *Event) error {
 		if !ok {
 			return nil
 		}
-		m.comms[n].Visits = append(m.comms[n].Visits, trustVisit{At: ev.OccurredAt.UnixNano(), Pos: ev.Position, Rating: int8(e.TrustRating)})
+		c := &m.comms[n]
+		c.Visits = append(c.Visits, trustVisit{At: ev.OccurredAt.UnixNano(), Pos: ev.Position, Rating: int8(e.TrustRating)})
+		c.span.add(ev.Position, ev.OccurredAt.UnixNano())
+		c.sawData(ev.OccurredAt.UnixNano())
 	case *domain.FeedbackReceived:
 		if _, dup := m.fbByID[e.ID]; dup {
 			return nil
@@ -199,6 +213,8 @@ func (m *Trust) Apply(ev *Event) error {
 		m.fbByID[e.ID] = [2]int32{n, int32(len(c.Feedback))}
 		c.Feedback = append(c.Feedback, trustFeedback{ID: e.ID, ReceivedAt: ev.OccurredAt.UnixNano(), Pos: ev.Position,
 			Negative: e.Type == "complaint" || e.Type == "rumour" || e.Type == "refusal"})
+		c.span.add(ev.Position, ev.OccurredAt.UnixNano())
+		c.sawData(ev.OccurredAt.UnixNano())
 	case *domain.FeedbackLoopClosed:
 		_, id := domain.SplitStream(ev.Stream)
 		if at, ok := m.fbByID[id]; ok {
@@ -208,14 +224,18 @@ func (m *Trust) Apply(ev *Event) error {
 				c.Reclosed = append(c.Reclosed, trustClosure{Item: at[1], Pos: fb.ClosePos, At: fb.CloseAt, ClosedAt: fb.ClosedAt})
 			}
 			fb.ClosedAt, fb.ClosePos, fb.CloseAt = e.CommunicatedAt.UnixNano(), ev.Position, nanos(ev.OccurredAt)
+			c.span.add(fb.ClosePos, fb.CloseAt)
 		}
 	case *domain.ReferralRaised:
 		if e.Kind != "suspected_case" || e.SymptomOnset.IsZero() {
 			return nil
 		}
 		n := m.communityAt(e.CommunityID, e.Place)
-		m.comms[n].Cases = append(m.comms[n].Cases, trustCase{RaisedAt: ev.OccurredAt.UnixNano(), Pos: ev.Position,
+		c := &m.comms[n]
+		c.Cases = append(c.Cases, trustCase{RaisedAt: ev.OccurredAt.UnixNano(), Pos: ev.Position,
 			Within: ev.OccurredAt.Sub(e.SymptomOnset) <= hoursIn24})
+		c.span.add(ev.Position, ev.OccurredAt.UnixNano())
+		c.sawData(ev.OccurredAt.UnixNano())
 	}
 	return nil
 }
@@ -347,6 +367,32 @@ func (cm *trustCommunity) createdIn(c *cut) uint64 {
 	return created
 }
 
+// summarize works out the span from the community's events.
+func (cm *trustCommunity) summarize() {
+	cm.span, cm.first, cm.last = span{}, math.MaxInt64, math.MinInt64
+	if cm.RegPos != 0 {
+		cm.span.add(cm.RegPos, cm.RegAt)
+	}
+	for _, v := range cm.Visits {
+		cm.span.add(v.Pos, v.At)
+		cm.sawData(v.At)
+	}
+	for _, fb := range cm.Feedback {
+		cm.span.add(fb.Pos, fb.ReceivedAt)
+		cm.sawData(fb.ReceivedAt)
+		if fb.ClosePos != 0 {
+			cm.span.add(fb.ClosePos, fb.CloseAt)
+		}
+	}
+	for _, rc := range cm.Reclosed {
+		cm.span.add(rc.Pos, rc.At)
+	}
+	for _, rc := range cm.Cases {
+		cm.span.add(rc.Pos, rc.RaisedAt)
+		cm.sawData(rc.RaisedAt)
+	}
+}
+
 // visitIn: a visit counts in c if it is in c and the community exists by
 // then (a visit to a community the model does not know is dropped).
 func (v *trustVisit) in(c *cut, created uint64) bool {
@@ -389,8 +435,11 @@ func (m *Trust) stats(f *Filter, c *cut) TrustStats {
 	cf := Filter{District: f.District, Chiefdom: f.Chiefdom, CommunityID: f.CommunityID}
 	sel := m.idx[cf.scopeKey()]
 	// First pass: which communities count (the place; with a cut, those it
-	// creates, and where) and the span of their data.
+	// creates, and where) and the span of their data. A community whose
+	// every event is in the cut counts as the live model holds it (see
+	// span): its created is 0, and whole[k] says not to ask the cut again.
 	created := make([]uint64, len(sel))
+	whole := make([]bool, len(sel))
 	lo, hi := int64(math.MaxInt64), int64(math.MinInt64)
 	see := func(t int64) { lo, hi = min(lo, t), max(hi, t) }
 	for k, n := range sel {
@@ -399,23 +448,29 @@ func (m *Trust) stats(f *Filter, c *cut) TrustStats {
 		if !cf.matches(cm.Place, time.Time{}) {
 			continue
 		}
-		if c == nil {
-			created[k] = 0
-		} else if created[k] = cm.createdIn(c); created[k] == notCreated {
+		if c == nil || cm.span.last != 0 && c.hasAll(cm.span) {
+			created[k], whole[k] = 0, true
+			if cm.first <= cm.last {
+				see(cm.first)
+				see(cm.last)
+			}
+			continue
+		}
+		if created[k] = cm.createdIn(c); created[k] == notCreated {
 			continue
 		}
 		for i := range cm.Visits {
-			if v := &cm.Visits[i]; c == nil || v.in(c, created[k]) {
+			if v := &cm.Visits[i]; v.in(c, created[k]) {
 				see(v.At)
 			}
 		}
 		for i := range cm.Feedback {
-			if fb := &cm.Feedback[i]; c == nil || c.has(fb.Pos, fb.ReceivedAt) {
+			if fb := &cm.Feedback[i]; c.has(fb.Pos, fb.ReceivedAt) {
 				see(fb.ReceivedAt)
 			}
 		}
 		for i := range cm.Cases {
-			if rc := &cm.Cases[i]; c == nil || c.has(rc.Pos, rc.RaisedAt) {
+			if rc := &cm.Cases[i]; c.has(rc.Pos, rc.RaisedAt) {
 				see(rc.RaisedAt)
 			}
 		}
@@ -463,26 +518,32 @@ func (m *Trust) stats(f *Filter, c *cut) TrustStats {
 			continue
 		}
 		cm := &m.comms[n]
+		cc := c
+		if whole[k] {
+			cc = nil
+		}
 		for i := range cm.Visits {
 			v := &cm.Visits[i]
-			if c != nil && !v.in(c, cr) {
+			if cc != nil && !v.in(cc, cr) {
 				continue
 			}
-			for _, a := range [2]*trustAgg{at(v.At), own(v.At)} {
-				if a != nil {
-					a.t1sum += float64(v.Rating-1) / 4
-					a.visits++
-				}
+			if a := at(v.At); a != nil {
+				a.t1sum += float64(v.Rating-1) / 4
+				a.visits++
+			}
+			if a := own(v.At); a != nil {
+				a.t1sum += float64(v.Rating-1) / 4
+				a.visits++
 			}
 		}
 		for i := range cm.Feedback {
 			fb := &cm.Feedback[i]
 			closed := fb.ClosedAt
-			if c != nil {
-				if !c.has(fb.Pos, fb.ReceivedAt) {
+			if cc != nil {
+				if !cc.has(fb.Pos, fb.ReceivedAt) {
 					continue
 				}
-				closed = cm.closedIn(i, c)
+				closed = cm.closedIn(i, cc)
 			}
 			for _, a := range [2]*trustAgg{at(fb.ReceivedAt), own(fb.ReceivedAt)} {
 				if a != nil {
@@ -498,7 +559,7 @@ func (m *Trust) stats(f *Filter, c *cut) TrustStats {
 		}
 		for i := range cm.Cases {
 			rc := &cm.Cases[i]
-			if c != nil && !c.has(rc.Pos, rc.RaisedAt) {
+			if cc != nil && !cc.has(rc.Pos, rc.RaisedAt) {
 				continue
 			}
 			if a := at(rc.RaisedAt); a != nil {
@@ -595,6 +656,7 @@ func (m *Trust) UnmarshalBinary(data []byte) error {
 	fresh := NewTrustMin(m.weights, m.minVisits)
 	for _, c := range s.Comms {
 		c.Place = fresh.names.place(c.Place)
+		c.summarize()
 		n := fresh.community(c.ID, c.Place)
 		fresh.comms[n] = c
 		for i, fb := range c.Feedback {
