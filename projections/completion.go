@@ -278,6 +278,7 @@ func (m *Completion) Stats(f Filter, weekly bool) CompletionStats {
 // with c, as a fresh model fed only the events of c would.
 func (m *Completion) counts(f *Filter, today int64, c *cut) CompletionStats {
 	out := CompletionStats{ByCategory: map[string]*Counts{}, ByKind: map[string]*Counts{}}
+	var cats, kinds tally[Counts]
 	m.selected(f, func(r *apRecord) {
 		s := r.status()
 		if c != nil && !c.hasAll(r.span) {
@@ -288,9 +289,15 @@ func (m *Completion) counts(f *Filter, today int64, c *cut) CompletionStats {
 		}
 		od := isOverdue(r.Due, s, today)
 		out.add(s, od)
-		bucket(out.ByCategory, r.Category).add(s, od)
-		bucket(out.ByKind, r.Kind).add(s, od)
+		cats.at(r.Category).add(s, od)
+		kinds.at(r.Kind).add(s, od)
 	})
+	for i, k := range cats.keys {
+		out.ByCategory[k] = &cats.vals[i]
+	}
+	for i, k := range kinds.keys {
+		out.ByKind[k] = &kinds.vals[i]
+	}
 	out.finish()
 	for _, c := range out.ByCategory {
 		c.finish()
@@ -318,15 +325,6 @@ func statusTime(f *Filter) time.Time {
 		now = f.To.Add(-time.Nanosecond)
 	}
 	return now
-}
-
-func bucket(m map[string]*Counts, k string) *Counts {
-	c := m[k]
-	if c == nil {
-		c = &Counts{}
-		m[k] = c
-	}
-	return c
 }
 
 // MarshalBinary implements Model.

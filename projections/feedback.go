@@ -129,6 +129,8 @@ type FeedbackCounts struct {
 	ByNeed            map[string]int `json:"by_need"`
 	days              []float64
 	satisfied         int
+	// byType and byNeed count until finish fills ByType and ByNeed.
+	byType, byNeed tally[int]
 }
 
 func newFeedbackCounts() FeedbackCounts {
@@ -137,9 +139,9 @@ func newFeedbackCounts() FeedbackCounts {
 
 func (c *FeedbackCounts) add(r *fbRecord) {
 	c.Received++
-	c.ByType[r.Type]++
+	*c.byType.at(r.Type)++
 	if r.Need != "" {
-		c.ByNeed[r.Need]++
+		*c.byNeed.at(r.Need)++
 	}
 	if r.Status == fbLoopClosed {
 		c.LoopClosed++
@@ -155,6 +157,13 @@ func (c *FeedbackCounts) finish() {
 	c.DaysToCloseMedian = percentile(c.days, 0.5)
 	c.SatisfiedRate = rate(c.satisfied, c.LoopClosed)
 	c.days = nil
+	for i, k := range c.byType.keys {
+		c.ByType[k] += c.byType.vals[i]
+	}
+	for i, k := range c.byNeed.keys {
+		c.ByNeed[k] += c.byNeed.vals[i]
+	}
+	c.byType, c.byNeed = tally[int]{}, tally[int]{}
 }
 
 // FeedbackStats answers /v1/stats/feedback.

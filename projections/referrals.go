@@ -158,6 +158,8 @@ func (m *Referrals) stats(f *Filter, c *cut) ReferralStats {
 	var suspected, within, deaths, safe int
 	var hours []float64
 	var v refRecord
+	var byStatus [len(refStatusNames)]int
+	var byKind tally[int]
 	for _, n := range m.idx[f.scopeKey()] {
 		r := &m.recs[n]
 		if c != nil && !c.hasAll(r.span) {
@@ -171,8 +173,8 @@ func (m *Referrals) stats(f *Filter, c *cut) ReferralStats {
 			continue
 		}
 		out.Total++
-		out.ByStatus[refStatusNames[r.Status]]++
-		out.ByKind[r.Kind]++
+		byStatus[r.Status]++
+		*byKind.at(r.Kind)++
 		if w, ok := r.withinOnset(); ok {
 			suspected++
 			if w {
@@ -188,6 +190,14 @@ func (m *Referrals) stats(f *Filter, c *cut) ReferralStats {
 				}
 			}
 		}
+	}
+	for st, n := range byStatus {
+		if n > 0 {
+			out.ByStatus[refStatusNames[st]] = n
+		}
+	}
+	for i, k := range byKind.keys {
+		out.ByKind[k] = byKind.vals[i]
 	}
 	out.SuspectedWithin24hRate = rate(within, suspected)
 	out.HoursToCompleteMedian = percentile(hours, 0.5)

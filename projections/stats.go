@@ -102,3 +102,27 @@ const (
 	hoursIn24 = 24 * time.Hour
 	days14    = 14 * 24 * time.Hour
 )
+
+// tally counts by a key from a handful (kinds, types, needs, categories:
+// the models intern them, so equal keys share their bytes and compare at
+// once). A question adds every record it reads to a few of these, and a
+// short list searched in order costs less than hashing the key into a map
+// each time; the answer's maps are filled from it at the end. The keys
+// are the domain's enumerations (eight at most), so the list stays short.
+type tally[V any] struct {
+	keys []string
+	vals []V
+}
+
+// at returns the value of k, added as the zero value if new. The pointer
+// holds until the next call.
+func (t *tally[V]) at(k string) *V {
+	for i := range t.keys {
+		if t.keys[i] == k {
+			return &t.vals[i]
+		}
+	}
+	t.keys = append(t.keys, k)
+	t.vals = append(t.vals, *new(V))
+	return &t.vals[len(t.vals)-1]
+}
