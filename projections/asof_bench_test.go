@@ -27,7 +27,7 @@ import (
 // generated once into the temporary directory and reused by later runs,
 // because writing 1.6 million durable events takes a while:
 //
-//	go test ./projections -run '^$' -bench AsOf -benchtime 3x
+//	go test ./projections -run '^$' -bench 'AsOf$' -benchtime 3x
 func BenchmarkAsOf(b *testing.B) {
 	spec := cleaSpec(benchCommunities(b))
 	store, events := cachedHistory(b, spec)

@@ -195,6 +195,8 @@ func (m *Feedback) stats(f *Filter, weekly bool, c *cut) FeedbackStats {
 	c = periodCut(f, c)
 	out := FeedbackStats{FeedbackCounts: newFeedbackCounts()}
 	sel := m.idx[f.scopeKey()]
+	// One allocation for the days to close, not a slice grown by doubling.
+	out.days = make([]float64, 0, len(sel))
 	pos := map[Week]int{}
 	if weekly {
 		// The series spans the place's own items, not the whole model's.
