@@ -2,7 +2,9 @@ package projections
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/actionledger/actionledger/services/eventstore"
@@ -49,9 +51,12 @@ type AsOf struct {
 // what the fresh model would hold (a transition left out is skipped, later
 // ones still apply; a record whose creating event is left out does not
 // exist). The cost is one pass over the records asked about (and, for
-// trust, over every community's events, for the range of weeks), under each
-// model's read lock in turn; nothing the size of a model is copied. Models
-// behind the head are first brought up to it.
+// trust, over every community's events, for the range of weeks), the four
+// models side by side, each under its own read lock; nothing the size of a
+// model is copied. A record whose every event is in the cut (its span) is
+// read as it stands, and only the others' histories are walked: most
+// records, at any time but the weeks they were alive. Models behind the head
+// are first brought up to it.
 //
 // It relies on two things the domain guarantees (an aggregate is created
 // once, in its own stream, and feedback items and referrals copy their
@@ -88,27 +93,35 @@ func (e *Engine) AsOf(ctx context.Context, at time.Time, basis string, f Filter)
 	}
 	f.Now = at
 	out := AsOf{At: at.UTC(), Basis: basis, Position: c.upto}
-	for _, name := range names {
+	// The four models answer side by side, each under its own read lock:
+	// they share nothing but the cut, which none of them changes, and each
+	// writes its own part of the answer.
+	var errs [len(names)]error
+	var wg sync.WaitGroup
+	for i, name := range names {
 		p := e.byName[name]
-		p.mu.RLock()
-		// A model's position never goes back (a rebuild switches over at
-		// or past it), so the catch-up above holds.
-		switch m := p.model.(type) {
-		case *Completion:
-			out.Completion = m.asOf(f, &c)
-		case *Referrals:
-			out.Referrals = m.asOf(f, &c)
-		case *Feedback:
-			out.Feedback = m.asOf(f, &c)
-		case *Trust:
-			out.Trust = m.asOf(f, &c)
-		default:
-			err = fmt.Errorf("as-of: the %s read model is not the standard one (%T)", name, m)
-		}
-		p.mu.RUnlock()
-		if err != nil {
-			return AsOf{}, err
-		}
+		wg.Go(func() {
+			p.mu.RLock()
+			defer p.mu.RUnlock()
+			// A model's position never goes back (a rebuild switches over
+			// at or past it), so the catch-up above holds.
+			switch m := p.model.(type) {
+			case *Completion:
+				out.Completion = m.asOf(f, &c)
+			case *Referrals:
+				out.Referrals = m.asOf(f, &c)
+			case *Feedback:
+				out.Feedback = m.asOf(f, &c)
+			case *Trust:
+				out.Trust = m.asOf(f, &c)
+			default:
+				errs[i] = fmt.Errorf("as-of: the %s read model is not the standard one (%T)", name, m)
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs[:]...); err != nil {
+		return AsOf{}, err
 	}
 	return out, nil
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -26,7 +27,7 @@ import (
 // generated once into the temporary directory and reused by later runs,
 // because writing 1.6 million durable events takes a while:
 //
-//	go test ./projections -run '^$' -bench AsOf -benchtime 3x
+//	go test ./projections -run '^$' -bench 'AsOf$' -benchtime 3x
 func BenchmarkAsOf(b *testing.B) {
 	spec := cleaSpec(benchCommunities(b))
 	store, events := cachedHistory(b, spec)
@@ -73,6 +74,68 @@ func BenchmarkAsOf(b *testing.B) {
 			b.ReportMetric(float64(res.Position)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
 			if res.Completion.Total == 0 || res.Feedback.Received == 0 {
 				b.Fatalf("as-of answered nothing: %+v", res.Completion.Counts)
+			}
+		})
+	}
+}
+
+// BenchmarkAsOfScaling times the national as-of question on histories of
+// growing size — the same CLEA shape with a quarter, half and all of
+// CLEA-national's communities by default (ACTIONLEDGER_BENCH_SCALES, a
+// comma-separated list of community counts, changes them) — to show how the
+// time grows with the history: ten times CLEA (clea10) has ten times the
+// communities over the same 40 weeks. Each history is generated once and
+// cached like BenchmarkAsOf's:
+//
+//	go test ./projections -run '^$' -bench AsOfScaling -benchtime 10x
+func BenchmarkAsOfScaling(b *testing.B) {
+	scales := []int{3000, 6000, 12000}
+	if v := os.Getenv("ACTIONLEDGER_BENCH_SCALES"); v != "" {
+		scales = nil
+		for _, f := range strings.Split(v, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || n < 16 {
+				b.Fatalf("ACTIONLEDGER_BENCH_SCALES=%q: want community counts of at least 16", v)
+			}
+			scales = append(scales, n)
+		}
+	}
+	for _, communities := range scales {
+		spec := cleaSpec(communities)
+		b.Run(fmt.Sprintf("communities=%d", communities), func(b *testing.B) {
+			store, events := cachedHistory(b, spec)
+			eng, err := projections.Open(context.Background(), projections.Config{Store: store, Path: filepath.Join(b.TempDir(), "projections.db")})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer eng.Close()
+			end := spec.start.AddDate(0, 0, 7*spec.weeks)
+			mid := spec.start.AddDate(0, 0, 7*spec.weeks/2)
+			// The models are brought to the head outside the timings, as a
+			// server has them.
+			if _, err := eng.AsOf(context.Background(), end, projections.BasisOccurred, projections.Filter{}); err != nil {
+				b.Fatal(err)
+			}
+			for _, tc := range []struct {
+				name  string
+				at    time.Time
+				basis string
+			}{
+				{"occurred/mid", mid, projections.BasisOccurred},
+				{"occurred/end", end, projections.BasisOccurred},
+				{"recorded/mid", mid, projections.BasisRecorded},
+				{"recorded/end", end, projections.BasisRecorded},
+			} {
+				b.Run(tc.name, func(b *testing.B) {
+					cpu := cpuTime()
+					for b.Loop() {
+						if _, err := eng.AsOf(context.Background(), tc.at, tc.basis, projections.Filter{}); err != nil {
+							b.Fatal(err)
+						}
+					}
+					b.ReportMetric((cpuTime()-cpu).Seconds()/float64(b.N), "cpu-s/op")
+					b.ReportMetric(float64(events), "events")
+				})
 			}
 		})
 	}

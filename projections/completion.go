@@ -37,6 +37,8 @@ type apRecord struct {
 	RaisedAt time.Time
 	Pos      uint64   // log position of the raise
 	Steps    []apStep // status changes after the raise, in log order
+	span     span     // of the raise and the steps
+	cur      uint8    // the status after the last step
 }
 
 type apStep struct {
@@ -50,11 +52,17 @@ func NewCompletion() *Completion {
 	return &Completion{byID: map[string]int32{}, idx: index{}, names: newInterner()}
 }
 
-func (r *apRecord) status() uint8 {
-	if len(r.Steps) == 0 {
-		return apOpen
+// status is the status after the last step. It is kept in the record: a
+// question reads it for every record, and the steps are elsewhere in memory.
+func (r *apRecord) status() uint8 { return r.cur }
+
+// summarize works out the span and status from the raise and the steps.
+func (r *apRecord) summarize() {
+	r.span, r.cur = spanOf(r.Pos, nanos(r.RaisedAt)), apOpen
+	for _, st := range r.Steps {
+		r.span.add(st.Pos, nanos(st.At))
+		r.cur = st.Status
 	}
-	return r.Steps[len(r.Steps)-1].Status
 }
 
 // statusAt is the status at moment t (field time), and whether the action
@@ -116,6 +124,7 @@ func (m *Completion) Apply(ev *Event) error {
 }
 
 func (m *Completion) add(rec apRecord) {
+	rec.summarize()
 	n := int32(len(m.recs))
 	m.recs = append(m.recs, rec)
 	m.byID[rec.ID] = n
@@ -125,7 +134,10 @@ func (m *Completion) add(rec apRecord) {
 func (m *Completion) step(ev *Event, s uint8) {
 	_, id := domain.SplitStream(ev.Stream)
 	if n, ok := m.byID[id]; ok {
-		m.recs[n].Steps = append(m.recs[n].Steps, apStep{At: ev.OccurredAt, Pos: ev.Position, Status: s})
+		r := &m.recs[n]
+		r.Steps = append(r.Steps, apStep{At: ev.OccurredAt, Pos: ev.Position, Status: s})
+		r.span.add(ev.Position, nanos(ev.OccurredAt))
+		r.cur = s
 	}
 }
 
@@ -266,9 +278,10 @@ func (m *Completion) Stats(f Filter, weekly bool) CompletionStats {
 // with c, as a fresh model fed only the events of c would.
 func (m *Completion) counts(f *Filter, today int64, c *cut) CompletionStats {
 	out := CompletionStats{ByCategory: map[string]*Counts{}, ByKind: map[string]*Counts{}}
+	var cats, kinds tally[Counts]
 	m.selected(f, func(r *apRecord) {
 		s := r.status()
-		if c != nil {
+		if c != nil && !c.hasAll(r.span) {
 			var ok bool
 			if s, ok = r.statusIn(c); !ok {
 				return
@@ -276,9 +289,15 @@ func (m *Completion) counts(f *Filter, today int64, c *cut) CompletionStats {
 		}
 		od := isOverdue(r.Due, s, today)
 		out.add(s, od)
-		bucket(out.ByCategory, r.Category).add(s, od)
-		bucket(out.ByKind, r.Kind).add(s, od)
+		cats.at(r.Category).add(s, od)
+		kinds.at(r.Kind).add(s, od)
 	})
+	for i, k := range cats.keys {
+		out.ByCategory[k] = &cats.vals[i]
+	}
+	for i, k := range kinds.keys {
+		out.ByKind[k] = &kinds.vals[i]
+	}
 	out.finish()
 	for _, c := range out.ByCategory {
 		c.finish()
@@ -306,15 +325,6 @@ func statusTime(f *Filter) time.Time {
 		now = f.To.Add(-time.Nanosecond)
 	}
 	return now
-}
-
-func bucket(m map[string]*Counts, k string) *Counts {
-	c := m[k]
-	if c == nil {
-		c = &Counts{}
-		m[k] = c
-	}
-	return c
 }
 
 // MarshalBinary implements Model.

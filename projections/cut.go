@@ -71,6 +71,40 @@ func (c *cut) has(pos uint64, occ int64) bool {
 	return !skipped
 }
 
+// span sums up the events folded into a record: the log position of the
+// last of them and the latest occurred_at among them (unix nanoseconds, as
+// each is given to has). A cut that holds both holds every one of them
+// (hasAll), and then a fresh model fed the cut holds the record exactly as
+// the live model does: as-of answers such a record from its live state,
+// without walking its history. Most records are such, for any time but the
+// few weeks a record is alive: that walk, a chase of pointers through the
+// model's memory, was most of an as-of question's time.
+//
+// It is not saved with a snapshot (gob skips unexported fields): a model
+// read back works it out again from the record's events.
+type span struct {
+	last   uint64
+	latest int64
+}
+
+func spanOf(pos uint64, occ int64) span { return span{last: pos, latest: occ} }
+
+func (s *span) add(pos uint64, occ int64) {
+	s.last, s.latest = max(s.last, pos), max(s.latest, occ)
+}
+
+// hasAll reports whether the cut holds every event of a record whose events
+// span s: for each of them, has(pos, occ) is true.
+func (c *cut) hasAll(s span) bool {
+	if s.last > c.upto || c.until != 0 && s.latest >= c.until {
+		return false
+	}
+	if c.occurred {
+		return s.latest <= c.at
+	}
+	return len(c.skip) == 0 || s.last < c.skip[0]
+}
+
 var (
 	minNanos = time.Unix(0, math.MinInt64)
 	maxNanos = time.Unix(0, math.MaxInt64)

@@ -72,3 +72,6 @@ func ActivityLastSeen(m *Activity, id string) time.Time { return m.last[id] }
 
 // FirstTryThen exposes the read models' retry middleware.
 var FirstTryThen = firstTryThen
+
+// Percentile is percentile, for testing it against a sort.
+func Percentile(values []float64, p float64) *float64 { return percentile(values, p) }

@@ -30,6 +30,7 @@ type fbRecord struct {
 	ClosedAt   time.Time // communicated_at of the (last) loop closure
 	Pos        uint64    // log position of the receipt
 	Steps      stepChain // transitions after the receipt, in log order
+	span       span      // of the receipt and the transitions
 	Status     uint8
 	Satisfied  bool
 }
@@ -83,6 +84,7 @@ func (m *Feedback) Apply(ev *Event) error {
 		return nil
 	}
 	m.steps.add(&r.Steps, ev.Position, nanos(ev.OccurredAt), r.Status)
+	r.span.add(ev.Position, nanos(ev.OccurredAt))
 	return nil
 }
 
@@ -109,6 +111,7 @@ func (m *Feedback) in(n int32, c *cut) (fbRecord, bool) {
 }
 
 func (m *Feedback) add(r fbRecord) {
+	r.span = spanOf(r.Pos, nanos(r.ReceivedAt))
 	n := int32(len(m.recs))
 	m.recs = append(m.recs, r)
 	m.byID[r.ID] = n
@@ -126,6 +129,8 @@ type FeedbackCounts struct {
 	ByNeed            map[string]int `json:"by_need"`
 	days              []float64
 	satisfied         int
+	// byType and byNeed count until finish fills ByType and ByNeed.
+	byType, byNeed tally[int]
 }
 
 func newFeedbackCounts() FeedbackCounts {
@@ -134,9 +139,9 @@ func newFeedbackCounts() FeedbackCounts {
 
 func (c *FeedbackCounts) add(r *fbRecord) {
 	c.Received++
-	c.ByType[r.Type]++
+	*c.byType.at(r.Type)++
 	if r.Need != "" {
-		c.ByNeed[r.Need]++
+		*c.byNeed.at(r.Need)++
 	}
 	if r.Status == fbLoopClosed {
 		c.LoopClosed++
@@ -152,6 +157,13 @@ func (c *FeedbackCounts) finish() {
 	c.DaysToCloseMedian = percentile(c.days, 0.5)
 	c.SatisfiedRate = rate(c.satisfied, c.LoopClosed)
 	c.days = nil
+	for i, k := range c.byType.keys {
+		c.ByType[k] += c.byType.vals[i]
+	}
+	for i, k := range c.byNeed.keys {
+		c.ByNeed[k] += c.byNeed.vals[i]
+	}
+	c.byType, c.byNeed = tally[int]{}, tally[int]{}
 }
 
 // FeedbackStats answers /v1/stats/feedback.
@@ -183,6 +195,8 @@ func (m *Feedback) stats(f *Filter, weekly bool, c *cut) FeedbackStats {
 	c = periodCut(f, c)
 	out := FeedbackStats{FeedbackCounts: newFeedbackCounts()}
 	sel := m.idx[f.scopeKey()]
+	// One allocation for the days to close, not a slice grown by doubling.
+	out.days = make([]float64, 0, len(sel))
 	pos := map[Week]int{}
 	if weekly {
 		// The series spans the place's own items, not the whole model's.
@@ -211,7 +225,7 @@ func (m *Feedback) stats(f *Filter, weekly bool, c *cut) FeedbackStats {
 	var v fbRecord
 	for _, n := range sel {
 		r := &m.recs[n]
-		if c != nil {
+		if c != nil && !c.hasAll(r.span) {
 			var ok bool
 			if v, ok = m.in(n, c); !ok {
 				continue
@@ -222,8 +236,10 @@ func (m *Feedback) stats(f *Filter, weekly bool, c *cut) FeedbackStats {
 			continue
 		}
 		out.add(r)
-		if i, ok := pos[weekOf(r.ReceivedAt)]; ok {
-			out.Series[i].add(r)
+		if weekly {
+			if i, ok := pos[weekOf(r.ReceivedAt)]; ok {
+				out.Series[i].add(r)
+			}
 		}
 	}
 	out.finish()
@@ -259,6 +275,15 @@ func (m *Feedback) UnmarshalBinary(data []byte) error {
 		m.add(r)
 	}
 	m.steps = s.Steps
+	for i := range m.recs {
+		r := &m.recs[i]
+		for j := r.Steps.Head; j != 0; j = m.steps[j-1].Next {
+			if j < 0 || int(j) > len(m.steps) {
+				return errBadSteps
+			}
+			r.span.add(m.steps[j-1].Pos, m.steps[j-1].At)
+		}
+	}
 	if s.Prior != nil {
 		m.prior = s.Prior
 	}

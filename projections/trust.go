@@ -37,6 +37,9 @@ type Trust struct {
 	idx     index
 	names   interner
 	fbByID  map[string][2]int32 // feedback id -> community, item
+	// weekly sums every community's data week by week, as this model
+	// holds it, per scope key but the community's own (see weekSums).
+	weekly map[string]*weekSums
 	// minVisits is how many visits each of the two weeks "falling" compares
 	// must rest on.
 	minVisits int
@@ -53,6 +56,19 @@ type trustCommunity struct {
 	// Reclosed keeps the loop closures a later closure of the same item
 	// replaced, in log order (the domain closes a loop once: nil).
 	Reclosed []trustClosure
+	span     span // of every event above (zero: none yet)
+	// first and last are the earliest and latest field time of its visits,
+	// items and cases (first > last: none), the range of weeks it shows
+	// data in.
+	first, last int64
+	// sums are the weekly sums of the nation, district and chiefdom it is
+	// in, which its data is added to as it comes.
+	sums [3]*weekSums
+}
+
+// sawData widens the community's range of data to t.
+func (cm *trustCommunity) sawData(t int64) {
+	cm.first, cm.last = min(cm.first, t), max(cm.last, t)
 }
 
 // Every Pos below is the log position of the event, and every time is in
@@ -149,7 +165,8 @@ func NewTrustMin(weights [4]float64, minVisits int) *Trust {
 	if minVisits <= 0 {
 		minVisits = DefaultTrustMinVisits
 	}
-	return &Trust{weights: weights, minVisits: minVisits, byID: map[string]int32{}, idx: index{}, names: newInterner(), fbByID: map[string][2]int32{}}
+	return &Trust{weights: weights, minVisits: minVisits, byID: map[string]int32{}, idx: index{}, names: newInterner(), fbByID: map[string][2]int32{},
+		weekly: map[string]*weekSums{}}
 }
 
 // community returns the index of a community, adding it at p if new (an
@@ -160,7 +177,15 @@ func (m *Trust) community(id string, p place) int32 {
 		return n
 	}
 	n := int32(len(m.comms))
-	m.comms = append(m.comms, trustCommunity{ID: id, Place: p})
+	cm := trustCommunity{ID: id, Place: p, first: math.MaxInt64, last: math.MinInt64}
+	keys := scopeKeys(p)
+	for i, k := range keys[:3] {
+		if m.weekly[k] == nil {
+			m.weekly[k] = &weekSums{}
+		}
+		cm.sums[i] = m.weekly[k]
+	}
+	m.comms = append(m.comms, cm)
 	m.byID[id] = n
 	m.idx.add(p, n)
 	return n
@@ -182,6 +207,7 @@ func (m *Trust) Apply(ev *Event) error {
 		n := m.communityAt(e.ID, e.Place)
 		if c := &m.comms[n]; c.RegPos == 0 {
 			c.RegPos, c.RegAt = ev.Position, nanos(ev.OccurredAt)
+			c.span.add(c.RegPos, c.RegAt)
 		}
 	case *domain.VisitRecorded:
 		_, id := domain.SplitStream(ev.Stream)
@@ -189,7 +215,11 @@ func (m *Trust) Apply(ev *Event) error {
 		if !ok {
 			return nil
 		}
-		m.comms[n].Visits = append(m.comms[n].Visits, trustVisit{At: ev.OccurredAt.UnixNano(), Pos: ev.Position, Rating: int8(e.TrustRating)})
+		c := &m.comms[n]
+		c.Visits = append(c.Visits, trustVisit{At: ev.OccurredAt.UnixNano(), Pos: ev.Position, Rating: int8(e.TrustRating)})
+		c.span.add(ev.Position, ev.OccurredAt.UnixNano())
+		c.sawData(ev.OccurredAt.UnixNano())
+		c.addVisit(&c.Visits[len(c.Visits)-1], 1)
 	case *domain.FeedbackReceived:
 		if _, dup := m.fbByID[e.ID]; dup {
 			return nil
@@ -199,6 +229,9 @@ func (m *Trust) Apply(ev *Event) error {
 		m.fbByID[e.ID] = [2]int32{n, int32(len(c.Feedback))}
 		c.Feedback = append(c.Feedback, trustFeedback{ID: e.ID, ReceivedAt: ev.OccurredAt.UnixNano(), Pos: ev.Position,
 			Negative: e.Type == "complaint" || e.Type == "rumour" || e.Type == "refusal"})
+		c.span.add(ev.Position, ev.OccurredAt.UnixNano())
+		c.sawData(ev.OccurredAt.UnixNano())
+		c.addFeedback(&c.Feedback[len(c.Feedback)-1], 0, 1)
 	case *domain.FeedbackLoopClosed:
 		_, id := domain.SplitStream(ev.Stream)
 		if at, ok := m.fbByID[id]; ok {
@@ -207,17 +240,102 @@ func (m *Trust) Apply(ev *Event) error {
 			if fb.ClosePos != 0 {
 				c.Reclosed = append(c.Reclosed, trustClosure{Item: at[1], Pos: fb.ClosePos, At: fb.CloseAt, ClosedAt: fb.ClosedAt})
 			}
+			c.addFeedback(fb, fb.ClosedAt, -1)
 			fb.ClosedAt, fb.ClosePos, fb.CloseAt = e.CommunicatedAt.UnixNano(), ev.Position, nanos(ev.OccurredAt)
+			c.addFeedback(fb, fb.ClosedAt, 1)
+			c.span.add(fb.ClosePos, fb.CloseAt)
 		}
 	case *domain.ReferralRaised:
 		if e.Kind != "suspected_case" || e.SymptomOnset.IsZero() {
 			return nil
 		}
 		n := m.communityAt(e.CommunityID, e.Place)
-		m.comms[n].Cases = append(m.comms[n].Cases, trustCase{RaisedAt: ev.OccurredAt.UnixNano(), Pos: ev.Position,
+		c := &m.comms[n]
+		c.Cases = append(c.Cases, trustCase{RaisedAt: ev.OccurredAt.UnixNano(), Pos: ev.Position,
 			Within: ev.OccurredAt.Sub(e.SymptomOnset) <= hoursIn24})
+		c.span.add(ev.Position, ev.OccurredAt.UnixNano())
+		c.sawData(ev.OccurredAt.UnixNano())
+		c.addCase(&c.Cases[len(c.Cases)-1], 1)
 	}
 	return nil
+}
+
+// weekSums are the trustAggs of a run of weeks: aggs[i] is week first+i.
+// The Trust model keeps one per scope key but the communities' own — the
+// nation, each district and each chiefdom: a few hundred, whatever the
+// number of communities, each as long as the weeks the data spans — so that
+// a question about a place adds up only the communities a cut does not hold
+// whole, and takes the rest from these sums. Every count is an integer, and
+// T1's sum one of quarters, so adding and taking out in any order is exact.
+type weekSums struct {
+	first int64
+	aggs  []trustAgg
+}
+
+// at returns week w's sums, adding weeks to reach it.
+func (s *weekSums) at(w int64) *trustAgg {
+	switch {
+	case len(s.aggs) == 0:
+		s.first, s.aggs = w, make([]trustAgg, 1, 64)
+	case w < s.first:
+		s.aggs = append(make([]trustAgg, s.first-w, int64(len(s.aggs))+s.first-w), s.aggs...)
+		s.first = w
+	case w >= s.first+int64(len(s.aggs)):
+		s.aggs = append(s.aggs, make([]trustAgg, w-s.first-int64(len(s.aggs))+1)...)
+	}
+	return &s.aggs[w-s.first]
+}
+
+// copyTo sets aggs (week first onward) to the sums.
+func (s *weekSums) copyTo(aggs []trustAgg, first int64) {
+	for i := range aggs {
+		if j := first + int64(i) - s.first; j >= 0 && j < int64(len(s.aggs)) {
+			aggs[i] = s.aggs[j]
+		}
+	}
+}
+
+// addVisit adds a visit to the community's weekly sums (sign -1: takes it
+// out); addFeedback an item closed at closed (0: not closed); addCase a
+// suspected case.
+func (cm *trustCommunity) addVisit(v *trustVisit, sign int) {
+	w := weekNo(v.At)
+	for _, s := range cm.sums {
+		a := s.at(w)
+		a.t1sum += float64(sign) * float64(v.Rating-1) / 4
+		a.visits += sign
+	}
+}
+
+func (cm *trustCommunity) addFeedback(fb *trustFeedback, closed int64, sign int) {
+	w := weekNo(fb.ReceivedAt)
+	for _, s := range cm.sums {
+		a := s.at(w)
+		a.fbReceived += sign
+		if closedWithin14(closed, fb.ReceivedAt) {
+			a.fbClosedIn14 += sign
+		}
+		if fb.Negative {
+			a.fbNegative += sign
+		}
+	}
+}
+
+func (cm *trustCommunity) addCase(rc *trustCase, sign int) {
+	w := weekNo(rc.RaisedAt)
+	for _, s := range cm.sums {
+		a := s.at(w)
+		a.cases += sign
+		if rc.Within {
+			a.casesIn24 += sign
+		}
+	}
+}
+
+// closedWithin14 reports whether an item received at received had its loop
+// closed (communicated) at closed (0: not) within 14 days.
+func closedWithin14(closed, received int64) bool {
+	return closed != 0 && closed-received <= int64(days14)
 }
 
 // TrustWeek is one week of the trust trend.
@@ -347,6 +465,32 @@ func (cm *trustCommunity) createdIn(c *cut) uint64 {
 	return created
 }
 
+// summarize works out the span from the community's events.
+func (cm *trustCommunity) summarize() {
+	cm.span, cm.first, cm.last = span{}, math.MaxInt64, math.MinInt64
+	if cm.RegPos != 0 {
+		cm.span.add(cm.RegPos, cm.RegAt)
+	}
+	for _, v := range cm.Visits {
+		cm.span.add(v.Pos, v.At)
+		cm.sawData(v.At)
+	}
+	for _, fb := range cm.Feedback {
+		cm.span.add(fb.Pos, fb.ReceivedAt)
+		cm.sawData(fb.ReceivedAt)
+		if fb.ClosePos != 0 {
+			cm.span.add(fb.ClosePos, fb.CloseAt)
+		}
+	}
+	for _, rc := range cm.Reclosed {
+		cm.span.add(rc.Pos, rc.At)
+	}
+	for _, rc := range cm.Cases {
+		cm.span.add(rc.Pos, rc.RaisedAt)
+		cm.sawData(rc.RaisedAt)
+	}
+}
+
 // visitIn: a visit counts in c if it is in c and the community exists by
 // then (a visit to a community the model does not know is dropped).
 func (v *trustVisit) in(c *cut, created uint64) bool {
@@ -389,8 +533,12 @@ func (m *Trust) stats(f *Filter, c *cut) TrustStats {
 	cf := Filter{District: f.District, Chiefdom: f.Chiefdom, CommunityID: f.CommunityID}
 	sel := m.idx[cf.scopeKey()]
 	// First pass: which communities count (the place; with a cut, those it
-	// creates, and where) and the span of their data.
+	// creates, and where) and the span of their data. A community whose
+	// every event is in the cut counts as the live model holds it (see
+	// span): its created is 0, and whole[k] says not to ask the cut again.
 	created := make([]uint64, len(sel))
+	whole := make([]bool, len(sel))
+	wholes := 0
 	lo, hi := int64(math.MaxInt64), int64(math.MinInt64)
 	see := func(t int64) { lo, hi = min(lo, t), max(hi, t) }
 	for k, n := range sel {
@@ -399,23 +547,30 @@ func (m *Trust) stats(f *Filter, c *cut) TrustStats {
 		if !cf.matches(cm.Place, time.Time{}) {
 			continue
 		}
-		if c == nil {
-			created[k] = 0
-		} else if created[k] = cm.createdIn(c); created[k] == notCreated {
+		if c == nil || cm.span.last != 0 && c.hasAll(cm.span) {
+			created[k], whole[k] = 0, true
+			wholes++
+			if cm.first <= cm.last {
+				see(cm.first)
+				see(cm.last)
+			}
+			continue
+		}
+		if created[k] = cm.createdIn(c); created[k] == notCreated {
 			continue
 		}
 		for i := range cm.Visits {
-			if v := &cm.Visits[i]; c == nil || v.in(c, created[k]) {
+			if v := &cm.Visits[i]; v.in(c, created[k]) {
 				see(v.At)
 			}
 		}
 		for i := range cm.Feedback {
-			if fb := &cm.Feedback[i]; c == nil || c.has(fb.Pos, fb.ReceivedAt) {
+			if fb := &cm.Feedback[i]; c.has(fb.Pos, fb.ReceivedAt) {
 				see(fb.ReceivedAt)
 			}
 		}
 		for i := range cm.Cases {
-			if rc := &cm.Cases[i]; c == nil || c.has(rc.Pos, rc.RaisedAt) {
+			if rc := &cm.Cases[i]; c.has(rc.Pos, rc.RaisedAt) {
 				see(rc.RaisedAt)
 			}
 		}
@@ -457,56 +612,34 @@ func (m *Trust) stats(f *Filter, c *cut) TrustStats {
 		}
 		return nil
 	}
+	// Where the place's weekly sums answer for the communities the cut
+	// holds whole (no from: its first week's own figures are not in them;
+	// and a filter its scope key says all of), only the others are read:
+	// what the sums hold of each is taken out, and what the cut holds of
+	// it added. That reads the others twice: it pays when they are fewer
+	// than half (a time in the middle of the history, when every community
+	// is still being visited, reads each once instead).
+	sums := m.weekly[cf.scopeKey()]
+	useSums := sums != nil && f.From.IsZero() && cf.CommunityID == "" && (cf.Chiefdom == "" || cf.District != "") &&
+		2*(len(sel)-wholes) < len(sel)
+	if useSums {
+		sums.copyTo(aggs, first)
+	}
 	for k, n := range sel {
 		cr := created[k]
-		if cr == notCreated {
-			continue
-		}
 		cm := &m.comms[n]
-		for i := range cm.Visits {
-			v := &cm.Visits[i]
-			if c != nil && !v.in(c, cr) {
-				continue
+		switch {
+		case useSums && whole[k]:
+		case useSums:
+			m.fold(cm, nil, 0, -1, at, own)
+			if cr != notCreated {
+				m.fold(cm, c, cr, 1, at, own)
 			}
-			for _, a := range [2]*trustAgg{at(v.At), own(v.At)} {
-				if a != nil {
-					a.t1sum += float64(v.Rating-1) / 4
-					a.visits++
-				}
-			}
-		}
-		for i := range cm.Feedback {
-			fb := &cm.Feedback[i]
-			closed := fb.ClosedAt
-			if c != nil {
-				if !c.has(fb.Pos, fb.ReceivedAt) {
-					continue
-				}
-				closed = cm.closedIn(i, c)
-			}
-			for _, a := range [2]*trustAgg{at(fb.ReceivedAt), own(fb.ReceivedAt)} {
-				if a != nil {
-					a.fbReceived++
-					if closed != 0 && closed-fb.ReceivedAt <= int64(days14) {
-						a.fbClosedIn14++
-					}
-					if fb.Negative {
-						a.fbNegative++
-					}
-				}
-			}
-		}
-		for i := range cm.Cases {
-			rc := &cm.Cases[i]
-			if c != nil && !c.has(rc.Pos, rc.RaisedAt) {
-				continue
-			}
-			if a := at(rc.RaisedAt); a != nil {
-				a.cases++
-				if rc.Within {
-					a.casesIn24++
-				}
-			}
+		case cr == notCreated:
+		case whole[k]:
+			m.fold(cm, nil, cr, 1, at, own)
+		default:
+			m.fold(cm, c, cr, 1, at, own)
 		}
 	}
 	for i, wk := range weeks {
@@ -525,6 +658,61 @@ func (m *Trust) stats(f *Filter, c *cut) TrustStats {
 		out.Series[i] = tw
 	}
 	return out
+}
+
+// fold adds (sign -1: takes out) the data of community cm in cut c, which
+// creates it at created (c nil: all of it, as the model holds it) to the
+// weeks at finds and, for the first week shown without what came before
+// from, own.
+func (m *Trust) fold(cm *trustCommunity, c *cut, created uint64, sign int, at, own func(int64) *trustAgg) {
+	for i := range cm.Visits {
+		v := &cm.Visits[i]
+		if c != nil && !v.in(c, created) {
+			continue
+		}
+		t1 := float64(sign) * float64(v.Rating-1) / 4
+		if a := at(v.At); a != nil {
+			a.t1sum += t1
+			a.visits += sign
+		}
+		if a := own(v.At); a != nil {
+			a.t1sum += t1
+			a.visits += sign
+		}
+	}
+	for i := range cm.Feedback {
+		fb := &cm.Feedback[i]
+		closed := fb.ClosedAt
+		if c != nil {
+			if !c.has(fb.Pos, fb.ReceivedAt) {
+				continue
+			}
+			closed = cm.closedIn(i, c)
+		}
+		for _, a := range [2]*trustAgg{at(fb.ReceivedAt), own(fb.ReceivedAt)} {
+			if a != nil {
+				a.fbReceived += sign
+				if closedWithin14(closed, fb.ReceivedAt) {
+					a.fbClosedIn14 += sign
+				}
+				if fb.Negative {
+					a.fbNegative += sign
+				}
+			}
+		}
+	}
+	for i := range cm.Cases {
+		rc := &cm.Cases[i]
+		if c != nil && !c.has(rc.Pos, rc.RaisedAt) {
+			continue
+		}
+		if a := at(rc.RaisedAt); a != nil {
+			a.cases += sign
+			if rc.Within {
+				a.casesIn24 += sign
+			}
+		}
+	}
 }
 
 // week reads week w (aggs starting at week first); self, when not nil,
@@ -595,8 +783,20 @@ func (m *Trust) UnmarshalBinary(data []byte) error {
 	fresh := NewTrustMin(m.weights, m.minVisits)
 	for _, c := range s.Comms {
 		c.Place = fresh.names.place(c.Place)
+		c.summarize()
 		n := fresh.community(c.ID, c.Place)
+		c.sums = fresh.comms[n].sums
 		fresh.comms[n] = c
+		cm := &fresh.comms[n]
+		for i := range cm.Visits {
+			cm.addVisit(&cm.Visits[i], 1)
+		}
+		for i := range cm.Feedback {
+			cm.addFeedback(&cm.Feedback[i], cm.Feedback[i].ClosedAt, 1)
+		}
+		for i := range cm.Cases {
+			cm.addCase(&cm.Cases[i], 1)
+		}
 		for i, fb := range c.Feedback {
 			fresh.fbByID[fb.ID] = [2]int32{n, int32(i)}
 		}

@@ -35,7 +35,7 @@ func TestUsersDirectoryAcrossReplicas(t *testing.T) {
 		name     string
 		do       func() (app.Result, error)
 		wantCode domain.Code // "" for success
-		revision uint64 // of the users stream after a success
+		revision uint64      // of the users stream after a success
 	}{
 		{"a creates u1", func() (app.Result, error) { return create(a, "u1", domain.RoleMobilizer) }, "", 1},
 		{"b creates u2", func() (app.Result, error) { return create(b, "u2", domain.RoleMobilizer) }, "", 2},
