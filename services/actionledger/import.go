@@ -39,8 +39,9 @@ be stopped: one process at a time opens the store.`,
 	if err := f.parse(args); err != nil {
 		return err
 	}
-	// A batch job with a large, mostly pointer-free heap (the file):
-	// collecting less often costs memory it can spare and saves CPU.
+	// A batch job whose heap is bounded (a window of the file, the
+	// caches): collecting less often costs memory it can spare and saves
+	// CPU.
 	debug.SetGCPercent(200)
 	if cpuProfile != "" {
 		stop, err := startCPUProfile(cpuProfile)
@@ -90,7 +91,7 @@ be stopped: one process at a time opens the store.`,
 	fmt.Fprintf(stdout, "imported %s items (%s users) in %s: %s written, %s already there, %s refused\n",
 		thousands(rep.Items), thousands(rep.Users), rep.Took.Round(time.Millisecond),
 		thousands(rep.Written), thousands(rep.Replayed), thousands(rep.Refused))
-	fmt.Fprintf(stdout, "appended %s events at %s events/s (reading the file took %s more)\n",
+	fmt.Fprintf(stdout, "appended %s events at %s events/s (the file read as it went; %s waiting for it)\n",
 		thousands(int(rep.Events)), thousands(int(rep.EventsPerSec)), rep.Read.Round(time.Millisecond))
 	if rep.Refused > 0 {
 		var codes []string

@@ -4,12 +4,19 @@
 // network. It is how a national history is loaded in one go
 // (`actionledger import`).
 //
+// The file is read as it goes, a window of items at a time, so memory stays
+// bounded whatever its size (a national history is gigabytes at ten times
+// CLEA's scale); the next window is read, parsed and grouped while the
+// current one runs.
+//
 // Speed comes from parallelism that keeps the order that matters: every item
-// belongs to one community, so items are grouped by community, each group
-// keeps its file order, and many workers run groups side by side. The store
-// commits whatever appends are queued in one fsync (group commit), so many
-// workers waiting on their appends share the cost. Running a community's
-// items together also keeps the streams a command loads small and warm.
+// belongs to one community, so a window's items are grouped by community,
+// each group keeps its file order, and many workers run groups side by side.
+// The store commits whatever appends are queued in one fsync (group commit),
+// so many workers waiting on their appends share the cost. Running a
+// community's items together also keeps the streams a command loads small
+// and warm: the file goes week by week across every community, so running
+// it in file order would load each community cold for every item.
 //
 // Every item carries its idempotency key, so importing the same file twice
 // (or syncing it to the server afterwards) writes nothing new.
@@ -42,6 +49,17 @@ import (
 // 25,000 events/s, 512 about 36,000.
 const DefaultWorkers = 512
 
+// DefaultWindow is how many items are read and grouped at a time. A window
+// loads each of its communities' streams once (the streams of a few
+// thousand communities do not all fit the write path's cache), so a larger
+// window loads less; it costs about 300 bytes an item, and two are held
+// (one running, one read ahead).
+const DefaultWindow = 400_000
+
+// maxWindowBytes ends a window early when its lines are long, so that
+// memory stays bounded by bytes too.
+const maxWindowBytes = 128 << 20
+
 // Config tunes an import.
 type Config struct {
 	// Exec runs each write through its route (api.Server).
@@ -49,6 +67,9 @@ type Config struct {
 	Store eventstore.Store
 	// Workers run communities side by side (default DefaultWorkers).
 	Workers int
+	// Window is how many items are read and grouped at a time (default
+	// DefaultWindow).
+	Window int
 	// Progress, when set, receives a progress line now and then.
 	Progress func(Progress)
 	// ProgressEvery is how often Progress is called (default 500ms).
@@ -57,7 +78,8 @@ type Config struct {
 
 // Progress is where an import stands.
 type Progress struct {
-	Phase       string // "reading", "users", "items", "done"
+	Phase string // "users", "items", "done"
+	// Total is the items the file's meta line announces (0: none).
 	Done, Total int
 	Events      uint64 // appended so far
 	Elapsed     time.Duration
@@ -72,9 +94,12 @@ type Report struct {
 	RefusedBy    map[string]int // by error code
 	Refusals     []Refusal      // the first few, for the operator
 	Events       uint64         // events appended
-	Read         time.Duration  // reading and grouping the file
-	Took         time.Duration  // users and items
-	EventsPerSec float64        // Events / Took
+	// Read is how long running waited for the file: it is read, parsed
+	// and grouped while the previous window runs, so this is only what
+	// reading did not hide (the head and the first window, mostly).
+	Read         time.Duration
+	Took         time.Duration // users and items, reading included
+	EventsPerSec float64       // Events / Took
 }
 
 // Refusal is an item the handlers refused.
@@ -89,51 +114,58 @@ type Refusal struct {
 
 const keepRefusals = 20
 
-// entry is one item, as the line it is in the file: entries hold no
-// pointers, so the garbage collector never scans the millions of them (it
-// did, and spent a third of the import doing so). The line is parsed again
-// when the item runs.
+// entry is one item, as the line it is in its window: entries hold no
+// pointers, so the garbage collector never scans the hundreds of thousands
+// of them (it did, and spent a third of the import doing so). The line is
+// parsed again when the item runs.
 type entry struct {
-	line int32 // from 1
-	n    int32 // length
-	off  int64 // in the file
+	line int64 // from 1
+	off  int64 // in the window's data
+	n    int64 // length
 }
 
-// Run imports the backlog read from r.
+// Run imports the backlog read from r. The head (meta and user lines) is
+// read first; items are then read a window at a time. A line that does not
+// parse stops the import before its window runs: what came before it is
+// written, and a run of the mended file writes only the rest.
 func Run(ctx context.Context, cfg Config, r io.Reader) (Report, error) {
 	if cfg.Workers <= 0 {
 		cfg.Workers = DefaultWorkers
+	}
+	if cfg.Window <= 0 {
+		cfg.Window = DefaultWindow
 	}
 	if cfg.ProgressEvery <= 0 {
 		cfg.ProgressEvery = 500 * time.Millisecond
 	}
 	rep := Report{RefusedBy: map[string]int{}}
 	start := time.Now()
-	users, data, segments, total, err := read(r)
-	if err != nil {
+	src := newSource(r)
+	if err := src.readHead(); err != nil {
 		return rep, err
 	}
-	rep.Users, rep.Items, rep.Read = len(users), total, time.Since(start)
+	users := userList(src.head)
+	rep.Users = len(users)
+	total := 0
+	if m := src.head.Meta(); m != nil {
+		total = m.Items
+	}
 
 	before, err := cfg.Store.Head(ctx)
 	if err != nil {
 		return rep, err
 	}
-	run := &runner{cfg: cfg, rep: &rep, data: data}
+	run := &runner{cfg: cfg, rep: &rep}
 	stopProgress := run.progress(ctx, before, total)
-	start = time.Now()
+	defer stopProgress()
 	run.phase.Store("users")
 	actors, err := run.users(ctx, users)
 	if err != nil {
-		stopProgress()
 		return rep, err
 	}
 	run.phase.Store("items")
-	for _, seg := range segments {
-		if err := run.segment(ctx, seg, actors); err != nil {
-			stopProgress()
-			return rep, err
-		}
+	if err := run.items(ctx, src, actors); err != nil {
+		return rep, err
 	}
 	rep.Took = time.Since(start)
 	stopProgress()
@@ -146,9 +178,59 @@ func Run(ctx context.Context, cfg Config, r io.Reader) (Report, error) {
 		rep.EventsPerSec = float64(rep.Events) / rep.Took.Seconds()
 	}
 	if cfg.Progress != nil {
-		cfg.Progress(Progress{Phase: "done", Done: total, Total: total, Events: rep.Events, Elapsed: rep.Took})
+		cfg.Progress(Progress{Phase: "done", Done: rep.Items, Total: max(total, rep.Items), Events: rep.Events, Elapsed: rep.Took})
 	}
 	return rep, nil
+}
+
+// items runs the windows in order while the next one is read.
+func (run *runner) items(ctx context.Context, src *source, actors map[string]app.Actor) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	windows := make(chan *window, 1)
+	var readErr error
+	var reading sync.WaitGroup
+	reading.Go(func() {
+		defer close(windows)
+		for {
+			w, err := src.next(run.cfg.Window)
+			if err != nil || w == nil {
+				readErr = err
+				return
+			}
+			select {
+			case windows <- w:
+			case <-ctx.Done():
+				return
+			}
+		}
+	})
+	// On an early return the reader is stopped and waited for, so that
+	// nothing reads the file after Run returns.
+	defer func() {
+		cancel()
+		for range windows {
+		}
+		reading.Wait()
+	}()
+	for {
+		waited := time.Now()
+		w, ok := <-windows
+		run.rep.Read += time.Since(waited)
+		if !ok {
+			break
+		}
+		run.data = w.data
+		run.rep.Items += w.items
+		for _, seg := range w.segments {
+			if err := run.segment(ctx, seg, actors); err != nil {
+				return err
+			}
+		}
+		src.recycle(w)
+	}
+	reading.Wait()
+	return readErr
 }
 
 // segment is a run of items that can go in parallel, community by
@@ -159,41 +241,96 @@ type segment struct {
 	alone  *entry
 }
 
-// read parses the whole file and groups its items. Lines are parsed on all
-// cores; the grouping pass is sequential (it learns which community each
-// record belongs to from the item creating it).
-func read(r io.Reader) ([]backlog.User, []byte, []segment, int, error) {
-	data, err := io.ReadAll(r)
-	if err != nil {
-		return nil, nil, nil, 0, err
-	}
-	// The meta and user lines come first; read them in order.
-	rd := backlog.NewReader(bytes.NewReader(data))
-	_, err = rd.Next()
-	headLines := rd.Line() - 1 // the last line read was the first item
-	switch {
-	case err == io.EOF:
-		headLines = rd.Line()
-	case err != nil:
-		return nil, nil, nil, 0, err
-	}
-	type span struct{ off, n int }
-	var lines []span
-	off := 0
-	for i := 0; off < len(data); i++ {
-		n := bytes.IndexByte(data[off:], '\n')
-		if n < 0 {
-			n = len(data) - off
+// window is a run of the file's items, grouped for running.
+type window struct {
+	data     []byte // the items' lines, back to back
+	segments []segment
+	items    int
+}
+
+// source reads a backlog: the head once, then windows of items.
+type source struct {
+	sc   *bufio.Scanner
+	line int
+	head *backlog.Reader
+	// first is the first item line, read with the head.
+	first    []byte
+	hasFirst bool
+	part     *backlog.Partitioner
+	// communities interns community ids: the partitioner keeps one per
+	// record (millions at ten times CLEA), most of them the same few
+	// thousand strings.
+	communities map[string]string
+	// spare is a window's data the runner is done with, reused.
+	spare chan []byte
+}
+
+func newSource(r io.Reader) *source {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 1<<20), backlog.MaxLine)
+	return &source{sc: sc, head: backlog.NewReader(nil), part: backlog.NewPartitioner(),
+		communities: map[string]string{}, spare: make(chan []byte, 2)}
+}
+
+// readHead reads the meta and user lines, up to the first item.
+func (s *source) readHead() error {
+	for s.sc.Scan() {
+		s.line++
+		_, isItem, err := s.head.Take(s.line, s.sc.Bytes())
+		if err != nil {
+			return err
 		}
-		if i >= headLines {
-			lines = append(lines, span{off, n})
+		if isItem {
+			s.first, s.hasFirst = bytes.Clone(bytes.TrimSpace(s.sc.Bytes())), true
+			return nil
 		}
-		off += n + 1
 	}
-	// Each item is parsed here only to check it and for what it says about
-	// its community; it is parsed again when it runs.
+	if err := s.sc.Err(); err != nil {
+		return fmt.Errorf("after line %d: %w", s.line, err)
+	}
+	return nil
+}
+
+func (s *source) recycle(w *window) {
+	select {
+	case s.spare <- w.data[:0]:
+	default:
+	}
+}
+
+// next reads, parses and groups the next window of up to size items; nil
+// at the end of the file. Every line of the window is checked before any
+// of it runs.
+func (s *source) next(size int) (*window, error) {
+	var data []byte
+	select {
+	case data = <-s.spare:
+	default:
+	}
+	var lines []entry
+	add := func(raw []byte) {
+		lines = append(lines, entry{line: int64(s.line), off: int64(len(data)), n: int64(len(raw))})
+		data = append(data, raw...)
+	}
+	if s.hasFirst {
+		add(s.first)
+		s.first, s.hasFirst = nil, false
+	}
+	for len(lines) < size && len(data) < maxWindowBytes && s.sc.Scan() {
+		s.line++
+		if raw := bytes.TrimSpace(s.sc.Bytes()); len(raw) > 0 {
+			add(raw)
+		}
+	}
+	if err := s.sc.Err(); err != nil {
+		return nil, fmt.Errorf("after line %d: %w", s.line, err)
+	}
+	if len(lines) == 0 {
+		return nil, nil
+	}
+	// Each item is parsed here, on every core, only to check it and for
+	// what it says about its community; it is parsed again when it runs.
 	hints := make([]backlog.Hint, len(lines))
-	blank := make([]bool, len(lines))
 	errs := make([]error, len(lines))
 	var wg sync.WaitGroup
 	workers := runtime.GOMAXPROCS(0)
@@ -205,19 +342,15 @@ func read(r io.Reader) ([]backlog.User, []byte, []segment, int, error) {
 		}
 		wg.Go(func() {
 			for i := lo; i < hi; i++ {
-				l := bytes.TrimSpace(data[lines[i].off : lines[i].off+lines[i].n])
-				if len(l) == 0 {
-					blank[i] = true
-					continue
-				}
-				it, err := backlog.ParseItem(l)
+				e := lines[i]
+				it, err := backlog.ParseItem(data[e.off : e.off+e.n])
 				if err == nil && it.As != "" {
-					if _, ok := rd.Users[it.As]; !ok {
+					if _, ok := s.head.Users[it.As]; !ok {
 						err = fmt.Errorf("performed by %q, which no user line declares", it.As)
 					}
 				}
 				if err != nil {
-					errs[i] = fmt.Errorf("line %d: %w", headLines+i+1, err)
+					errs[i] = fmt.Errorf("line %d: %w", e.line, err)
 					continue
 				}
 				hints[i] = backlog.HintOf(it)
@@ -225,28 +358,22 @@ func read(r io.Reader) ([]backlog.User, []byte, []segment, int, error) {
 		})
 	}
 	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		return nil, nil, nil, 0, err
+	if err := firstErrors(errs, 10); err != nil {
+		return nil, err
 	}
-	users := userList(rd)
 
-	part := backlog.NewPartitioner()
-	var segments []segment
+	w := &window{data: data, items: len(lines)}
 	byCommunity := map[string]int{}
 	cur := segment{}
-	total := 0
 	for i, h := range hints {
-		if blank[i] {
-			continue
-		}
-		total++
-		e := entry{line: int32(headLines + i + 1), off: int64(lines[i].off), n: int32(lines[i].n)}
-		c := part.Resolve(h)
+		h.Community = s.intern(h.Community)
+		e := lines[i]
+		c := s.part.Resolve(h)
 		if c == "" {
 			if len(cur.groups) > 0 {
-				segments = append(segments, cur)
+				w.segments = append(w.segments, cur)
 			}
-			segments = append(segments, segment{alone: &e})
+			w.segments = append(w.segments, segment{alone: &e})
 			cur, byCommunity = segment{}, map[string]int{}
 			continue
 		}
@@ -259,18 +386,49 @@ func read(r io.Reader) ([]backlog.User, []byte, []segment, int, error) {
 		cur.groups[g] = append(cur.groups[g], e)
 	}
 	if len(cur.groups) > 0 {
-		segments = append(segments, cur)
+		w.segments = append(w.segments, cur)
 	}
 	// Big communities first: the last groups to start should be short, so
 	// the workers finish together.
-	for _, s := range segments {
+	for _, s := range w.segments {
 		sort.SliceStable(s.groups, func(a, b int) bool { return len(s.groups[a]) > len(s.groups[b]) })
 	}
-	return users, data, segments, total, nil
+	return w, nil
+}
+
+func (s *source) intern(c string) string {
+	if c == "" {
+		return c
+	}
+	if v, ok := s.communities[c]; ok {
+		return v
+	}
+	s.communities[c] = c
+	return c
+}
+
+// firstErrors joins the first n errors of errs (nil if none): a file with
+// a systematic fault would otherwise be reported a line per item.
+func firstErrors(errs []error, n int) error {
+	var out []error
+	more := 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+		case len(out) < n:
+			out = append(out, err)
+		default:
+			more++
+		}
+	}
+	if more > 0 {
+		out = append(out, fmt.Errorf("and %d more lines", more))
+	}
+	return errors.Join(out...)
 }
 
 type runner struct {
-	data  []byte // the file
+	data  []byte // the window running
 	cfg   Config
 	rep   *Report
 	mu    sync.Mutex
@@ -384,7 +542,8 @@ func (run *runner) dispatch(ctx context.Context, it backlog.Item, actors map[str
 	return run.execute(ctx, actor, it)
 }
 
-// progress calls cfg.Progress every ProgressEvery until stopped.
+// progress calls cfg.Progress every ProgressEvery until stopped (stop may
+// be called more than once).
 func (run *runner) progress(ctx context.Context, before uint64, total int) (stop func()) {
 	if run.cfg.Progress == nil {
 		return func() {}
@@ -408,7 +567,8 @@ func (run *runner) progress(ctx context.Context, before uint64, total int) (stop
 			run.cfg.Progress(Progress{Phase: phase, Done: int(run.done.Load()), Total: total, Events: head - before, Elapsed: time.Since(start)})
 		}
 	})
-	return func() { close(done); wg.Wait() }
+	var once sync.Once
+	return func() { once.Do(func() { close(done); wg.Wait() }) }
 }
 
 // MarshalRefusals renders refusals as JSON lines, for the operator.
