@@ -32,6 +32,7 @@ import (
 	"io"
 	"net/http"
 	"runtime"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -53,12 +54,12 @@ const DefaultWorkers = 512
 // loads each of its communities' streams once (the streams of a few
 // thousand communities do not all fit the write path's cache), so a larger
 // window loads less; it costs about 300 bytes an item, and two are held
-// (one running, one read ahead).
+// (one running, one read ahead). The first window is a quarter of it.
 const DefaultWindow = 400_000
 
 // maxWindowBytes ends a window early when its lines are long, so that
 // memory stays bounded by bytes too.
-const maxWindowBytes = 128 << 20
+const maxWindowBytes = 96 << 20
 
 // Config tunes an import.
 type Config struct {
@@ -95,8 +96,8 @@ type Report struct {
 	Refusals     []Refusal      // the first few, for the operator
 	Events       uint64         // events appended
 	// Read is how long running waited for the file: it is read, parsed
-	// and grouped while the previous window runs, so this is only what
-	// reading did not hide (the head and the first window, mostly).
+	// and grouped while the users are created and then while the previous
+	// window runs, so this is only what reading did not hide.
 	Read         time.Duration
 	Took         time.Duration // users and items, reading included
 	EventsPerSec float64       // Events / Took
@@ -158,13 +159,31 @@ func Run(ctx context.Context, cfg Config, r io.Reader) (Report, error) {
 	run := &runner{cfg: cfg, rep: &rep}
 	stopProgress := run.progress(ctx, before, total)
 	defer stopProgress()
+	// The first window is read while the users are created.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	windows, readErr := src.read(ctx, cfg.Window)
+	// On an early return the reader is stopped and waited for, so that
+	// nothing reads the file after Run returns.
+	defer func() {
+		cancel()
+		for range windows {
+		}
+	}()
 	run.phase.Store("users")
 	actors, err := run.users(ctx, users)
 	if err != nil {
 		return rep, err
 	}
 	run.phase.Store("items")
-	if err := run.items(ctx, src, actors); err != nil {
+	if err := run.items(ctx, src, windows, actors); err != nil {
+		return rep, err
+	}
+	if err := readErr(); err != nil {
+		return rep, err
+	}
+	if err := ctx.Err(); err != nil {
+		// The reader stopped early, not at the end of the file.
 		return rep, err
 	}
 	rep.Took = time.Since(start)
@@ -183,42 +202,14 @@ func Run(ctx context.Context, cfg Config, r io.Reader) (Report, error) {
 	return rep, nil
 }
 
-// items runs the windows in order while the next one is read.
-func (run *runner) items(ctx context.Context, src *source, actors map[string]app.Actor) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	windows := make(chan *window, 1)
-	var readErr error
-	var reading sync.WaitGroup
-	reading.Go(func() {
-		defer close(windows)
-		for {
-			w, err := src.next(run.cfg.Window)
-			if err != nil || w == nil {
-				readErr = err
-				return
-			}
-			select {
-			case windows <- w:
-			case <-ctx.Done():
-				return
-			}
-		}
-	})
-	// On an early return the reader is stopped and waited for, so that
-	// nothing reads the file after Run returns.
-	defer func() {
-		cancel()
-		for range windows {
-		}
-		reading.Wait()
-	}()
+// items runs the windows in order, each as its segments in order.
+func (run *runner) items(ctx context.Context, src *source, windows <-chan *window, actors map[string]app.Actor) error {
 	for {
 		waited := time.Now()
 		w, ok := <-windows
 		run.rep.Read += time.Since(waited)
 		if !ok {
-			break
+			return nil
 		}
 		run.data = w.data
 		run.rep.Items += w.items
@@ -229,8 +220,6 @@ func (run *runner) items(ctx context.Context, src *source, actors map[string]app
 		}
 		src.recycle(w)
 	}
-	reading.Wait()
-	return readErr
 }
 
 // segment is a run of items that can go in parallel, community by
@@ -246,7 +235,21 @@ type window struct {
 	data     []byte // the items' lines, back to back
 	segments []segment
 	items    int
+	buffers
 }
+
+// buffers are a window's pointer-free memory, reused by the next window
+// read once the window has run.
+type buffers struct {
+	data  []byte
+	lines []entry // in file order
+	flat  []entry // by group: the groups are slices of it
+	refs  []groupRef
+}
+
+// groupRef is where a line of a window goes: group of segment seg (seg -1:
+// it stands alone).
+type groupRef struct{ seg, group int32 }
 
 // source reads a backlog: the head once, then windows of items.
 type source struct {
@@ -261,15 +264,15 @@ type source struct {
 	// record (millions at ten times CLEA), most of them the same few
 	// thousand strings.
 	communities map[string]string
-	// spare is a window's data the runner is done with, reused.
-	spare chan []byte
+	// spare holds the buffers of a window that has run.
+	spare chan buffers
 }
 
 func newSource(r io.Reader) *source {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 1<<20), backlog.MaxLine)
 	return &source{sc: sc, head: backlog.NewReader(nil), part: backlog.NewPartitioner(),
-		communities: map[string]string{}, spare: make(chan []byte, 2)}
+		communities: map[string]string{}, spare: make(chan buffers, 1)}
 }
 
 // readHead reads the meta and user lines, up to the first item.
@@ -291,9 +294,37 @@ func (s *source) readHead() error {
 	return nil
 }
 
+// read reads the windows of the file ahead of running them: one is read
+// while the one before runs, and waits for it to be taken, so at most two
+// are held. The channel closes at the end of the file, at the first error
+// (then returned by readErr once the channel is closed) or when ctx ends.
+// The first window is a quarter of the size, so that running starts early.
+func (s *source) read(ctx context.Context, size int) (<-chan *window, func() error) {
+	windows := make(chan *window)
+	var readErr error
+	go func() {
+		defer close(windows)
+		n := max(size/4, 1)
+		for {
+			w, err := s.next(n)
+			if err != nil || w == nil {
+				readErr = err
+				return
+			}
+			select {
+			case windows <- w:
+			case <-ctx.Done():
+				return
+			}
+			n = size
+		}
+	}()
+	return windows, func() error { return readErr }
+}
+
 func (s *source) recycle(w *window) {
 	select {
-	case s.spare <- w.data[:0]:
+	case s.spare <- w.buffers:
 	default:
 	}
 }
@@ -302,12 +333,12 @@ func (s *source) recycle(w *window) {
 // at the end of the file. Every line of the window is checked before any
 // of it runs.
 func (s *source) next(size int) (*window, error) {
-	var data []byte
+	var buf buffers
 	select {
-	case data = <-s.spare:
+	case buf = <-s.spare:
 	default:
 	}
-	var lines []entry
+	data, lines := buf.data[:0], buf.lines[:0]
 	add := func(raw []byte) {
 		lines = append(lines, entry{line: int64(s.line), off: int64(len(data)), n: int64(len(raw))})
 		data = append(data, raw...)
@@ -362,37 +393,62 @@ func (s *source) next(size int) (*window, error) {
 		return nil, err
 	}
 
+	// Which group of which segment each line goes to, in file order (the
+	// partitioner learns records from the lines creating them); then the
+	// groups are cut from one array, so that a window's entries stay
+	// pointer-free and are allocated once.
 	w := &window{data: data, items: len(lines)}
-	byCommunity := map[string]int{}
-	cur := segment{}
+	refs := slices.Grow(buf.refs[:0], len(lines))[:len(lines)]
+	var sizes [][]int32 // by segment, by group
+	byCommunity := map[string]int32{}
+	open := -1 // the segment taking groups
 	for i, h := range hints {
-		h.Community = s.intern(h.Community)
-		e := lines[i]
-		c := s.part.Resolve(h)
+		c := s.part.Resolve(backlog.Hint{Community: s.intern(h.Community), Record: h.Record, Creates: h.Creates})
 		if c == "" {
-			if len(cur.groups) > 0 {
-				w.segments = append(w.segments, cur)
-			}
+			e := lines[i]
 			w.segments = append(w.segments, segment{alone: &e})
-			cur, byCommunity = segment{}, map[string]int{}
+			sizes = append(sizes, nil)
+			open = -1
+			clear(byCommunity)
+			refs[i] = groupRef{-1, -1}
 			continue
+		}
+		if open < 0 {
+			w.segments = append(w.segments, segment{})
+			sizes = append(sizes, nil)
+			open = len(w.segments) - 1
 		}
 		g, ok := byCommunity[c]
 		if !ok {
-			g = len(cur.groups)
+			g = int32(len(sizes[open]))
 			byCommunity[c] = g
-			cur.groups = append(cur.groups, nil)
+			sizes[open] = append(sizes[open], 0)
 		}
-		cur.groups[g] = append(cur.groups[g], e)
+		sizes[open][g]++
+		refs[i] = groupRef{int32(open), g}
 	}
-	if len(cur.groups) > 0 {
-		w.segments = append(w.segments, cur)
+	flat := slices.Grow(buf.flat[:0], len(lines))[:len(lines)]
+	at := 0
+	for i := range w.segments {
+		groups := make([][]entry, len(sizes[i]))
+		for g, n := range sizes[i] {
+			groups[g] = flat[at : at : at+int(n)]
+			at += int(n)
+		}
+		w.segments[i].groups = groups
+	}
+	for i, r := range refs {
+		if r.seg >= 0 {
+			gs := w.segments[r.seg].groups
+			gs[r.group] = append(gs[r.group], lines[i])
+		}
 	}
 	// Big communities first: the last groups to start should be short, so
 	// the workers finish together.
-	for _, s := range w.segments {
-		sort.SliceStable(s.groups, func(a, b int) bool { return len(s.groups[a]) > len(s.groups[b]) })
+	for _, seg := range w.segments {
+		sort.SliceStable(seg.groups, func(a, b int) bool { return len(seg.groups[a]) > len(seg.groups[b]) })
 	}
+	w.buffers = buffers{data: data, lines: lines, flat: flat, refs: refs}
 	return w, nil
 }
 
@@ -442,7 +498,7 @@ func (run *runner) users(ctx context.Context, users []backlog.User) (map[string]
 	admin := app.Actor{ID: app.AdminActorID, Role: domain.RoleAdmin}
 	actors := make(map[string]app.Actor, len(users))
 	for _, u := range users {
-		res, err := run.execute(ctx, admin, backlog.Item{Key: u.Key(), Method: http.MethodPost, Path: "/v1/users", Body: u.Body()})
+		res, err := run.execute(ctx, admin, backlog.Item{Key: u.Key(), Method: http.MethodPost, Path: "/v1/users", Body: u.Body()}, true)
 		if err != nil {
 			return nil, fmt.Errorf("creating user %q: %w", u.Ref, err)
 		}
@@ -539,7 +595,7 @@ func (run *runner) dispatch(ctx context.Context, it backlog.Item, actors map[str
 	if !ok {
 		return app.Result{}, domain.Errorf(domain.CodeUnauthenticated, "the item names no declared user (as %q)", it.As)
 	}
-	return run.execute(ctx, actor, it)
+	return run.execute(ctx, actor, it, false)
 }
 
 // progress calls cfg.Progress every ProgressEvery until stopped (stop may
