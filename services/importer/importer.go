@@ -266,6 +266,8 @@ type source struct {
 	communities map[string]string
 	// spare holds the buffers of a window that has run.
 	spare chan buffers
+	// items and bytes count what windows have read, for sizing the next.
+	items, bytes int
 }
 
 func newSource(r io.Reader) *source {
@@ -338,7 +340,18 @@ func (s *source) next(size int) (*window, error) {
 	case buf = <-s.spare:
 	default:
 	}
+	// Sized once, from the lines read so far: a window grown by doubling
+	// allocates twice its size, and large allocations are what the
+	// collector charges most for.
 	data, lines := buf.data[:0], buf.lines[:0]
+	if s.items > 0 {
+		if want := min(size*int(s.bytes/s.items+1)*9/8, maxWindowBytes+backlog.MaxLine); cap(data) < want {
+			data = make([]byte, 0, want)
+		}
+	}
+	if cap(lines) < size {
+		lines = make([]entry, 0, min(size, 1<<20))
+	}
 	add := func(raw []byte) {
 		lines = append(lines, entry{line: int64(s.line), off: int64(len(data)), n: int64(len(raw))})
 		data = append(data, raw...)
@@ -359,6 +372,7 @@ func (s *source) next(size int) (*window, error) {
 	if len(lines) == 0 {
 		return nil, nil
 	}
+	s.items, s.bytes = s.items+len(lines), s.bytes+len(data)
 	// Each item is parsed here, on every core, only to check it and for
 	// what it says about its community; it is parsed again when it runs.
 	hints := make([]backlog.Hint, len(lines))
