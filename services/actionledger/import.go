@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
 	"strings"
@@ -20,7 +21,7 @@ import (
 // stopped: one process at a time opens the store), then rebuilds the read
 // models so that the next start is ready at once.
 func importCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var dataDir, file, logLevel, cpuProfile, placesFile string
+	var dataDir, file, logLevel, cpuProfile, memProfile, placesFile string
 	var workers int
 	var noRebuild bool
 	f := newFlags("import", stderr)
@@ -36,12 +37,20 @@ be stopped: one process at a time opens the store.`,
 	f.Bool(&noRebuild, "no-rebuild", false, "leave the read models to catch up when the server starts")
 	f.String(&logLevel, "log-level", "warn", "debug, info, warn or error (info logs every command)")
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the import to this file (diagnostics)")
+	f.StringVar(&memProfile, "memprofile", "", "write a heap profile to this file half way through the items (diagnostics)")
 	if err := f.parse(args); err != nil {
 		return err
 	}
-	// A batch job with a large, mostly pointer-free heap (the file):
-	// collecting less often costs memory it can spare and saves CPU.
+	// A batch job: collecting less often saves CPU, and the heap is held
+	// to importHeapLimit (unless GOMEMLIMIT says otherwise) so that the
+	// importer's own memory stays bounded whatever the file's size. Half
+	// way through a 300,000-item prefix of clea the live heap was 210 MB;
+	// GC at 200% alone grew the process past 1.3 GB of anonymous memory
+	// on the whole file.
 	debug.SetGCPercent(200)
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(importHeapLimit)
+	}
 	if cpuProfile != "" {
 		stop, err := startCPUProfile(cpuProfile)
 		if err != nil {
@@ -79,8 +88,17 @@ be stopped: one process at a time opens the store.`,
 	defer m.Close()
 
 	bar := newProgressBar(stderr)
+	heapWritten := memProfile == ""
 	rep, err := importer.Run(ctx, importer.Config{Exec: m.API(), Store: m.Store(), Workers: workers,
 		Progress: func(p importer.Progress) {
+			if !heapWritten && p.Total > 0 && p.Done >= p.Total/2 {
+				// Half way the windows, the caches and the store's index
+				// are all in use: what the heap holds then is typical.
+				heapWritten = true
+				if err := writeHeapProfile(memProfile); err != nil {
+					fmt.Fprintf(stderr, "writing the heap profile: %v\n", err)
+				}
+			}
 			bar.show(p.Phase, p.Done, p.Total, fmt.Sprintf("%s events, %s/s", thousands(int(p.Events)), thousands(int(rate(p.Events, p.Elapsed)))), p.Elapsed)
 		}}, in)
 	bar.finish()
@@ -90,7 +108,7 @@ be stopped: one process at a time opens the store.`,
 	fmt.Fprintf(stdout, "imported %s items (%s users) in %s: %s written, %s already there, %s refused\n",
 		thousands(rep.Items), thousands(rep.Users), rep.Took.Round(time.Millisecond),
 		thousands(rep.Written), thousands(rep.Replayed), thousands(rep.Refused))
-	fmt.Fprintf(stdout, "appended %s events at %s events/s (reading the file took %s more)\n",
+	fmt.Fprintf(stdout, "appended %s events at %s events/s (the file read as it went; %s waiting for it)\n",
 		thousands(int(rep.Events)), thousands(int(rep.EventsPerSec)), rep.Read.Round(time.Millisecond))
 	if rep.Refused > 0 {
 		var codes []string
@@ -118,6 +136,12 @@ be stopped: one process at a time opens the store.`,
 	return refused
 }
 
+// importHeapLimit is the Go heap's soft limit during an import. It trades
+// CPU for memory: on clea, collection took about 40% of the import's CPU
+// under it. The store's memory-mapped file comes on top, in RSS (boltstore
+// releases its pages after scans, not after appends).
+const importHeapLimit = 640 << 20
+
 // startCPUProfile profiles the process into path until stop is called.
 func startCPUProfile(path string) (stop func(), err error) {
 	fh, err := os.Create(path)
@@ -129,6 +153,20 @@ func startCPUProfile(path string) (stop func(), err error) {
 		return nil, err
 	}
 	return func() { pprof.StopCPUProfile(); fh.Close() }, nil
+}
+
+// writeHeapProfile writes what the heap holds now to path.
+func writeHeapProfile(path string) error {
+	fh, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	runtime.GC() // the profile is as of the last collection: make it now
+	if err := pprof.WriteHeapProfile(fh); err != nil {
+		fh.Close()
+		return err
+	}
+	return fh.Close()
 }
 
 func rate(n uint64, d time.Duration) float64 {

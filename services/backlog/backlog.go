@@ -104,13 +104,16 @@ type Reader struct {
 	Order []string
 }
 
-// maxLine bounds one line: an item's body is at most 256 KiB on the server.
-const maxLine = 1 << 20
+// MaxLine bounds one line: an item's body is at most 256 KiB on the server.
+const MaxLine = 1 << 20
 
-// NewReader returns a Reader of r.
+// NewReader returns a Reader of r (nil for a Reader fed only through Take).
 func NewReader(r io.Reader) *Reader {
+	if r == nil {
+		return &Reader{Users: map[string]User{}}
+	}
 	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 64<<10), maxLine)
+	sc.Buffer(make([]byte, 0, 64<<10), MaxLine)
 	return &Reader{sc: sc, Users: map[string]User{}}
 }
 
@@ -124,41 +127,57 @@ func (r *Reader) Line() int { return r.n }
 // before it; io.EOF at the end. Errors name the line.
 func (r *Reader) Next() (Item, error) {
 	for r.sc.Scan() {
-		r.n++
-		raw := bytes.TrimSpace(r.sc.Bytes())
-		if len(raw) == 0 {
-			continue
-		}
-		l, err := parseLine(raw)
+		it, isItem, err := r.Take(r.n+1, r.sc.Bytes())
 		if err != nil {
-			return Item{}, fmt.Errorf("line %d: %w", r.n, err)
+			return Item{}, err
 		}
-		switch {
-		case l.Meta != nil:
-			if r.n != 1 {
-				return Item{}, fmt.Errorf("line %d: a meta line must be the first", r.n)
-			}
-			m := *l.Meta
-			r.meta = &m
-		case l.User != nil:
-			if _, dup := r.Users[l.User.Ref]; dup {
-				return Item{}, fmt.Errorf("line %d: user %q declared twice", r.n, l.User.Ref)
-			}
-			r.Users[l.User.Ref] = *l.User
-			r.Order = append(r.Order, l.User.Ref)
-		default:
-			if l.As != "" {
-				if _, ok := r.Users[l.As]; !ok {
-					return Item{}, fmt.Errorf("line %d: item performed by %q, which no earlier user line declares", r.n, l.As)
-				}
-			}
-			return l.Item, nil
+		if isItem {
+			return it, nil
 		}
 	}
 	if err := r.sc.Err(); err != nil {
 		return Item{}, fmt.Errorf("after line %d: %w", r.n, err)
 	}
 	return Item{}, io.EOF
+}
+
+// Take takes in line n (from 1) of the file, read by the caller, as Next
+// would: a meta or user line is kept, a blank line skipped, and an item
+// returned with isItem true. It lets a reader of its own (the importer,
+// which hands items to parallel parsers once the head is read) hold the
+// head of a file to the same rules as Next. Errors name the line.
+func (r *Reader) Take(n int, raw []byte) (it Item, isItem bool, err error) {
+	r.n = n
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 {
+		return Item{}, false, nil
+	}
+	l, err := parseLine(raw)
+	if err != nil {
+		return Item{}, false, fmt.Errorf("line %d: %w", r.n, err)
+	}
+	switch {
+	case l.Meta != nil:
+		if r.n != 1 {
+			return Item{}, false, fmt.Errorf("line %d: a meta line must be the first", r.n)
+		}
+		m := *l.Meta
+		r.meta = &m
+	case l.User != nil:
+		if _, dup := r.Users[l.User.Ref]; dup {
+			return Item{}, false, fmt.Errorf("line %d: user %q declared twice", r.n, l.User.Ref)
+		}
+		r.Users[l.User.Ref] = *l.User
+		r.Order = append(r.Order, l.User.Ref)
+	default:
+		if l.As != "" {
+			if _, ok := r.Users[l.As]; !ok {
+				return Item{}, false, fmt.Errorf("line %d: item performed by %q, which no earlier user line declares", r.n, l.As)
+			}
+		}
+		return l.Item, true, nil
+	}
+	return Item{}, false, nil
 }
 
 // ParseItem parses one line that must be an item. It checks nothing about

@@ -4,12 +4,19 @@
 // network. It is how a national history is loaded in one go
 // (`actionledger import`).
 //
+// The file is read as it goes, a window of items at a time, so memory stays
+// bounded whatever its size (a national history is gigabytes at ten times
+// CLEA's scale); the next window is read, parsed and grouped while the
+// current one runs.
+//
 // Speed comes from parallelism that keeps the order that matters: every item
-// belongs to one community, so items are grouped by community, each group
-// keeps its file order, and many workers run groups side by side. The store
-// commits whatever appends are queued in one fsync (group commit), so many
-// workers waiting on their appends share the cost. Running a community's
-// items together also keeps the streams a command loads small and warm.
+// belongs to one community, so a window's items are grouped by community,
+// each group keeps its file order, and many workers run groups side by side.
+// The store commits whatever appends are queued in one fsync (group commit),
+// so many workers waiting on their appends share the cost. Running a
+// community's items together also keeps the streams a command loads small
+// and warm: the file goes week by week across every community, so running
+// it in file order would load each community cold for every item.
 //
 // Every item carries its idempotency key, so importing the same file twice
 // (or syncing it to the server afterwards) writes nothing new.
@@ -25,6 +32,7 @@ import (
 	"io"
 	"net/http"
 	"runtime"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -42,6 +50,17 @@ import (
 // 25,000 events/s, 512 about 36,000.
 const DefaultWorkers = 512
 
+// DefaultWindow is how many items are read and grouped at a time. A window
+// loads each of its communities' streams once (the streams of a few
+// thousand communities do not all fit the write path's cache), so a larger
+// window loads less; it costs about 300 bytes an item, and two are held
+// (one running, one read ahead). The first window is a quarter of it.
+const DefaultWindow = 400_000
+
+// maxWindowBytes ends a window early when its lines are long, so that
+// memory stays bounded by bytes too.
+const maxWindowBytes = 96 << 20
+
 // Config tunes an import.
 type Config struct {
 	// Exec runs each write through its route (api.Server).
@@ -49,6 +68,9 @@ type Config struct {
 	Store eventstore.Store
 	// Workers run communities side by side (default DefaultWorkers).
 	Workers int
+	// Window is how many items are read and grouped at a time (default
+	// DefaultWindow).
+	Window int
 	// Progress, when set, receives a progress line now and then.
 	Progress func(Progress)
 	// ProgressEvery is how often Progress is called (default 500ms).
@@ -57,7 +79,8 @@ type Config struct {
 
 // Progress is where an import stands.
 type Progress struct {
-	Phase       string // "reading", "users", "items", "done"
+	Phase string // "users", "items", "done"
+	// Total is the items the file's meta line announces (0: none).
 	Done, Total int
 	Events      uint64 // appended so far
 	Elapsed     time.Duration
@@ -72,9 +95,12 @@ type Report struct {
 	RefusedBy    map[string]int // by error code
 	Refusals     []Refusal      // the first few, for the operator
 	Events       uint64         // events appended
-	Read         time.Duration  // reading and grouping the file
-	Took         time.Duration  // users and items
-	EventsPerSec float64        // Events / Took
+	// Read is how long running waited for the file: it is read, parsed
+	// and grouped while the users are created and then while the previous
+	// window runs, so this is only what reading did not hide.
+	Read         time.Duration
+	Took         time.Duration // users and items, reading included
+	EventsPerSec float64       // Events / Took
 }
 
 // Refusal is an item the handlers refused.
@@ -89,51 +115,76 @@ type Refusal struct {
 
 const keepRefusals = 20
 
-// entry is one item, as the line it is in the file: entries hold no
-// pointers, so the garbage collector never scans the millions of them (it
-// did, and spent a third of the import doing so). The line is parsed again
-// when the item runs.
+// entry is one item, as the line it is in its window: entries hold no
+// pointers, so the garbage collector never scans the hundreds of thousands
+// of them (it did, and spent a third of the import doing so). The line is
+// parsed again when the item runs.
 type entry struct {
-	line int32 // from 1
-	n    int32 // length
-	off  int64 // in the file
+	line int64 // from 1
+	off  int64 // in the window's data
+	n    int64 // length
 }
 
-// Run imports the backlog read from r.
+// Run imports the backlog read from r. The head (meta and user lines) is
+// read first; items are then read a window at a time. A line that does not
+// parse stops the import before its window runs: what came before it is
+// written, and a run of the mended file writes only the rest.
 func Run(ctx context.Context, cfg Config, r io.Reader) (Report, error) {
 	if cfg.Workers <= 0 {
 		cfg.Workers = DefaultWorkers
+	}
+	if cfg.Window <= 0 {
+		cfg.Window = DefaultWindow
 	}
 	if cfg.ProgressEvery <= 0 {
 		cfg.ProgressEvery = 500 * time.Millisecond
 	}
 	rep := Report{RefusedBy: map[string]int{}}
 	start := time.Now()
-	users, data, segments, total, err := read(r)
-	if err != nil {
+	src := newSource(r)
+	if err := src.readHead(); err != nil {
 		return rep, err
 	}
-	rep.Users, rep.Items, rep.Read = len(users), total, time.Since(start)
+	users := userList(src.head)
+	rep.Users = len(users)
+	total := 0
+	if m := src.head.Meta(); m != nil {
+		total = m.Items
+	}
 
 	before, err := cfg.Store.Head(ctx)
 	if err != nil {
 		return rep, err
 	}
-	run := &runner{cfg: cfg, rep: &rep, data: data}
+	run := &runner{cfg: cfg, rep: &rep}
 	stopProgress := run.progress(ctx, before, total)
-	start = time.Now()
+	defer stopProgress()
+	// The first window is read while the users are created.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	windows, readErr := src.read(ctx, cfg.Window)
+	// On an early return the reader is stopped and waited for, so that
+	// nothing reads the file after Run returns.
+	defer func() {
+		cancel()
+		for range windows {
+		}
+	}()
 	run.phase.Store("users")
 	actors, err := run.users(ctx, users)
 	if err != nil {
-		stopProgress()
 		return rep, err
 	}
 	run.phase.Store("items")
-	for _, seg := range segments {
-		if err := run.segment(ctx, seg, actors); err != nil {
-			stopProgress()
-			return rep, err
-		}
+	if err := run.items(ctx, src, windows, actors); err != nil {
+		return rep, err
+	}
+	if err := readErr(); err != nil {
+		return rep, err
+	}
+	if err := ctx.Err(); err != nil {
+		// The reader stopped early, not at the end of the file.
+		return rep, err
 	}
 	rep.Took = time.Since(start)
 	stopProgress()
@@ -146,9 +197,29 @@ func Run(ctx context.Context, cfg Config, r io.Reader) (Report, error) {
 		rep.EventsPerSec = float64(rep.Events) / rep.Took.Seconds()
 	}
 	if cfg.Progress != nil {
-		cfg.Progress(Progress{Phase: "done", Done: total, Total: total, Events: rep.Events, Elapsed: rep.Took})
+		cfg.Progress(Progress{Phase: "done", Done: rep.Items, Total: max(total, rep.Items), Events: rep.Events, Elapsed: rep.Took})
 	}
 	return rep, nil
+}
+
+// items runs the windows in order, each as its segments in order.
+func (run *runner) items(ctx context.Context, src *source, windows <-chan *window, actors map[string]app.Actor) error {
+	for {
+		waited := time.Now()
+		w, ok := <-windows
+		run.rep.Read += time.Since(waited)
+		if !ok {
+			return nil
+		}
+		run.data = w.data
+		run.rep.Items += w.items
+		for _, seg := range w.segments {
+			if err := run.segment(ctx, seg, actors); err != nil {
+				return err
+			}
+		}
+		src.recycle(w)
+	}
 }
 
 // segment is a run of items that can go in parallel, community by
@@ -159,41 +230,152 @@ type segment struct {
 	alone  *entry
 }
 
-// read parses the whole file and groups its items. Lines are parsed on all
-// cores; the grouping pass is sequential (it learns which community each
-// record belongs to from the item creating it).
-func read(r io.Reader) ([]backlog.User, []byte, []segment, int, error) {
-	data, err := io.ReadAll(r)
-	if err != nil {
-		return nil, nil, nil, 0, err
-	}
-	// The meta and user lines come first; read them in order.
-	rd := backlog.NewReader(bytes.NewReader(data))
-	_, err = rd.Next()
-	headLines := rd.Line() - 1 // the last line read was the first item
-	switch {
-	case err == io.EOF:
-		headLines = rd.Line()
-	case err != nil:
-		return nil, nil, nil, 0, err
-	}
-	type span struct{ off, n int }
-	var lines []span
-	off := 0
-	for i := 0; off < len(data); i++ {
-		n := bytes.IndexByte(data[off:], '\n')
-		if n < 0 {
-			n = len(data) - off
+// window is a run of the file's items, grouped for running.
+type window struct {
+	data     []byte // the items' lines, back to back
+	segments []segment
+	items    int
+	buffers
+}
+
+// buffers are a window's pointer-free memory, reused by the next window
+// read once the window has run.
+type buffers struct {
+	data  []byte
+	lines []entry // in file order
+	flat  []entry // by group: the groups are slices of it
+	refs  []groupRef
+}
+
+// groupRef is where a line of a window goes: group of segment seg (seg -1:
+// it stands alone).
+type groupRef struct{ seg, group int32 }
+
+// source reads a backlog: the head once, then windows of items.
+type source struct {
+	sc   *bufio.Scanner
+	line int
+	head *backlog.Reader
+	// first is the first item line, read with the head.
+	first    []byte
+	hasFirst bool
+	part     *backlog.Partitioner
+	// communities interns community ids: the partitioner keeps one per
+	// record (millions at ten times CLEA), most of them the same few
+	// thousand strings.
+	communities map[string]string
+	// spare holds the buffers of a window that has run.
+	spare chan buffers
+	// items and bytes count what windows have read, for sizing the next.
+	items, bytes int
+}
+
+func newSource(r io.Reader) *source {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 1<<20), backlog.MaxLine)
+	return &source{sc: sc, head: backlog.NewReader(nil), part: backlog.NewPartitioner(),
+		communities: map[string]string{}, spare: make(chan buffers, 1)}
+}
+
+// readHead reads the meta and user lines, up to the first item.
+func (s *source) readHead() error {
+	for s.sc.Scan() {
+		s.line++
+		_, isItem, err := s.head.Take(s.line, s.sc.Bytes())
+		if err != nil {
+			return err
 		}
-		if i >= headLines {
-			lines = append(lines, span{off, n})
+		if isItem {
+			s.first, s.hasFirst = bytes.Clone(bytes.TrimSpace(s.sc.Bytes())), true
+			return nil
 		}
-		off += n + 1
 	}
-	// Each item is parsed here only to check it and for what it says about
-	// its community; it is parsed again when it runs.
+	if err := s.sc.Err(); err != nil {
+		return fmt.Errorf("after line %d: %w", s.line, err)
+	}
+	return nil
+}
+
+// read reads the windows of the file ahead of running them: one is read
+// while the one before runs, and waits for it to be taken, so at most two
+// are held. The channel closes at the end of the file, at the first error
+// (then returned by readErr once the channel is closed) or when ctx ends.
+// The first window is a quarter of the size, so that running starts early.
+func (s *source) read(ctx context.Context, size int) (<-chan *window, func() error) {
+	windows := make(chan *window)
+	var readErr error
+	go func() {
+		defer close(windows)
+		n := max(size/4, 1)
+		for {
+			w, err := s.next(n)
+			if err != nil || w == nil {
+				readErr = err
+				return
+			}
+			select {
+			case windows <- w:
+			case <-ctx.Done():
+				return
+			}
+			n = size
+		}
+	}()
+	return windows, func() error { return readErr }
+}
+
+func (s *source) recycle(w *window) {
+	select {
+	case s.spare <- w.buffers:
+	default:
+	}
+}
+
+// next reads, parses and groups the next window of up to size items; nil
+// at the end of the file. Every line of the window is checked before any
+// of it runs.
+func (s *source) next(size int) (*window, error) {
+	var buf buffers
+	select {
+	case buf = <-s.spare:
+	default:
+	}
+	// Sized once, from the lines read so far: a window grown by doubling
+	// allocates twice its size, and large allocations are what the
+	// collector charges most for.
+	data, lines := buf.data[:0], buf.lines[:0]
+	if s.items > 0 {
+		if want := min(size*int(s.bytes/s.items+1)*9/8, maxWindowBytes+backlog.MaxLine); cap(data) < want {
+			data = make([]byte, 0, want)
+		}
+	}
+	if cap(lines) < size {
+		lines = make([]entry, 0, min(size, 1<<20))
+	}
+	add := func(raw []byte) {
+		lines = append(lines, entry{line: int64(s.line), off: int64(len(data)), n: int64(len(raw))})
+		data = append(data, raw...)
+	}
+	if s.hasFirst {
+		add(s.first)
+		s.first, s.hasFirst = nil, false
+	}
+	for len(lines) < size && len(data) < maxWindowBytes && s.sc.Scan() {
+		s.line++
+		if raw := bytes.TrimSpace(s.sc.Bytes()); len(raw) > 0 {
+			add(raw)
+		}
+	}
+	if err := s.sc.Err(); err != nil {
+		return nil, fmt.Errorf("after line %d: %w", s.line, err)
+	}
+	if len(lines) == 0 {
+		return nil, nil
+	}
+	s.items, s.bytes = s.items+len(lines), s.bytes+len(data)
+	// Each item is parsed here, on every core, only to check it and for
+	// what it says about its community; it is parsed again when it runs.
 	hints := make([]backlog.Hint, len(lines))
-	blank := make([]bool, len(lines))
 	errs := make([]error, len(lines))
 	var wg sync.WaitGroup
 	workers := runtime.GOMAXPROCS(0)
@@ -205,19 +387,15 @@ func read(r io.Reader) ([]backlog.User, []byte, []segment, int, error) {
 		}
 		wg.Go(func() {
 			for i := lo; i < hi; i++ {
-				l := bytes.TrimSpace(data[lines[i].off : lines[i].off+lines[i].n])
-				if len(l) == 0 {
-					blank[i] = true
-					continue
-				}
-				it, err := backlog.ParseItem(l)
+				e := lines[i]
+				it, err := backlog.ParseItem(data[e.off : e.off+e.n])
 				if err == nil && it.As != "" {
-					if _, ok := rd.Users[it.As]; !ok {
+					if _, ok := s.head.Users[it.As]; !ok {
 						err = fmt.Errorf("performed by %q, which no user line declares", it.As)
 					}
 				}
 				if err != nil {
-					errs[i] = fmt.Errorf("line %d: %w", headLines+i+1, err)
+					errs[i] = fmt.Errorf("line %d: %w", e.line, err)
 					continue
 				}
 				hints[i] = backlog.HintOf(it)
@@ -225,52 +403,102 @@ func read(r io.Reader) ([]backlog.User, []byte, []segment, int, error) {
 		})
 	}
 	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		return nil, nil, nil, 0, err
+	if err := firstErrors(errs, 10); err != nil {
+		return nil, err
 	}
-	users := userList(rd)
 
-	part := backlog.NewPartitioner()
-	var segments []segment
-	byCommunity := map[string]int{}
-	cur := segment{}
-	total := 0
+	// Which group of which segment each line goes to, in file order (the
+	// partitioner learns records from the lines creating them); then the
+	// groups are cut from one array, so that a window's entries stay
+	// pointer-free and are allocated once.
+	w := &window{data: data, items: len(lines)}
+	refs := slices.Grow(buf.refs[:0], len(lines))[:len(lines)]
+	var sizes [][]int32 // by segment, by group
+	byCommunity := map[string]int32{}
+	open := -1 // the segment taking groups
 	for i, h := range hints {
-		if blank[i] {
+		c := s.part.Resolve(backlog.Hint{Community: s.intern(h.Community), Record: h.Record, Creates: h.Creates})
+		if c == "" {
+			e := lines[i]
+			w.segments = append(w.segments, segment{alone: &e})
+			sizes = append(sizes, nil)
+			open = -1
+			clear(byCommunity)
+			refs[i] = groupRef{-1, -1}
 			continue
 		}
-		total++
-		e := entry{line: int32(headLines + i + 1), off: int64(lines[i].off), n: int32(lines[i].n)}
-		c := part.Resolve(h)
-		if c == "" {
-			if len(cur.groups) > 0 {
-				segments = append(segments, cur)
-			}
-			segments = append(segments, segment{alone: &e})
-			cur, byCommunity = segment{}, map[string]int{}
-			continue
+		if open < 0 {
+			w.segments = append(w.segments, segment{})
+			sizes = append(sizes, nil)
+			open = len(w.segments) - 1
 		}
 		g, ok := byCommunity[c]
 		if !ok {
-			g = len(cur.groups)
+			g = int32(len(sizes[open]))
 			byCommunity[c] = g
-			cur.groups = append(cur.groups, nil)
+			sizes[open] = append(sizes[open], 0)
 		}
-		cur.groups[g] = append(cur.groups[g], e)
+		sizes[open][g]++
+		refs[i] = groupRef{int32(open), g}
 	}
-	if len(cur.groups) > 0 {
-		segments = append(segments, cur)
+	flat := slices.Grow(buf.flat[:0], len(lines))[:len(lines)]
+	at := 0
+	for i := range w.segments {
+		groups := make([][]entry, len(sizes[i]))
+		for g, n := range sizes[i] {
+			groups[g] = flat[at : at : at+int(n)]
+			at += int(n)
+		}
+		w.segments[i].groups = groups
+	}
+	for i, r := range refs {
+		if r.seg >= 0 {
+			gs := w.segments[r.seg].groups
+			gs[r.group] = append(gs[r.group], lines[i])
+		}
 	}
 	// Big communities first: the last groups to start should be short, so
 	// the workers finish together.
-	for _, s := range segments {
-		sort.SliceStable(s.groups, func(a, b int) bool { return len(s.groups[a]) > len(s.groups[b]) })
+	for _, seg := range w.segments {
+		sort.SliceStable(seg.groups, func(a, b int) bool { return len(seg.groups[a]) > len(seg.groups[b]) })
 	}
-	return users, data, segments, total, nil
+	w.buffers = buffers{data: data, lines: lines, flat: flat, refs: refs}
+	return w, nil
+}
+
+func (s *source) intern(c string) string {
+	if c == "" {
+		return c
+	}
+	if v, ok := s.communities[c]; ok {
+		return v
+	}
+	s.communities[c] = c
+	return c
+}
+
+// firstErrors joins the first n errors of errs (nil if none): a file with
+// a systematic fault would otherwise be reported a line per item.
+func firstErrors(errs []error, n int) error {
+	var out []error
+	more := 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+		case len(out) < n:
+			out = append(out, err)
+		default:
+			more++
+		}
+	}
+	if more > 0 {
+		out = append(out, fmt.Errorf("and %d more lines", more))
+	}
+	return errors.Join(out...)
 }
 
 type runner struct {
-	data  []byte // the file
+	data  []byte // the window running
 	cfg   Config
 	rep   *Report
 	mu    sync.Mutex
@@ -284,7 +512,7 @@ func (run *runner) users(ctx context.Context, users []backlog.User) (map[string]
 	admin := app.Actor{ID: app.AdminActorID, Role: domain.RoleAdmin}
 	actors := make(map[string]app.Actor, len(users))
 	for _, u := range users {
-		res, err := run.execute(ctx, admin, backlog.Item{Key: u.Key(), Method: http.MethodPost, Path: "/v1/users", Body: u.Body()})
+		res, err := run.execute(ctx, admin, backlog.Item{Key: u.Key(), Method: http.MethodPost, Path: "/v1/users", Body: u.Body()}, true)
 		if err != nil {
 			return nil, fmt.Errorf("creating user %q: %w", u.Ref, err)
 		}
@@ -381,10 +609,11 @@ func (run *runner) dispatch(ctx context.Context, it backlog.Item, actors map[str
 	if !ok {
 		return app.Result{}, domain.Errorf(domain.CodeUnauthenticated, "the item names no declared user (as %q)", it.As)
 	}
-	return run.execute(ctx, actor, it)
+	return run.execute(ctx, actor, it, false)
 }
 
-// progress calls cfg.Progress every ProgressEvery until stopped.
+// progress calls cfg.Progress every ProgressEvery until stopped (stop may
+// be called more than once).
 func (run *runner) progress(ctx context.Context, before uint64, total int) (stop func()) {
 	if run.cfg.Progress == nil {
 		return func() {}
@@ -408,7 +637,8 @@ func (run *runner) progress(ctx context.Context, before uint64, total int) (stop
 			run.cfg.Progress(Progress{Phase: phase, Done: int(run.done.Load()), Total: total, Events: head - before, Elapsed: time.Since(start)})
 		}
 	})
-	return func() { close(done); wg.Wait() }
+	var once sync.Once
+	return func() { once.Do(func() { close(done); wg.Wait() }) }
 }
 
 // MarshalRefusals renders refusals as JSON lines, for the operator.

@@ -8,7 +8,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
+	"testing/iotest"
 
 	"github.com/actionledger/actionledger/api"
 	"github.com/actionledger/actionledger/domain"
@@ -26,7 +29,7 @@ type fixture struct {
 	store *boltstore.Store
 }
 
-func newFixture(t *testing.T) fixture {
+func newFixture(t testing.TB) fixture {
 	t.Helper()
 	s, err := boltstore.Open(filepath.Join(t.TempDir(), "events.db"), boltstore.Options{})
 	if err != nil {
@@ -216,4 +219,126 @@ func TestImportBadFile(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestImportWindows: however small the windows the file is read in, every
+// item meets the items it depends on already written (its community, the
+// earlier steps of its record, even in an earlier window), so the history
+// imports whole and without a refusal.
+func TestImportWindows(t *testing.T) {
+	file, sum := tinyFile(t)
+	for _, tc := range []struct {
+		name   string
+		window int
+	}{
+		{"one item at a time", 1},
+		{"seven", 7},
+		{"a hundred", 100},
+		{"the default", 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t)
+			rep, err := importer.Run(context.Background(), importer.Config{Exec: f.api, Store: f.store, Workers: 8, Window: tc.window}, bytes.NewReader(file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.Refused != 0 || rep.Items != sum.Items || rep.Written != sum.Items || rep.Events != uint64(sum.Events) {
+				t.Errorf("report %+v; want %d items all written, %d events, none refused", rep, sum.Items, sum.Events)
+			}
+		})
+	}
+}
+
+// TestImportStreams: the file is read as the import goes, never held
+// whole: when its last byte is read, most of its items are already in the
+// store.
+func TestImportStreams(t *testing.T) {
+	f := newFixture(t)
+	file, sum := tinyFile(t)
+	const window = 10
+	var headAtEOF uint64
+	// One byte a read: nothing is read ahead beyond what the import asks.
+	src := iotest.OneByteReader(bytes.NewReader(file))
+	eofSeen := false
+	r := readerFunc(func(p []byte) (int, error) {
+		n, err := src.Read(p)
+		if err == io.EOF && !eofSeen {
+			eofSeen = true
+			headAtEOF, _ = f.store.Head(context.Background())
+		}
+		return n, err
+	})
+	rep, err := importer.Run(context.Background(), importer.Config{Exec: f.api, Store: f.store, Workers: 4, Window: window}, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Events != uint64(sum.Events) {
+		t.Fatalf("appended %d events, want %d", rep.Events, sum.Events)
+	}
+	// The reader runs at most two windows ahead (one waiting, one being
+	// read); the users and every earlier window are written by then.
+	if want := uint64(sum.Events - 3*window); headAtEOF < want {
+		t.Errorf("the store held %d events when the end of the file was read, want at least %d of %d", headAtEOF, want, sum.Events)
+	}
+}
+
+type readerFunc func([]byte) (int, error)
+
+func (f readerFunc) Read(p []byte) (int, error) { return f(p) }
+
+// TestImportStopsAtABadLine: a line that does not parse stops the import
+// before its window runs, naming the line; what came before it is written,
+// and importing the mended file writes only the rest.
+func TestImportStopsAtABadLine(t *testing.T) {
+	f := newFixture(t)
+	file, sum := tinyFile(t)
+	lines := strings.SplitAfter(string(file), "\n")
+	bad := len(lines) - 3 // an item near the end
+	broken := strings.Join(lines[:bad], "") + "{not json\n" + strings.Join(lines[bad:], "")
+	ctx := context.Background()
+	rep, err := importer.Run(ctx, importer.Config{Exec: f.api, Store: f.store, Window: 20}, strings.NewReader(broken))
+	if err == nil || !strings.Contains(err.Error(), "line "+strconv.Itoa(bad+1)+":") {
+		t.Fatalf("error %v, want one naming line %d", err, bad+1)
+	}
+	first, _ := f.store.Head(ctx)
+	if first == 0 || first >= uint64(sum.Events) || rep.Written == 0 {
+		t.Fatalf("%d events written (report %+v) before the bad line; want some, not all %d", first, rep, sum.Events)
+	}
+	rep, err = importer.Run(ctx, importer.Config{Exec: f.api, Store: f.store, Window: 20}, bytes.NewReader(file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Refused != 0 || rep.Replayed == 0 || rep.Written+rep.Replayed != sum.Items || first+rep.Events != uint64(sum.Events) {
+		t.Errorf("mended run: report %+v after %d events; want the rest of %d items, %d events in all", rep, first, sum.Items, sum.Events)
+	}
+}
+
+// BenchmarkImport imports a generated history of 400 communities (about
+// 28,000 items) into a fresh store per run, through the routes, and
+// reports events/s. The clea-scale figure is scripts/bench.sh's.
+func BenchmarkImport(b *testing.B) {
+	sc := generate.Scale{Name: "bench", Districts: 4, Communities: 400, Mobilizers: 90, ActionPoints: 2104, Weeks: 40, Referrals: 3300, Feedback: 3300}
+	var buf bytes.Buffer
+	sum, err := generate.Generate(&buf, sc, 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	file := buf.Bytes()
+	var events uint64
+	var took float64
+	for b.Loop() {
+		b.StopTimer()
+		f := newFixture(b)
+		b.StartTimer()
+		rep, err := importer.Run(context.Background(), importer.Config{Exec: f.api, Store: f.store}, bytes.NewReader(file))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if rep.Refused != 0 || rep.Events != uint64(sum.Events) {
+			b.Fatalf("report %+v, want %d events", rep, sum.Events)
+		}
+		events += rep.Events
+		took += rep.Took.Seconds()
+	}
+	b.ReportMetric(float64(events)/took, "events/s")
 }
