@@ -39,6 +39,7 @@ var statusOf = map[domain.Code]int{
 	codeNotReady:                   http.StatusServiceUnavailable,
 	codeBehind:                     http.StatusServiceUnavailable,
 	codeSyncNotRun:                 http.StatusServiceUnavailable,
+	codeOverloaded:                 http.StatusServiceUnavailable,
 }
 
 // Problem is an RFC 9457 problem details object, with actionledger's stable

@@ -73,6 +73,7 @@ func (s *Server) keepRefusals(ctx context.Context, rs []app.Refusal) {
 type httpMetrics struct {
 	duration *prometheus.HistogramVec
 	inFlight prometheus.Gauge
+	shed     prometheus.Counter
 }
 
 func newHTTPMetrics(reg prometheus.Registerer) (*httpMetrics, error) {
@@ -86,8 +87,12 @@ func newHTTPMetrics(reg prometheus.Registerer) (*httpMetrics, error) {
 			Namespace: "actionledger", Name: "http_requests_in_flight",
 			Help: "HTTP requests being served.",
 		}),
+		shed: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "actionledger", Name: "http_requests_shed_total",
+			Help: "HTTP requests answered 503 overloaded: no room among the requests in flight within the queue wait.",
+		}),
 	}
-	for _, c := range []prometheus.Collector{m.duration, m.inFlight} {
+	for _, c := range []prometheus.Collector{m.duration, m.inFlight, m.shed} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

@@ -46,6 +46,12 @@ type Config struct {
 	// SessionSecret signs the web console's session cookies: the token
 	// secret, which replicas share. Nil: a random key of this process.
 	SessionSecret []byte
+	// MaxInFlight bounds the requests served at once (0:
+	// DefaultMaxInFlight); one more waits up to QueueWait (0:
+	// DefaultQueueWait) for a slot, then is answered 503 overloaded.
+	// In-process calls (Execute, the importer) are not counted.
+	MaxInFlight int
+	QueueWait   time.Duration
 }
 
 // Server is the HTTP handler of actionledger.
@@ -59,6 +65,8 @@ type Server struct {
 	// syncDeadline bounds one sync batch, all items together.
 	syncDeadline  time.Duration
 	sessionSecret []byte
+	slots         chan struct{}
+	queueWait     time.Duration
 }
 
 // New returns the server with every route mounted.
@@ -79,8 +87,14 @@ func New(cfg Config) (*Server, error) {
 	if cfg.SyncDeadline <= 0 {
 		cfg.SyncDeadline = DefaultSyncDeadline
 	}
+	if cfg.MaxInFlight <= 0 {
+		cfg.MaxInFlight = DefaultMaxInFlight
+	}
+	if cfg.QueueWait <= 0 {
+		cfg.QueueWait = DefaultQueueWait
+	}
 	s := &Server{app: cfg.App, read: cfg.Read, ready: cfg.Ready, log: cfg.Logger, router: mux.NewRouter(), metrics: m, syncDeadline: cfg.SyncDeadline,
-		sessionSecret: cfg.SessionSecret}
+		sessionSecret: cfg.SessionSecret, slots: make(chan struct{}, cfg.MaxInFlight), queueWait: cfg.QueueWait}
 	r := s.router
 	notFound := s.instrument(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, errorf(codeRouteNotFound, "no route %s %s", r.Method, r.URL.Path))
@@ -150,8 +164,16 @@ func (v v1Routes) handle(method, path string, h http.HandlerFunc) {
 	v.router.Handle("/v1"+path, v.s.authenticate(h)).Methods(method)
 }
 
-// ServeHTTP implements http.Handler.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.router.ServeHTTP(w, r) }
+// ServeHTTP implements http.Handler: the network's way in, where the
+// requests in flight are bounded.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	release, ok := s.admit(w, r)
+	if !ok {
+		return
+	}
+	defer release()
+	s.router.ServeHTTP(w, r)
+}
 
 // Router exposes the routes, for the OpenAPI conformance test.
 func (s *Server) Router() *mux.Router { return s.router }

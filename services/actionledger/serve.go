@@ -31,6 +31,7 @@ token per role and curl lines to try.`,
 	f.String(&cfg.DataDir, "data-dir", "./data", "directory of the embedded store and generated secrets")
 	f.Bool(&cfg.Demo, "demo", false, "load the demo data set and print a token per role")
 	f.Duration(&cfg.ShutdownTimeout, "shutdown-timeout", 15*time.Second, "how long in-flight requests may finish on SIGTERM")
+	f.Int(&cfg.MaxInFlight, "max-in-flight", server.DefaultMaxInFlight, "requests served at once; one more waits up to 1s for room, then is answered 503 overloaded")
 	f.String(&logLevel, "log-level", "info", "debug, info, warn or error")
 	f.Bool(&cfg.RebuildProjections, "rebuild-projections", false, "rebuild the read models from the first event after start, serving the stored ones meanwhile")
 	f.Duration(&cfg.SnapshotEvery, "snapshot-every", time.Minute, "how often read models are saved with their checkpoint (a restart replays at most this much of the log)")

@@ -34,6 +34,9 @@ import (
 	"go.uber.org/zap"
 )
 
+// DefaultMaxInFlight is the API's bound on the requests served at once.
+const DefaultMaxInFlight = api.DefaultMaxInFlight
+
 // Config is everything the server needs; the binary fills it from flags and
 // ACTIONLEDGER_* variables.
 type Config struct {
@@ -52,6 +55,10 @@ type Config struct {
 	Demo bool
 	// ShutdownTimeout bounds how long in-flight requests may finish.
 	ShutdownTimeout time.Duration
+	// MaxInFlight bounds the requests served at once (0:
+	// DefaultMaxInFlight); the excess waits up to a second, then gets 503
+	// overloaded.
+	MaxInFlight int
 	// Clock is server time; nil is time.Now (tests inject their own).
 	Clock func() time.Time
 	// RebuildProjections rebuilds every read model from the first event
@@ -275,7 +282,8 @@ func Open(ctx context.Context, cfg Config, log *zap.Logger) (*Main, error) {
 	// scraped). They are area data, so they live on a registry of their own
 	// that only an authorised route serves, never on the open /metrics.
 	m.api, err = api.New(api.Config{App: m.app, Read: m.read, Logger: log, Registry: m.registry, Ready: m.ready,
-		Indicators: projections.NewIndicatorRegistry(m.read), Backup: backupper(store), SessionSecret: []byte(tokenSecret)})
+		Indicators: projections.NewIndicatorRegistry(m.read), Backup: backupper(store), SessionSecret: []byte(tokenSecret),
+		MaxInFlight: cfg.MaxInFlight})
 	if err != nil {
 		return nil, err
 	}
