@@ -250,7 +250,7 @@ func (g *gen) commands(rate float64, d time.Duration, label string) error {
 	achieved := float64(len(lat)) / took.Seconds()
 	note := ""
 	if failed > 0 {
-		note = fmt.Sprintf("; %d failed (first: %v)", failed, firstErr.Load())
+		note = fmt.Sprintf("; %d failed (first: %s)", failed, cell(fmt.Sprint(firstErr.Load())))
 	}
 	fmt.Printf("| HTTP commands (visits), %.0f/s offered for %s%s | %.0f/s done; p50 %s, p99 %s%s | |\n",
 		rate, d, label, achieved, ms(pct(lat, 0.5)), ms(pct(lat, 0.99)), note)
@@ -466,4 +466,16 @@ func (g *gen) ready(since int64, timeout time.Duration) error {
 		time.Sleep(20 * time.Millisecond)
 	}
 	return fmt.Errorf("not ready within %s", timeout)
+}
+
+// cell makes s fit in one markdown table cell: one line, no column
+// separator, short (an error's answer body ends with a newline and would
+// break the table).
+func cell(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	s = strings.ReplaceAll(s, "|", "\\|")
+	if r := []rune(s); len(r) > 160 {
+		s = string(r[:160]) + "…"
+	}
+	return s
 }
