@@ -346,7 +346,10 @@ if [ "${1:-}" = pages ]; then
 	plan build:- copy:build restart:copy pages:restart
 	step build "building actionledger and loadgen" - build
 	step copy "copying $SRC" build eval 'rm -rf "$RUN"; cp -r --reflink=auto "$SRC" "$RUN"'
-	step restart "serving the copy" copy eval 'start_server "$RUN" >/dev/null'
+	# Through $( ), as restart does: a redirection on the call would make
+	# bash keep a copy of the step's pipe open in the memory sampler, and
+	# the step would never end.
+	step restart "serving the copy" copy eval 'ready_ms=$(start_server "$RUN")'
 	step pages "the console's pages" restart console_pages
 	cleanup
 	table "$@"
