@@ -429,7 +429,9 @@ func parseSyncItem(at string, raw json.RawMessage) (SyncItem, error) {
 		return it, domain.FieldError(at+".path", "is required, e.g. /v1/action-points")
 	}
 	u, err := url.Parse(it.Path)
-	if err != nil || u.Scheme != "" || u.Host != "" || u.Opaque != "" || !strings.HasPrefix(u.Path, "/") || u.Fragment != "" {
+	// "//…" is a reference to another host, even with an empty one ("///"
+	// parses as the path "/"): never a path on this server.
+	if err != nil || strings.HasPrefix(it.Path, "//") || u.Scheme != "" || u.Host != "" || u.Opaque != "" || !strings.HasPrefix(u.Path, "/") || u.Fragment != "" {
 		return it, domain.FieldError(at+".path", "must be a path on this server, e.g. /v1/action-points")
 	}
 	if path.Clean(u.Path) == syncRoute {
