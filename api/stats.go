@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -38,7 +39,7 @@ func (s *Server) mountStats(v1 v1Routes) {
 func queryParams(r *http.Request, allowed ...string) (url.Values, error) {
 	q := r.URL.Query()
 	for k := range q {
-		if !contains(allowed, k) {
+		if !slices.Contains(allowed, k) {
 			return nil, domain.FieldError(k, "is not a parameter of this route (allowed: %s)", strings.Join(allowed, ", "))
 		}
 	}
@@ -199,13 +200,4 @@ func (s *Server) statsConcerns(w http.ResponseWriter, r *http.Request) {
 	stats(s, seriesParams, func(r *http.Request, req app.StatsRequest) (projections.ConcernStats, uint64, error) {
 		return s.app.Reads.ConcernStats(r.Context(), actorFrom(r.Context()), req)
 	})(w, r)
-}
-
-func contains(list []string, v string) bool {
-	for _, s := range list {
-		if s == v {
-			return true
-		}
-	}
-	return false
 }

@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -132,7 +133,7 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) {
 	}
 	q := r.URL.Query()
 	for k := range q {
-		if !contains([]string{"role", "active", "cursor", "limit"}, k) {
+		if !slices.Contains([]string{"role", "active", "cursor", "limit"}, k) {
 			s.writeError(w, r, domain.FieldError(k, "is not a parameter of this route (allowed: role, active, cursor, limit)"))
 			return
 		}
