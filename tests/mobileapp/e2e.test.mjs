@@ -171,6 +171,9 @@ test('first load, then reload offline: the app still opens', async () => {
   await goOffline(ctx);
   await page.reload();
   await page.getByRole('link', { name: 'Communities' }).waitFor();
+  // The status line is filled once the outbox has been counted from
+  // IndexedDB, which may come after the navigation appears.
+  await page.locator('#status', { hasText: /Unsent: 0/ }).waitFor({ timeout: 5000 }).catch(() => {});
   assert.match(await page.locator('#status').textContent(), /Unsent: 0/);
   await shot(page, 'app-offline-home');
 });
