@@ -166,7 +166,7 @@ func newSwitchProxy(t *testing.T, target string) *switchProxy {
 			p.mu.Lock()
 			p.dropped++
 			p.mu.Unlock()
-			hangUp(w)
+			cutAnswer(w, rec)
 			return
 		}
 		rp.ServeHTTP(w, r)
@@ -188,6 +188,33 @@ func newSwitchProxy(t *testing.T, target string) *switchProxy {
 		p.control.Close()
 	})
 	return p
+}
+
+// cutAnswer sends the answer's status line and headers, then cuts the link
+// before its body: the phone knows the batch arrived but not what became of
+// it. A connection closed before any byte of the answer would not do here:
+// Chromium resends a request itself when a reused keep-alive connection
+// closes before the answer starts, and that resend (it lands, the idempotency
+// key sees to that) made the test's "still unsent" check fail now and then.
+func cutAnswer(w http.ResponseWriter, rec *httptest.ResponseRecorder) {
+	hj, ok := w.(http.Hijacker)
+	if !ok {
+		http.Error(w, "proxy cannot hang up", http.StatusBadGateway)
+		return
+	}
+	c, buf, err := hj.Hijack()
+	if err != nil {
+		return
+	}
+	body := rec.Body.Bytes()
+	fmt.Fprintf(buf, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %d\r\nConnection: close\r\n\r\n",
+		rec.Code, http.StatusText(rec.Code), rec.Header().Get("Content-Type"), len(body))
+	_, _ = buf.Write(body[:len(body)/2])
+	_ = buf.Flush()
+	if tc, ok := c.(*net.TCPConn); ok {
+		_ = tc.SetLinger(0)
+	}
+	_ = c.Close()
 }
 
 // hangUp closes the connection without an answer, as a dead link does.
