@@ -99,6 +99,14 @@ async function signIn(page, token) {
   });
 }
 
+// signOut waits for the sign-in form: the app clears the stored token before
+// it shows the form, and a navigation any sooner could reload the page while
+// the old token is still stored.
+async function signOut(page) {
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await page.getByLabel('Token').waitFor();
+}
+
 // choose fills a labelled field, a picker or a typed one alike.
 async function choose(page, label, value) {
   const field = page.getByLabel(label, { exact: false });
@@ -280,7 +288,7 @@ test('the outbox survives closing the browser and reopening it offline', async (
 test('a deactivated mobilizer is told to see their coordinator, and the unsent reports stay exportable', async () => {
   const created = await api('POST', '/v1/users', tokens.admin, { name: 'E2E mobilizer', role: 'mobilizer', district: 'Kenema', chiefdom: 'Nongowa' });
   assert.equal(created.status, 201, created.text);
-  await page.getByRole('button', { name: 'Sign out' }).click();
+  await signOut(page);
   await signIn(page, created.json.token);
   await goOffline(ctx);
   await saveForm(page, 'visit', [['Community', village], ['Kind', 'follow_up'], ['Trust rating', '3']]);
@@ -301,7 +309,7 @@ test('a deactivated mobilizer is told to see their coordinator, and the unsent r
 test('a deactivation that asks for a wipe erases what the phone holds', async () => {
   const created = await api('POST', '/v1/users', tokens.admin, { name: 'E2E lost phone', role: 'mobilizer', district: 'Kenema', chiefdom: 'Nongowa' });
   assert.equal(created.status, 201, created.text);
-  await page.getByRole('button', { name: 'Sign out' }).click();
+  await signOut(page);
   await signIn(page, created.json.token);
   // The withdrawn user's unsent report is still on the phone; it is never
   // sent with this user's token.
