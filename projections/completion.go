@@ -341,10 +341,16 @@ func (m *Completion) UnmarshalBinary(data []byte) error {
 		return err
 	}
 	*m = *NewCompletion()
-	in := m.names
-	for _, r := range recs {
+	// The decoded records become the model's, each set up as add does, with
+	// the scope keys built once per place (see scopeCache).
+	in, scopes := m.names, scopeCache{}
+	m.recs, m.byID = recs, make(map[string]int32, len(recs))
+	for i := range m.recs {
+		r := &m.recs[i]
 		r.Place, r.Names, r.Category, r.Kind = in.place(r.Place), [2]string{in.str(r.Names[0]), in.str(r.Names[1])}, in.str(r.Category), in.str(r.Kind)
-		m.add(r)
+		r.summarize()
+		m.byID[r.ID] = int32(i)
+		m.idx.addKeys(scopes.keys(r.Place), int32(i))
 	}
 	return nil
 }

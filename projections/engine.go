@@ -115,6 +115,22 @@ type proj struct {
 // Open loads every read model from its last snapshot. Run starts feeding
 // them.
 func Open(ctx context.Context, cfg Config) (*Engine, error) {
+	e, err := Load(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := e.Attach(ctx, cfg.Store); err != nil {
+		e.db.Close()
+		return nil, err
+	}
+	return e, nil
+}
+
+// Load restores every read model from its last snapshot without touching
+// the store (cfg.Store may still be nil): a server restores its models while
+// the store opens and loads its own index, the two largest parts of a
+// restart. Attach completes the open.
+func Load(cfg Config) (*Engine, error) {
 	if cfg.SnapshotEvery <= 0 {
 		cfg.SnapshotEvery = time.Minute
 	}
@@ -157,17 +173,23 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 		db.Close()
 		return nil, err
 	}
-	head, err := cfg.Store.Head(ctx)
+	return e, nil
+}
+
+// Attach gives a loaded engine its store, and takes the head of the log that
+// Ready waits for. On an error the engine is unusable: Close it.
+func (e *Engine) Attach(ctx context.Context, store eventstore.Store) error {
+	e.cfg.Store = store
+	head, err := store.Head(ctx)
 	if err != nil {
-		db.Close()
-		return nil, err
+		return err
 	}
 	e.readyAt = head
 	if e.clock.covered.Load() > head {
 		// A clock ahead of the log was built on another log.
 		e.clock.reset()
 	}
-	return e, nil
+	return nil
 }
 
 var (
@@ -255,20 +277,46 @@ func (e *Engine) load() error {
 				}
 			}
 		}
-		for _, p := range e.projs {
-			key := []byte(p.def.Name)
-			v := st.Get(key)
+		// Each model decodes on its own goroutine: they share nothing, and
+		// decoding the snapshots one after another was most of a restart.
+		// The values are bbolt's memory map, valid until the transaction
+		// ends, which is after every decoder is done.
+		type restored struct {
+			model Model
+			pos   uint64
+			err   error
+		}
+		got := make([]*restored, len(e.projs))
+		var wg sync.WaitGroup
+		for i, p := range e.projs {
+			v := st.Get([]byte(p.def.Name))
 			if v == nil {
 				continue
 			}
-			body, err := unseal(v)
-			if err == nil && len(body) < 8 {
-				err = errDamaged
+			r := &restored{}
+			got[i] = r
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				body, err := unseal(v)
+				if err == nil && len(body) < 8 {
+					err = errDamaged
+				}
+				if err == nil {
+					r.model, r.pos = p.def.New(), binary.BigEndian.Uint64(body[:8])
+					err = restore(r.model, body[8:])
+				}
+				r.err = err
+			}()
+		}
+		wg.Wait()
+		for i, p := range e.projs {
+			key := []byte(p.def.Name)
+			r := got[i]
+			if r == nil {
+				continue
 			}
-			m := p.def.New()
-			if err == nil {
-				err = restore(m, body[8:])
-			}
+			err := r.err
 			if err != nil {
 				e.log.Warn("dropping a damaged read-model snapshot; rebuilding the model from the log",
 					zap.String("projection", p.def.Name), zap.Error(err))
@@ -277,8 +325,7 @@ func (e *Engine) load() error {
 				}
 				continue
 			}
-			pos := binary.BigEndian.Uint64(body[:8])
-			p.model, p.pos, p.savedPos = m, pos, pos
+			p.model, p.pos, p.savedPos = r.model, r.pos, r.pos
 			p.published.Store(p.pos)
 		}
 		return nil

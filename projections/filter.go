@@ -112,11 +112,29 @@ func (f *Filter) scopeKey() string {
 	return ""
 }
 
+// scopeCache remembers the scope keys of each place seen, for a snapshot
+// restore: records of a place share its keys, where scopeKeys builds three
+// strings for every record.
+type scopeCache map[place][4]string
+
+func (c scopeCache) keys(p place) [4]string {
+	k, ok := c[p]
+	if !ok {
+		k = scopeKeys(p)
+		c[p] = k
+	}
+	return k
+}
+
 // index lists record numbers by scope key.
 type index map[string][]int32
 
 func (ix index) add(p place, n int32) {
-	for _, k := range scopeKeys(p) {
+	ix.addKeys(scopeKeys(p), n)
+}
+
+func (ix index) addKeys(keys [4]string, n int32) {
+	for _, k := range keys {
 		ix[k] = append(ix[k], n)
 	}
 }

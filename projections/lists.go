@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/gob"
+	"errors"
 	"strings"
 	"time"
 
@@ -330,8 +331,7 @@ func (m *Lists) apStatus(ev *Event, s uint8) {
 }
 
 func (m *Lists) addCommunity(c lcCommunity) {
-	c.nkey = nameKey(c.Name)
-	c.key = c.Place.District + "\x00" + c.Place.Chiefdom + "\x00" + c.nkey + "\x00" + c.ID
+	c.setKeys()
 	n := int32(len(m.comms))
 	m.comms = append(m.comms, c)
 	m.commByID[c.ID] = n
@@ -369,6 +369,12 @@ func (m *Lists) addFeedback(r lcFeedback) {
 	m.fbIdx.add(m.comms[r.Comm].Place, n)
 }
 
+// setKeys derives the sort and name keys (not in snapshots).
+func (c *lcCommunity) setKeys() {
+	c.nkey = nameKey(c.Name)
+	c.key = c.Place.District + "\x00" + c.Place.Chiefdom + "\x00" + c.nkey + "\x00" + c.ID
+}
+
 // communityPlace is where community id is, as registered.
 func (m *Lists) communityPlace(id string) (domain.Place, bool) {
 	n, ok := m.commByID[id]
@@ -400,30 +406,63 @@ func (m *Lists) UnmarshalBinary(data []byte) error {
 		return err
 	}
 	m.init()
-	in := m.names
-	for _, c := range s.Comms {
+	// The decoded records become the model's, fixed up in place and listed
+	// in bulk (appendKeys, then settle): adding them one by one, each
+	// shifted into its place in every list, was most of a restart.
+	in, scopes := m.names, scopeCache{}
+	m.comms, m.aps, m.refs, m.fbs = s.Comms, s.APs, s.Refs, s.Fbs
+	m.commByID = make(map[string]int32, len(m.comms))
+	for i := range m.comms {
+		c := &m.comms[i]
 		c.Place, c.Names = in.place(c.Place), [3]string{in.str(c.Names[0]), in.str(c.Names[1]), in.str(c.Names[2])}
 		for i := range c.Concerns {
 			c.Concerns[i].Need = in.str(c.Concerns[i].Need)
 		}
 		c.OpenAPs = 0
-		m.addCommunity(c)
+		c.setKeys()
+		m.commByID[c.ID] = int32(i)
+		m.commIdx.appendKeys(scopes.keys(c.Place), int32(i))
 	}
-	for _, r := range s.APs {
+	m.apByID = make(map[string]int32, len(m.aps))
+	for i := range m.aps {
+		r := &m.aps[i]
+		if r.Comm < 0 || int(r.Comm) >= len(m.comms) {
+			return errBadComm
+		}
 		r.Category, r.Kind, r.RaisedBy = in.str(r.Category), in.str(r.Kind), in.str(r.RaisedBy)
-		m.addActionPoint(r)
+		m.apByID[r.ID] = int32(i)
+		m.apIdx.addKeys(scopes.keys(m.comms[r.Comm].Place), int32(i))
 	}
 	m.countOpen()
-	for _, r := range s.Refs {
+	m.refByID = make(map[string]int32, len(m.refs))
+	for i := range m.refs {
+		r := &m.refs[i]
+		if r.Comm < 0 || int(r.Comm) >= len(m.comms) {
+			return errBadComm
+		}
 		r.Kind, r.Channel, r.Outcome, r.RaisedBy = in.str(r.Kind), in.str(r.Channel), in.str(r.Outcome), in.str(r.RaisedBy)
-		m.addReferral(r)
+		m.refByID[r.ID] = int32(i)
+		m.refIdx.appendKeys(scopes.keys(m.comms[r.Comm].Place), int32(i))
 	}
-	for _, r := range s.Fbs {
+	m.fbByID = make(map[string]int32, len(m.fbs))
+	for i := range m.fbs {
+		r := &m.fbs[i]
+		if r.Comm < 0 || int(r.Comm) >= len(m.comms) {
+			return errBadComm
+		}
 		r.Type, r.Need, r.Channel, r.RaisedBy = in.str(r.Type), in.str(r.Need), in.str(r.Channel), in.str(r.RaisedBy)
-		m.addFeedback(r)
+		m.fbByID[r.ID] = int32(i)
+		m.fbIdx.appendKeys(scopes.keys(m.comms[r.Comm].Place), int32(i))
 	}
+	m.commIdx.settle()
+	m.refIdx.settle()
+	m.fbIdx.settle()
 	return nil
 }
+
+// errBadComm refuses a snapshot whose record names a community it does not
+// hold; the engine then drops the snapshot and rebuilds the model.
+var errBadComm = errors.New("lists snapshot: a record names a community that is not in it")
 
 // nameKey folds a name for search and sorting: trimmed, inner spaces
 // collapsed, lower case.

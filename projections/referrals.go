@@ -229,10 +229,16 @@ func (m *Referrals) UnmarshalBinary(data []byte) error {
 		return err
 	}
 	*m = *NewReferrals()
-	in := m.names
-	for _, r := range s.Recs {
+	// The decoded records become the model's, each set up as add does, with
+	// the scope keys built once per place (see scopeCache).
+	in, scopes := m.names, scopeCache{}
+	m.recs, m.byID = s.Recs, make(map[string]int32, len(s.Recs))
+	for i := range m.recs {
+		r := &m.recs[i]
 		r.Place, r.Kind, r.Outcome = in.place(r.Place), in.str(r.Kind), in.str(r.Outcome)
-		m.add(r)
+		r.span = spanOf(r.Pos, nanos(r.RaisedAt))
+		m.byID[r.ID] = int32(i)
+		m.idx.addKeys(scopes.keys(r.Place), int32(i))
 	}
 	m.steps = s.Steps
 	for i := range m.recs {

@@ -222,6 +222,36 @@ func Open(ctx context.Context, cfg Config, log *zap.Logger) (*Main, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The read models are restored from their snapshots while the store
+	// opens and loads its index: the two are independent and were most of
+	// a restart, one after the other.
+	type loaded struct {
+		read *projections.Engine
+		err  error
+	}
+	loading := make(chan loaded, 1)
+	go func() {
+		read, err := projections.Load(projections.Config{
+			Path: filepath.Join(cfg.DataDir, "projections.db"), TrustWeights: cfg.TrustWeights, TrustMinVisits: cfg.TrustMinVisits,
+			SnapshotEvery: cfg.SnapshotEvery, Logger: log, Registerer: m.registry, Clock: cfg.Clock,
+		})
+		loading <- loaded{read, err}
+	}()
+	// Whatever happens below, the engine is Main's to close once loaded.
+	readLoaded := false
+	waitRead := func() error {
+		if readLoaded {
+			return nil
+		}
+		readLoaded = true
+		l := <-loading
+		m.read = l.read
+		if l.err != nil {
+			return fmt.Errorf("opening the read models: %w", l.err)
+		}
+		return nil
+	}
+	defer func() { _ = waitRead() }()
 	store, err := OpenStore(ctx, cfg, log)
 	if err != nil {
 		return nil, fmt.Errorf("opening the event store: %w", err)
@@ -262,11 +292,12 @@ func Open(ctx context.Context, cfg Config, log *zap.Logger) (*Main, error) {
 		}
 		log.Info("demo data set loaded", zap.Time("first_loaded_at", m.DemoLoadedAt))
 	}
-	m.read, err = projections.Open(ctx, projections.Config{
-		Store: store, Path: filepath.Join(cfg.DataDir, "projections.db"), TrustWeights: cfg.TrustWeights, TrustMinVisits: cfg.TrustMinVisits,
-		SnapshotEvery: cfg.SnapshotEvery, Logger: log, Registerer: m.registry, Clock: cfg.Clock,
-	})
-	if err != nil {
+	if err := waitRead(); err != nil {
+		return nil, err
+	}
+	// The head the models must reach before /readyz says ready is taken
+	// here, after the demo's writes, as before.
+	if err := m.read.Attach(ctx, store); err != nil {
 		return nil, fmt.Errorf("opening the read models: %w", err)
 	}
 	// The one query service over the read models, for the API and the

@@ -34,17 +34,24 @@ type streamIndex struct {
 func newIndex(sizeHint uint64) *index {
 	return &index{
 		ids:     make(map[[16]byte]uint64, int(min(sizeHint, 1<<24))),
-		streams: make(map[string]*streamIndex),
+		// Streams hold a few events each on a national history; growing
+		// the map from empty rehashed it a dozen times at open.
+		streams: make(map[string]*streamIndex, int(min(sizeHint/16, 1<<20))),
 	}
 }
 
 // add records an event read back at open; events arrive in log order, so the
 // revision is implied.
 func (x *index) add(pos uint64, id [16]byte, stream []byte) error {
-	if prev, dup := x.ids[id]; dup {
-		return fmt.Errorf("event id %x at positions %d and %d", id, prev, pos)
-	}
+	// One map operation, not a lookup then an insert: the map is too large
+	// for the cache, and each access was a miss (a third of the open). A
+	// duplicate is told by the map not growing; the index is then thrown
+	// away (loadIndex reads the records), so the overwrite does no harm.
+	n := len(x.ids)
 	x.ids[id] = pos
+	if len(x.ids) == n {
+		return fmt.Errorf("event id %x at position %d was already at an earlier one", id, pos)
+	}
 	si := x.streams[string(stream)]
 	if si == nil {
 		si = &streamIndex{}
