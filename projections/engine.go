@@ -288,6 +288,7 @@ func (e *Engine) load() error {
 		}
 		got := make([]*restored, len(e.projs))
 		var wg sync.WaitGroup
+		stopReleasing := releaseWhile(e.db.Info().Data, int(tx.Size()))
 		for i, p := range e.projs {
 			v := st.Get([]byte(p.def.Name))
 			if v == nil {
@@ -310,6 +311,7 @@ func (e *Engine) load() error {
 			}()
 		}
 		wg.Wait()
+		stopReleasing()
 		for i, p := range e.projs {
 			key := []byte(p.def.Name)
 			r := got[i]

@@ -33,7 +33,7 @@ type streamIndex struct {
 
 func newIndex(sizeHint uint64) *index {
 	return &index{
-		ids:     make(map[[16]byte]uint64, int(min(sizeHint, 1<<24))),
+		ids: make(map[[16]byte]uint64, int(min(sizeHint, 1<<24))),
 		// Streams hold a few events each on a national history; growing
 		// the map from empty rehashed it a dozen times at open.
 		streams: make(map[string]*streamIndex, int(min(sizeHint/16, 1<<20))),

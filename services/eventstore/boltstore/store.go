@@ -135,7 +135,8 @@ func Open(path string, opts Options) (*Store, error) {
 		// Every page once, before anything is written: a damaged page
 		// stops the open here instead of a reader (or the writer) later.
 		if err := db.View(func(tx *bolt.Tx) error {
-			defer releasePages(db.Info().Data, int(tx.Size()))
+			stop := releaseWhile(db.Info().Data, int(tx.Size()))
+			defer stop()
 			return walkPages(tx)
 		}); err != nil {
 			return err
