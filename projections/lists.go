@@ -1,9 +1,7 @@
 package projections
 
 import (
-	"bytes"
 	"encoding/binary"
-	"encoding/gob"
 	"errors"
 	"strings"
 	"time"
@@ -385,40 +383,24 @@ func (m *Lists) communityPlace(id string) (domain.Place, bool) {
 	return domain.Place{District: c.Names[0], Chiefdom: c.Names[1], Section: c.Names[2]}, true
 }
 
-type listsSnapshot struct {
-	Comms []lcCommunity
-	APs   []lcActionPoint
-	Refs  []lcReferral
-	Fbs   []lcFeedback
-}
-
-// MarshalBinary implements Model.
+// MarshalBinary implements Model (see lists_codec.go for the encoding).
 func (m *Lists) MarshalBinary() ([]byte, error) {
-	var b bytes.Buffer
-	err := gob.NewEncoder(&b).Encode(listsSnapshot{Comms: m.comms, APs: m.aps, Refs: m.refs, Fbs: m.fbs})
-	return b.Bytes(), err
+	return m.encode(), nil
 }
 
 // UnmarshalBinary implements Model.
 func (m *Lists) UnmarshalBinary(data []byte) error {
-	var s listsSnapshot
-	if err := gob.NewDecoder(bytes.NewReader(data)).Decode(&s); err != nil {
+	m.init()
+	if err := m.decode(data); err != nil {
 		return err
 	}
-	m.init()
-	// The decoded records become the model's, fixed up in place and listed
-	// in bulk (appendKeys, then settle): adding them one by one, each
-	// shifted into its place in every list, was most of a restart.
-	in, scopes := m.names, scopeCache{}
-	m.comms, m.aps, m.refs, m.fbs = s.Comms, s.APs, s.Refs, s.Fbs
+	// The rows are listed in bulk (appendKeys, then settle): adding them
+	// one by one, each shifted into its place in every list, was most of a
+	// restart. Their shared strings come interned from the decoder.
+	scopes := scopeCache{}
 	m.commByID = make(map[string]int32, len(m.comms))
 	for i := range m.comms {
 		c := &m.comms[i]
-		c.Place, c.Names = in.place(c.Place), [3]string{in.str(c.Names[0]), in.str(c.Names[1]), in.str(c.Names[2])}
-		for i := range c.Concerns {
-			c.Concerns[i].Need = in.str(c.Concerns[i].Need)
-		}
-		c.OpenAPs = 0
 		c.setKeys()
 		m.commByID[c.ID] = int32(i)
 		m.commIdx.appendKeys(scopes.keys(c.Place), int32(i))
@@ -429,7 +411,6 @@ func (m *Lists) UnmarshalBinary(data []byte) error {
 		if r.Comm < 0 || int(r.Comm) >= len(m.comms) {
 			return errBadComm
 		}
-		r.Category, r.Kind, r.RaisedBy = in.str(r.Category), in.str(r.Kind), in.str(r.RaisedBy)
 		m.apByID[r.ID] = int32(i)
 		m.apIdx.addKeys(scopes.keys(m.comms[r.Comm].Place), int32(i))
 	}
@@ -440,7 +421,6 @@ func (m *Lists) UnmarshalBinary(data []byte) error {
 		if r.Comm < 0 || int(r.Comm) >= len(m.comms) {
 			return errBadComm
 		}
-		r.Kind, r.Channel, r.Outcome, r.RaisedBy = in.str(r.Kind), in.str(r.Channel), in.str(r.Outcome), in.str(r.RaisedBy)
 		m.refByID[r.ID] = int32(i)
 		m.refIdx.appendKeys(scopes.keys(m.comms[r.Comm].Place), int32(i))
 	}
@@ -450,7 +430,6 @@ func (m *Lists) UnmarshalBinary(data []byte) error {
 		if r.Comm < 0 || int(r.Comm) >= len(m.comms) {
 			return errBadComm
 		}
-		r.Type, r.Need, r.Channel, r.RaisedBy = in.str(r.Type), in.str(r.Need), in.str(r.Channel), in.str(r.RaisedBy)
 		m.fbByID[r.ID] = int32(i)
 		m.fbIdx.appendKeys(scopes.keys(m.comms[r.Comm].Place), int32(i))
 	}

@@ -1,0 +1,290 @@
+package projections
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/actionledger/actionledger/domain/wire"
+)
+
+// The lists model's snapshot is its own binary encoding, not gob: gob spent
+// most of a restart building a fresh string for every field of every row
+// (hundreds of thousands of rows on a national history), which the
+// restore then looked up in the interner one by one to share them again.
+//
+// Layout (every integer a varint, as domain/wire writes them):
+//
+//	shared   count, then each string: the values rows repeat (places, kinds,
+//	         channels, actors, community ids), each stored once; a row names
+//	         one by its number in this table
+//	text     one string: every value that is a row's own (ids, names,
+//	         titles, person references), end to end; a row gives the length
+//	         of each, and they are cut from it in order
+//	rows     communities, action points, referrals, feedback: a count, then
+//	         each row's fields in the order of its struct
+//
+// Decoding builds one string for the whole text section and one per shared
+// value, so a restore allocates a handful of objects per row, not one per
+// field, and fills the interner with the shared values only.
+
+// listsEncoder writes the three sections as it goes, joining them at the end.
+type listsEncoder struct {
+	sharedIdx map[string]uint64
+	shared    *wire.Encoder
+	nShared   uint64
+	text      []byte
+	rows      *wire.Encoder
+}
+
+func (e *listsEncoder) ref(s string) {
+	i, ok := e.sharedIdx[s]
+	if !ok {
+		i = e.nShared
+		e.sharedIdx[s] = i
+		e.nShared++
+		e.shared.String(s)
+	}
+	e.rows.Uvarint(i)
+}
+
+func (e *listsEncoder) own(s string) {
+	e.text = append(e.text, s...)
+	e.rows.Uvarint(uint64(len(s)))
+}
+
+func (e *listsEncoder) place(p place) {
+	e.ref(p.District)
+	e.ref(p.Chiefdom)
+	e.ref(p.Community)
+}
+
+func (m *Lists) encode() []byte {
+	e := &listsEncoder{sharedIdx: map[string]uint64{}, shared: wire.NewEncoder(nil), rows: wire.NewEncoder(nil)}
+	r := e.rows
+	r.Uvarint(uint64(len(m.comms)))
+	for i := range m.comms {
+		c := &m.comms[i]
+		e.ref(c.ID)
+		e.own(c.Name)
+		for _, n := range c.Names {
+			e.ref(n)
+		}
+		e.place(c.Place)
+		r.Varint(int64(c.Population))
+		r.Uvarint(uint64(c.Status))
+		r.Uvarint(c.Revision)
+		r.Time(c.Registered)
+		r.Time(c.Triggered)
+		r.Time(c.LastVisit)
+		r.Uvarint(uint64(len(c.Visits)))
+		for _, v := range c.Visits {
+			r.Varint(v)
+		}
+		r.Uvarint(uint64(len(c.Concerns)))
+		for _, cn := range c.Concerns {
+			r.Varint(int64(cn.Visit))
+			e.ref(cn.Need)
+		}
+		r.Bool(c.Stub)
+	}
+	r.Uvarint(uint64(len(m.aps)))
+	for i := range m.aps {
+		a := &m.aps[i]
+		e.own(a.ID)
+		r.Varint(int64(a.Comm))
+		e.own(a.Title)
+		e.ref(a.Category)
+		e.ref(a.Kind)
+		r.Varint(a.Due)
+		r.Uvarint(uint64(a.Status))
+		r.Varint(a.RaisedAt)
+		e.ref(a.RaisedBy)
+	}
+	r.Uvarint(uint64(len(m.refs)))
+	for i := range m.refs {
+		x := &m.refs[i]
+		e.own(x.ID)
+		r.Varint(int64(x.Comm))
+		e.ref(x.Kind)
+		e.ref(x.Channel)
+		e.own(x.PersonRef)
+		r.Uvarint(uint64(x.Status))
+		r.Varint(x.RaisedAt)
+		r.Varint(x.AckAt)
+		r.Varint(x.CompletedAt)
+		r.Varint(x.ArrivedAt)
+		e.ref(x.Outcome)
+		e.ref(x.RaisedBy)
+	}
+	r.Uvarint(uint64(len(m.fbs)))
+	for i := range m.fbs {
+		f := &m.fbs[i]
+		e.own(f.ID)
+		r.Varint(int64(f.Comm))
+		e.ref(f.Type)
+		e.ref(f.Need)
+		e.ref(f.Channel)
+		r.Uvarint(uint64(f.Status))
+		r.Varint(f.ReceivedAt)
+		r.Varint(f.ClosedAt)
+		e.ref(f.RaisedBy)
+	}
+	out := wire.NewEncoder(make([]byte, 0, 2*binary.MaxVarintLen64+len(e.shared.Bytes())+len(e.text)+len(r.Bytes())))
+	out.Uvarint(e.nShared)
+	out.Raw(e.shared.Bytes())
+	out.Blob(e.text)
+	out.Raw(r.Bytes())
+	return out.Bytes()
+}
+
+var (
+	errListsShared = errors.New("lists snapshot: a row names a shared value the table does not hold")
+	errListsText   = errors.New("lists snapshot: a row's text runs past the text section")
+)
+
+// listsDecoder reads what listsEncoder wrote.
+type listsDecoder struct {
+	d      *wire.Decoder
+	shared []string
+	text   string
+	off    int
+	err    error
+}
+
+func (ld *listsDecoder) ref() string {
+	i := ld.d.Uvarint()
+	if i >= uint64(len(ld.shared)) {
+		if ld.err == nil && ld.d.Err() == nil {
+			ld.err = errListsShared
+		}
+		return ""
+	}
+	return ld.shared[i]
+}
+
+func (ld *listsDecoder) own() string {
+	n := ld.d.Uvarint()
+	if n > uint64(len(ld.text)-ld.off) {
+		if ld.err == nil && ld.d.Err() == nil {
+			ld.err = errListsText
+		}
+		return ""
+	}
+	s := ld.text[ld.off : ld.off+int(n)]
+	ld.off += int(n)
+	return s
+}
+
+func (ld *listsDecoder) place() place {
+	return place{District: ld.ref(), Chiefdom: ld.ref(), Community: ld.ref()}
+}
+
+// count reads a row count; each row takes at least a byte, so a count
+// larger than the input left is refused before anything is allocated.
+func (ld *listsDecoder) count() int { return ld.d.Count() }
+
+func (ld *listsDecoder) failed() error {
+	if err := ld.d.Err(); err != nil {
+		return err
+	}
+	return ld.err
+}
+
+// decode fills m's rows from data; the caller indexes them.
+func (m *Lists) decode(data []byte) error {
+	d := wire.NewDecoder(data)
+	ld := &listsDecoder{d: d}
+	n := d.Count()
+	ld.shared = make([]string, n)
+	for i := range ld.shared {
+		s := d.String()
+		// The interner starts with the shared values, so that events
+		// folded after the restore share these strings.
+		ld.shared[i] = m.names.str(s)
+	}
+	ld.text = string(d.Blob())
+	if err := ld.failed(); err != nil {
+		return fmt.Errorf("lists snapshot: %w", err)
+	}
+
+	m.comms = make([]lcCommunity, ld.count())
+	for i := range m.comms {
+		c := &m.comms[i]
+		c.ID = ld.ref()
+		c.Name = ld.own()
+		for j := range c.Names {
+			c.Names[j] = ld.ref()
+		}
+		c.Place = ld.place()
+		c.Population = int(d.Varint())
+		c.Status = uint8(d.Uvarint())
+		c.Revision = d.Uvarint()
+		c.Registered, c.Triggered, c.LastVisit = d.Time(), d.Time(), d.Time()
+		if nv := ld.count(); nv > 0 {
+			c.Visits = make([]int64, nv)
+			for j := range c.Visits {
+				c.Visits[j] = d.Varint()
+			}
+		}
+		if nc := ld.count(); nc > 0 {
+			c.Concerns = make([]lcConcern, nc)
+			for j := range c.Concerns {
+				c.Concerns[j] = lcConcern{Visit: int32(d.Varint()), Need: ld.ref()}
+			}
+		}
+		c.Stub = d.Bool()
+		if err := ld.failed(); err != nil {
+			return fmt.Errorf("lists snapshot, community %d: %w", i, err)
+		}
+	}
+	m.aps = make([]lcActionPoint, ld.count())
+	for i := range m.aps {
+		a := &m.aps[i]
+		a.ID = ld.own()
+		a.Comm = int32(d.Varint())
+		a.Title = ld.own()
+		a.Category, a.Kind = ld.ref(), ld.ref()
+		a.Due = d.Varint()
+		a.Status = uint8(d.Uvarint())
+		a.RaisedAt = d.Varint()
+		a.RaisedBy = ld.ref()
+		if err := ld.failed(); err != nil {
+			return fmt.Errorf("lists snapshot, action point %d: %w", i, err)
+		}
+	}
+	m.refs = make([]lcReferral, ld.count())
+	for i := range m.refs {
+		x := &m.refs[i]
+		x.ID = ld.own()
+		x.Comm = int32(d.Varint())
+		x.Kind, x.Channel = ld.ref(), ld.ref()
+		x.PersonRef = ld.own()
+		x.Status = uint8(d.Uvarint())
+		x.RaisedAt, x.AckAt, x.CompletedAt, x.ArrivedAt = d.Varint(), d.Varint(), d.Varint(), d.Varint()
+		x.Outcome, x.RaisedBy = ld.ref(), ld.ref()
+		if err := ld.failed(); err != nil {
+			return fmt.Errorf("lists snapshot, referral %d: %w", i, err)
+		}
+	}
+	m.fbs = make([]lcFeedback, ld.count())
+	for i := range m.fbs {
+		f := &m.fbs[i]
+		f.ID = ld.own()
+		f.Comm = int32(d.Varint())
+		f.Type, f.Need, f.Channel = ld.ref(), ld.ref(), ld.ref()
+		f.Status = uint8(d.Uvarint())
+		f.ReceivedAt, f.ClosedAt = d.Varint(), d.Varint()
+		f.RaisedBy = ld.ref()
+		if err := ld.failed(); err != nil {
+			return fmt.Errorf("lists snapshot, feedback %d: %w", i, err)
+		}
+	}
+	if err := d.Done(); err != nil {
+		return fmt.Errorf("lists snapshot: %w", err)
+	}
+	if ld.off != len(ld.text) {
+		return errors.New("lists snapshot: text left over after the last row")
+	}
+	return nil
+}
