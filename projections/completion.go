@@ -1,8 +1,6 @@
 package projections
 
 import (
-	"bytes"
-	"encoding/gob"
 	"time"
 
 	"github.com/actionledger/actionledger/domain"
@@ -329,25 +327,21 @@ func statusTime(f *Filter) time.Time {
 
 // MarshalBinary implements Model.
 func (m *Completion) MarshalBinary() ([]byte, error) {
-	var b bytes.Buffer
-	err := gob.NewEncoder(&b).Encode(m.recs)
-	return b.Bytes(), err
+	return m.encode(), nil
 }
 
 // UnmarshalBinary implements Model.
 func (m *Completion) UnmarshalBinary(data []byte) error {
-	var recs []apRecord
-	if err := gob.NewDecoder(bytes.NewReader(data)).Decode(&recs); err != nil {
+	*m = *NewCompletion()
+	if err := m.decode(data); err != nil {
 		return err
 	}
-	*m = *NewCompletion()
-	// The decoded records become the model's, each set up as add does, with
-	// the scope keys built once per place (see scopeCache).
-	in, scopes := m.names, scopeCache{}
-	m.recs, m.byID = recs, make(map[string]int32, len(recs))
+	// Each record is set up as add does, with the scope keys built once
+	// per place (see scopeCache); its strings come interned.
+	scopes := scopeCache{}
+	m.byID = make(map[string]int32, len(m.recs))
 	for i := range m.recs {
 		r := &m.recs[i]
-		r.Place, r.Names, r.Category, r.Kind = in.place(r.Place), [2]string{in.str(r.Names[0]), in.str(r.Names[1])}, in.str(r.Category), in.str(r.Kind)
 		r.summarize()
 		m.byID[r.ID] = int32(i)
 		m.idx.addKeys(scopes.keys(r.Place), int32(i))

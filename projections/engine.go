@@ -34,8 +34,9 @@ const (
 // the log position and occurred_at of every event folded into them (as-of
 // from the live models), and the as-of clock is saved with them. 4: every
 // stored value ends with its CRC-32C (seal). 5: activity keeps per-week
-// counts of each actor's events. 6: the lists model's snapshot is its own
-// binary encoding (lists_codec.go), not gob.
+// counts of each actor's events. 6: the lists, referral, feedback and
+// completion models' snapshots are a binary encoding of their own
+// (lists_codec.go, indicator_codec.go), not gob.
 const stateVersion = 6
 
 // Config wires an Engine.

@@ -28,8 +28,10 @@ import (
 // value, so a restore allocates a handful of objects per row, not one per
 // field, and fills the interner with the shared values only.
 
-// listsEncoder writes the three sections as it goes, joining them at the end.
-type listsEncoder struct {
+// snapEncoder writes the three sections as it goes, joining them at the
+// end (finish). The referral, feedback and completion models' snapshots use
+// the same layout with their own rows.
+type snapEncoder struct {
 	sharedIdx map[string]uint64
 	shared    *wire.Encoder
 	nShared   uint64
@@ -37,7 +39,7 @@ type listsEncoder struct {
 	rows      *wire.Encoder
 }
 
-func (e *listsEncoder) ref(s string) {
+func (e *snapEncoder) ref(s string) {
 	i, ok := e.sharedIdx[s]
 	if !ok {
 		i = e.nShared
@@ -48,19 +50,34 @@ func (e *listsEncoder) ref(s string) {
 	e.rows.Uvarint(i)
 }
 
-func (e *listsEncoder) own(s string) {
+func (e *snapEncoder) own(s string) {
 	e.text = append(e.text, s...)
 	e.rows.Uvarint(uint64(len(s)))
 }
 
-func (e *listsEncoder) place(p place) {
+func (e *snapEncoder) place(p place) {
 	e.ref(p.District)
 	e.ref(p.Chiefdom)
 	e.ref(p.Community)
 }
 
+func newSnapEncoder() *snapEncoder {
+	return &snapEncoder{sharedIdx: map[string]uint64{}, shared: wire.NewEncoder(nil), rows: wire.NewEncoder(nil)}
+}
+
+// finish joins the sections.
+func (e *snapEncoder) finish() []byte {
+	r := e.rows
+	out := wire.NewEncoder(make([]byte, 0, 2*binary.MaxVarintLen64+len(e.shared.Bytes())+len(e.text)+len(r.Bytes())))
+	out.Uvarint(e.nShared)
+	out.Raw(e.shared.Bytes())
+	out.Blob(e.text)
+	out.Raw(r.Bytes())
+	return out.Bytes()
+}
+
 func (m *Lists) encode() []byte {
-	e := &listsEncoder{sharedIdx: map[string]uint64{}, shared: wire.NewEncoder(nil), rows: wire.NewEncoder(nil)}
+	e := newSnapEncoder()
 	r := e.rows
 	r.Uvarint(uint64(len(m.comms)))
 	for i := range m.comms {
@@ -130,21 +147,17 @@ func (m *Lists) encode() []byte {
 		r.Varint(f.ClosedAt)
 		e.ref(f.RaisedBy)
 	}
-	out := wire.NewEncoder(make([]byte, 0, 2*binary.MaxVarintLen64+len(e.shared.Bytes())+len(e.text)+len(r.Bytes())))
-	out.Uvarint(e.nShared)
-	out.Raw(e.shared.Bytes())
-	out.Blob(e.text)
-	out.Raw(r.Bytes())
-	return out.Bytes()
+	return e.finish()
 }
 
 var (
-	errListsShared = errors.New("lists snapshot: a row names a shared value the table does not hold")
-	errListsText   = errors.New("lists snapshot: a row's text runs past the text section")
+	errSnapShared = errors.New("a row names a shared value the table does not hold")
+	errSnapText   = errors.New("a row's text runs past the text section")
+	errSnapLeft   = errors.New("text left over after the last row")
 )
 
-// listsDecoder reads what listsEncoder wrote.
-type listsDecoder struct {
+// snapDecoder reads what snapEncoder wrote.
+type snapDecoder struct {
 	d      *wire.Decoder
 	shared []string
 	text   string
@@ -152,22 +165,22 @@ type listsDecoder struct {
 	err    error
 }
 
-func (ld *listsDecoder) ref() string {
+func (ld *snapDecoder) ref() string {
 	i := ld.d.Uvarint()
 	if i >= uint64(len(ld.shared)) {
 		if ld.err == nil && ld.d.Err() == nil {
-			ld.err = errListsShared
+			ld.err = errSnapShared
 		}
 		return ""
 	}
 	return ld.shared[i]
 }
 
-func (ld *listsDecoder) own() string {
+func (ld *snapDecoder) own() string {
 	n := ld.d.Uvarint()
 	if n > uint64(len(ld.text)-ld.off) {
 		if ld.err == nil && ld.d.Err() == nil {
-			ld.err = errListsText
+			ld.err = errSnapText
 		}
 		return ""
 	}
@@ -176,37 +189,55 @@ func (ld *listsDecoder) own() string {
 	return s
 }
 
-func (ld *listsDecoder) place() place {
+func (ld *snapDecoder) place() place {
 	return place{District: ld.ref(), Chiefdom: ld.ref(), Community: ld.ref()}
 }
 
 // count reads a row count; each row takes at least a byte, so a count
 // larger than the input left is refused before anything is allocated.
-func (ld *listsDecoder) count() int { return ld.d.Count() }
+func (ld *snapDecoder) count() int { return ld.d.Count() }
 
-func (ld *listsDecoder) failed() error {
+func (ld *snapDecoder) failed() error {
 	if err := ld.d.Err(); err != nil {
 		return err
 	}
 	return ld.err
 }
 
-// decode fills m's rows from data; the caller indexes them.
-func (m *Lists) decode(data []byte) error {
+// newSnapDecoder reads the shared values (interning them in in, so that
+// events folded after the restore share these strings) and the text.
+func newSnapDecoder(data []byte, in interner) (*snapDecoder, error) {
 	d := wire.NewDecoder(data)
-	ld := &listsDecoder{d: d}
-	n := d.Count()
-	ld.shared = make([]string, n)
+	ld := &snapDecoder{d: d}
+	ld.shared = make([]string, d.Count())
 	for i := range ld.shared {
-		s := d.String()
-		// The interner starts with the shared values, so that events
-		// folded after the restore share these strings.
-		ld.shared[i] = m.names.str(s)
+		ld.shared[i] = in.str(d.String())
 	}
 	ld.text = string(d.Blob())
+	return ld, ld.failed()
+}
+
+// done checks that every byte and all the text were read.
+func (ld *snapDecoder) done() error {
 	if err := ld.failed(); err != nil {
+		return err
+	}
+	if err := ld.d.Done(); err != nil {
+		return err
+	}
+	if ld.off != len(ld.text) {
+		return errSnapLeft
+	}
+	return nil
+}
+
+// decode fills m's rows from data; the caller indexes them.
+func (m *Lists) decode(data []byte) error {
+	ld, err := newSnapDecoder(data, m.names)
+	if err != nil {
 		return fmt.Errorf("lists snapshot: %w", err)
 	}
+	d := ld.d
 
 	m.comms = make([]lcCommunity, ld.count())
 	for i := range m.comms {
@@ -280,11 +311,8 @@ func (m *Lists) decode(data []byte) error {
 			return fmt.Errorf("lists snapshot, feedback %d: %w", i, err)
 		}
 	}
-	if err := d.Done(); err != nil {
+	if err := ld.done(); err != nil {
 		return fmt.Errorf("lists snapshot: %w", err)
-	}
-	if ld.off != len(ld.text) {
-		return errors.New("lists snapshot: text left over after the last row")
 	}
 	return nil
 }

@@ -1,8 +1,6 @@
 package projections
 
 import (
-	"bytes"
-	"encoding/gob"
 	"time"
 
 	"github.com/actionledger/actionledger/domain"
@@ -209,38 +207,27 @@ func (m *Referrals) stats(f *Filter, c *cut) ReferralStats {
 	return out
 }
 
-type refSnapshot struct {
-	Recs  []refRecord
-	Steps stepLog
-	Prior map[int32][]refCompletion
-}
-
-// MarshalBinary implements Model.
+// MarshalBinary implements Model (see indicator_codec.go).
 func (m *Referrals) MarshalBinary() ([]byte, error) {
-	var b bytes.Buffer
-	err := gob.NewEncoder(&b).Encode(refSnapshot{Recs: m.recs, Steps: m.steps, Prior: m.prior})
-	return b.Bytes(), err
+	return m.encode(), nil
 }
 
 // UnmarshalBinary implements Model.
 func (m *Referrals) UnmarshalBinary(data []byte) error {
-	var s refSnapshot
-	if err := gob.NewDecoder(bytes.NewReader(data)).Decode(&s); err != nil {
+	*m = *NewReferrals()
+	if err := m.decode(data); err != nil {
 		return err
 	}
-	*m = *NewReferrals()
-	// The decoded records become the model's, each set up as add does, with
-	// the scope keys built once per place (see scopeCache).
-	in, scopes := m.names, scopeCache{}
-	m.recs, m.byID = s.Recs, make(map[string]int32, len(s.Recs))
+	// Each record is set up as add does, with the scope keys built once
+	// per place (see scopeCache); its strings come interned.
+	scopes := scopeCache{}
+	m.byID = make(map[string]int32, len(m.recs))
 	for i := range m.recs {
 		r := &m.recs[i]
-		r.Place, r.Kind, r.Outcome = in.place(r.Place), in.str(r.Kind), in.str(r.Outcome)
 		r.span = spanOf(r.Pos, nanos(r.RaisedAt))
 		m.byID[r.ID] = int32(i)
 		m.idx.addKeys(scopes.keys(r.Place), int32(i))
 	}
-	m.steps = s.Steps
 	for i := range m.recs {
 		r := &m.recs[i]
 		for j := r.Steps.Head; j != 0; j = m.steps[j-1].Next {
@@ -249,9 +236,6 @@ func (m *Referrals) UnmarshalBinary(data []byte) error {
 			}
 			r.span.add(m.steps[j-1].Pos, m.steps[j-1].At)
 		}
-	}
-	if s.Prior != nil {
-		m.prior = s.Prior
 	}
 	return nil
 }

@@ -1,0 +1,246 @@
+package projections
+
+import (
+	"fmt"
+	"slices"
+)
+
+// The referral, feedback and completion models' snapshots, in the layout of
+// the lists model's (see lists_codec.go): shared values once, each row's
+// own text in one section, then the rows. gob decoded them a string per
+// field and grew each slice as it went.
+
+// steps writes a transition log in stepLog's own packing.
+func (e *snapEncoder) steps(l stepLog) {
+	b, _ := l.GobEncode()
+	e.rows.Blob(b)
+}
+
+func (ld *snapDecoder) steps() (stepLog, error) {
+	var l stepLog
+	b := ld.d.Blob()
+	if err := ld.failed(); err != nil {
+		return nil, err
+	}
+	if err := l.GobDecode(b); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+func (ld *snapDecoder) chain() stepChain {
+	return stepChain{Head: int32(ld.d.Varint()), Tail: int32(ld.d.Varint())}
+}
+
+func (e *snapEncoder) chain(c stepChain) {
+	e.rows.Varint(int64(c.Head))
+	e.rows.Varint(int64(c.Tail))
+}
+
+// sortedKeys orders a prior map's keys, so that a model encodes to the same
+// bytes every time.
+func sortedKeys[V any](m map[int32]V) []int32 {
+	keys := make([]int32, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+func (m *Referrals) encode() []byte {
+	e := newSnapEncoder()
+	r := e.rows
+	r.Uvarint(uint64(len(m.recs)))
+	for i := range m.recs {
+		x := &m.recs[i]
+		e.own(x.ID)
+		e.place(x.Place)
+		e.ref(x.Kind)
+		r.Time(x.RaisedAt)
+		r.Time(x.Onset)
+		r.Time(x.ArrivedAt)
+		e.ref(x.Outcome)
+		r.Uvarint(x.Pos)
+		e.chain(x.Steps)
+		r.Uvarint(uint64(x.Status))
+	}
+	e.steps(m.steps)
+	r.Uvarint(uint64(len(m.prior)))
+	for _, k := range sortedKeys(m.prior) {
+		r.Varint(int64(k))
+		r.Uvarint(uint64(len(m.prior[k])))
+		for _, c := range m.prior[k] {
+			r.Time(c.ArrivedAt)
+			e.ref(c.Outcome)
+		}
+	}
+	return e.finish()
+}
+
+// decode fills m's records from data; the caller indexes them.
+func (m *Referrals) decode(data []byte) error {
+	ld, err := newSnapDecoder(data, m.names)
+	if err != nil {
+		return fmt.Errorf("referrals snapshot: %w", err)
+	}
+	d := ld.d
+	m.recs = make([]refRecord, ld.count())
+	for i := range m.recs {
+		x := &m.recs[i]
+		x.ID = ld.own()
+		x.Place = ld.place()
+		x.Kind = ld.ref()
+		x.RaisedAt, x.Onset, x.ArrivedAt = d.Time(), d.Time(), d.Time()
+		x.Outcome = ld.ref()
+		x.Pos = d.Uvarint()
+		x.Steps = ld.chain()
+		x.Status = uint8(d.Uvarint())
+		if err := ld.failed(); err != nil {
+			return fmt.Errorf("referrals snapshot, record %d: %w", i, err)
+		}
+	}
+	if m.steps, err = ld.steps(); err != nil {
+		return fmt.Errorf("referrals snapshot: %w", err)
+	}
+	for n := ld.count(); n > 0 && ld.failed() == nil; n-- {
+		k := int32(d.Varint())
+		cs := make([]refCompletion, ld.count())
+		for j := range cs {
+			cs[j] = refCompletion{ArrivedAt: d.Time(), Outcome: ld.ref()}
+		}
+		m.prior[k] = cs
+	}
+	if err := ld.done(); err != nil {
+		return fmt.Errorf("referrals snapshot: %w", err)
+	}
+	return nil
+}
+
+func (m *Feedback) encode() []byte {
+	e := newSnapEncoder()
+	r := e.rows
+	r.Uvarint(uint64(len(m.recs)))
+	for i := range m.recs {
+		x := &m.recs[i]
+		e.own(x.ID)
+		e.place(x.Place)
+		e.ref(x.Type)
+		e.ref(x.Need)
+		r.Time(x.ReceivedAt)
+		r.Time(x.ClosedAt)
+		r.Uvarint(x.Pos)
+		e.chain(x.Steps)
+		r.Uvarint(uint64(x.Status))
+		r.Bool(x.Satisfied)
+	}
+	e.steps(m.steps)
+	r.Uvarint(uint64(len(m.prior)))
+	for _, k := range sortedKeys(m.prior) {
+		r.Varint(int64(k))
+		r.Uvarint(uint64(len(m.prior[k])))
+		for _, c := range m.prior[k] {
+			r.Time(c.ClosedAt)
+			r.Bool(c.Satisfied)
+		}
+	}
+	return e.finish()
+}
+
+// decode fills m's records from data; the caller indexes them.
+func (m *Feedback) decode(data []byte) error {
+	ld, err := newSnapDecoder(data, m.names)
+	if err != nil {
+		return fmt.Errorf("feedback snapshot: %w", err)
+	}
+	d := ld.d
+	m.recs = make([]fbRecord, ld.count())
+	for i := range m.recs {
+		x := &m.recs[i]
+		x.ID = ld.own()
+		x.Place = ld.place()
+		x.Type, x.Need = ld.ref(), ld.ref()
+		x.ReceivedAt, x.ClosedAt = d.Time(), d.Time()
+		x.Pos = d.Uvarint()
+		x.Steps = ld.chain()
+		x.Status = uint8(d.Uvarint())
+		x.Satisfied = d.Bool()
+		if err := ld.failed(); err != nil {
+			return fmt.Errorf("feedback snapshot, record %d: %w", i, err)
+		}
+	}
+	if m.steps, err = ld.steps(); err != nil {
+		return fmt.Errorf("feedback snapshot: %w", err)
+	}
+	for n := ld.count(); n > 0 && ld.failed() == nil; n-- {
+		k := int32(d.Varint())
+		cs := make([]fbClosure, ld.count())
+		for j := range cs {
+			cs[j] = fbClosure{ClosedAt: d.Time(), Satisfied: d.Bool()}
+		}
+		m.prior[k] = cs
+	}
+	if err := ld.done(); err != nil {
+		return fmt.Errorf("feedback snapshot: %w", err)
+	}
+	return nil
+}
+
+func (m *Completion) encode() []byte {
+	e := newSnapEncoder()
+	r := e.rows
+	r.Uvarint(uint64(len(m.recs)))
+	for i := range m.recs {
+		x := &m.recs[i]
+		e.own(x.ID)
+		e.place(x.Place)
+		e.ref(x.Names[0])
+		e.ref(x.Names[1])
+		e.ref(x.Category)
+		e.ref(x.Kind)
+		r.Varint(x.Due)
+		r.Time(x.RaisedAt)
+		r.Uvarint(x.Pos)
+		r.Uvarint(uint64(len(x.Steps)))
+		for _, st := range x.Steps {
+			r.Time(st.At)
+			r.Uvarint(st.Pos)
+			r.Uvarint(uint64(st.Status))
+		}
+	}
+	return e.finish()
+}
+
+// decode fills m's records from data; the caller summarizes and indexes
+// them.
+func (m *Completion) decode(data []byte) error {
+	ld, err := newSnapDecoder(data, m.names)
+	if err != nil {
+		return fmt.Errorf("completion snapshot: %w", err)
+	}
+	d := ld.d
+	m.recs = make([]apRecord, ld.count())
+	for i := range m.recs {
+		x := &m.recs[i]
+		x.ID = ld.own()
+		x.Place = ld.place()
+		x.Names = [2]string{ld.ref(), ld.ref()}
+		x.Category, x.Kind = ld.ref(), ld.ref()
+		x.Due = d.Varint()
+		x.RaisedAt = d.Time()
+		x.Pos = d.Uvarint()
+		if n := ld.count(); n > 0 {
+			x.Steps = make([]apStep, n)
+			for j := range x.Steps {
+				x.Steps[j] = apStep{At: d.Time(), Pos: d.Uvarint(), Status: uint8(d.Uvarint())}
+			}
+		}
+		if err := ld.failed(); err != nil {
+			return fmt.Errorf("completion snapshot, record %d: %w", i, err)
+		}
+	}
+	if err := ld.done(); err != nil {
+		return fmt.Errorf("completion snapshot: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,111 @@
+package projections_test
+
+import (
+	"bytes"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/actionledger/actionledger/domain"
+	"github.com/actionledger/actionledger/projections"
+)
+
+// feedModel folds a history into m with every state the referral, feedback
+// and completion snapshots carry: transitions, a second completion and a
+// second loop closure (kept as prior), symptom onsets, due dates.
+func feedModel(t *testing.T, m projections.Model) {
+	t.Helper()
+	var pos uint64
+	rev := map[string]uint64{}
+	add := func(stream string, at time.Time, data domain.Event) {
+		t.Helper()
+		pos++
+		rev[stream]++
+		if err := m.Apply(&projections.Event{Position: pos, Stream: stream, Revision: rev[stream], OccurredAt: at, RecordedAt: at, ActorID: "u1", Data: data}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bo := domain.Place{District: "Bo", Chiefdom: "Kakua", Section: "Sewa"}
+	for i := range 4 {
+		at := t0.Add(time.Duration(i) * time.Hour)
+		place := kenema
+		if i%2 == 1 {
+			place = bo
+		}
+		ap := fmt.Sprintf("AP%d", i)
+		add(domain.ActionPointStream(ap), at, &domain.ActionPointRaised{ID: ap, CommunityID: fmt.Sprintf("C%d", i%2), Place: place,
+			Title: "Title " + ap, Category: "hygiene", Kind: "one_off", DueDate: domain.Date(fmt.Sprintf("2015-02-%02d", 10+i))})
+		ref := fmt.Sprintf("R%d", i)
+		add(domain.ReferralStream(ref), at, &domain.ReferralRaised{ID: ref, CommunityID: "C1", Place: place, Kind: "suspected_case",
+			Channel: "phone", PersonRef: "person " + ref, SymptomOnset: at.Add(-24 * time.Hour)})
+		fb := fmt.Sprintf("F%d", i)
+		add(domain.FeedbackStream(fb), at, &domain.FeedbackReceived{ID: fb, CommunityID: "C1", Place: place, Type: "rumour",
+			NeedCategory: "information", Channel: "meeting"})
+	}
+	add(domain.ActionPointStream("AP1"), t0.Add(5*time.Hour), &domain.ActionPointStarted{})
+	add(domain.ActionPointStream("AP1"), t0.Add(6*time.Hour), &domain.ActionPointAchieved{})
+	add(domain.ActionPointStream("AP2"), t0.Add(7*time.Hour), &domain.ActionPointDropped{})
+	add(domain.ReferralStream("R1"), t0.Add(6*time.Hour), &domain.ReferralAcknowledged{})
+	add(domain.ReferralStream("R1"), t0.Add(30*time.Hour), &domain.ReferralCompleted{Outcome: "admitted", ArrivedAt: t0.Add(28 * time.Hour)})
+	add(domain.ReferralStream("R1"), t0.Add(31*time.Hour), &domain.ReferralCompleted{Outcome: "died", ArrivedAt: t0.Add(29 * time.Hour)})
+	add(domain.FeedbackStream("F2"), t0.Add(8*time.Hour), &domain.FeedbackReferred{To: "health"})
+	add(domain.FeedbackStream("F2"), t0.Add(9*time.Hour), &domain.FeedbackLoopClosed{CommunicatedAt: t0.Add(9 * time.Hour), Satisfied: true})
+	add(domain.FeedbackStream("F2"), t0.Add(10*time.Hour), &domain.FeedbackLoopClosed{CommunicatedAt: t0.Add(10 * time.Hour)})
+}
+
+// A snapshot of the referral, feedback and completion models restores them
+// whole (the restored model encodes to the same bytes and answers the
+// same), and every cut of one is refused with an error, not a panic.
+func TestIndicatorSnapshots(t *testing.T) {
+	now := t0.AddDate(0, 1, 0)
+	cases := []struct {
+		name    string
+		new     func() projections.Model
+		answers func(m projections.Model) any
+	}{
+		{"referrals", func() projections.Model { return projections.NewReferrals() }, func(m projections.Model) any {
+			return []any{m.(*projections.Referrals).Stats(projections.Filter{Now: now}),
+				m.(*projections.Referrals).Stats(projections.Filter{District: "bo", Now: now})}
+		}},
+		{"feedback", func() projections.Model { return projections.NewFeedback() }, func(m projections.Model) any {
+			return []any{m.(*projections.Feedback).Stats(projections.Filter{Now: now}, true),
+				m.(*projections.Feedback).Stats(projections.Filter{District: "bo", Now: now}, true)}
+		}},
+		{"completion", func() projections.Model { return projections.NewCompletion() }, func(m projections.Model) any {
+			return []any{m.(*projections.Completion).Stats(projections.Filter{Now: now}, true),
+				m.(*projections.Completion).Stats(projections.Filter{District: "bo", Now: now}, true)}
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			m := tc.new()
+			feedModel(t, m)
+			data, err := m.MarshalBinary()
+			if err != nil {
+				t.Fatal(err)
+			}
+			restored := tc.new()
+			if err := restored.UnmarshalBinary(data); err != nil {
+				t.Fatal(err)
+			}
+			again, err := restored.MarshalBinary()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(again, data) {
+				t.Errorf("the restored model encodes differently: a field was lost or changed\n got %x\nwant %x", again, data)
+			}
+			if got, want := jsonOf(t, tc.answers(restored)), jsonOf(t, tc.answers(m)); got != want {
+				t.Errorf("restored, the model answers\n%s\nwant\n%s", got, want)
+			}
+			for n := range len(data) {
+				if err := tc.new().UnmarshalBinary(data[:n]); err == nil {
+					t.Errorf("accepted the snapshot cut at %d of %d bytes", n, len(data))
+				}
+			}
+			if err := tc.new().UnmarshalBinary(append(append([]byte(nil), data...), 0)); err == nil {
+				t.Error("accepted the snapshot with a byte more")
+			}
+		})
+	}
+}
