@@ -183,8 +183,10 @@ func TestIndexBucketDamage(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// Each append above committed alone, so the entry holding position 5
+	// holds nothing else.
 	rawUpdate(t, path, func(tx *bolt.Tx) error {
-		return tx.Bucket(boltstore.BucketIndex).Delete(boltstore.PosKey(5))
+		return tx.Bucket(boltstore.BucketIndex).Delete(boltstore.IndexEntryKey(tx, 5))
 	})
 	s = openStore(t, path, boltstore.Options{})
 	if evs, err := s.ReadStream(t.Context(), "b", 0, 10); err != nil || len(evs) != 2 {
@@ -203,9 +205,10 @@ func TestIndexBucketDamage(t *testing.T) {
 
 	rawUpdate(t, path, func(tx *bolt.Tx) error {
 		b := tx.Bucket(boltstore.BucketIndex)
-		v := append([]byte(nil), b.Get(boltstore.PosKey(2))...)
+		k := boltstore.IndexEntryKey(tx, 2)
+		v := append([]byte(nil), b.Get(k)...)
 		v[len(v)-1] = 'z' // stream "a" -> "z"
-		return b.Put(boltstore.PosKey(2), v)
+		return b.Put(k, v)
 	})
 	s = openStore(t, path, boltstore.Options{})
 	res, err = s.Verify(t.Context())

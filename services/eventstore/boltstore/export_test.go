@@ -1,6 +1,10 @@
 package boltstore
 
-import "github.com/actionledger/actionledger/services/eventstore"
+import (
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/actionledger/actionledger/services/eventstore"
+)
 
 // Test-only access to the layout, so that tests can damage a closed file
 // with bbolt directly and the production API stays free of test hooks.
@@ -22,4 +26,27 @@ func QueueLen(s *Store) int { return len(s.reqs) }
 func RecordSize(stream string, ev eventstore.EventData) int {
 	rec := eventstore.RecordedEvent{EventData: ev, Stream: stream, Revision: 1, Position: 1}
 	return len(appendRecord(nil, &rec))
+}
+
+// IndexEntryKey returns the key of the index-bucket entry that holds pos, so
+// that tests can damage it whichever kind of entry it is.
+func IndexEntryKey(tx *bolt.Tx, pos uint64) []byte {
+	x := indexCursor{c: tx.Bucket(bucketIndex).Cursor()}
+	k, _ := x.seek(pos)
+	return append([]byte(nil), k...)
+}
+
+// LoadIndexBucket rebuilds the lookups from the index bucket alone, without
+// the fallback to the records that Open takes when it fails, and returns how
+// many events it indexed.
+func LoadIndexBucket(tx *bolt.Tx) (int, error) {
+	head, err := decodeHead(tx.Bucket(bucketMeta).Get(keyHead))
+	if err != nil {
+		return 0, err
+	}
+	x, err := loadFromIndexBucket(tx, head, func() {})
+	if err != nil {
+		return 0, err
+	}
+	return len(x.ids), nil
 }

@@ -109,21 +109,28 @@ func loadIndex(tx *bolt.Tx, head headState, release func()) (*index, error) {
 func loadFromIndexBucket(tx *bolt.Tx, head headState, release func()) (*index, error) {
 	x := newIndex(head.pos)
 	c := tx.Bucket(bucketIndex).Cursor()
-	var last uint64
+	var last, released uint64
 	for k, v := c.First(); k != nil; k, v = c.Next() {
-		if last%releaseOpenEvery == releaseOpenEvery-1 {
+		if last-released >= releaseOpenEvery {
 			release()
+			released = last
 		}
-		if len(k) != 8 || binary.BigEndian.Uint64(k) != last+1 {
-			return nil, fmt.Errorf("index entry %x after position %d", k, last)
-		}
-		last++
-		id, stream, err := decodeIndexEntry(last, v)
+		e, err := parseIndexEntry(k, v)
 		if err != nil {
 			return nil, err
 		}
-		if err := x.add(last, id, stream); err != nil {
-			return nil, err
+		if e.next != last+1 {
+			return nil, fmt.Errorf("index entry %x after position %d", k, last)
+		}
+		for e.more() {
+			pos, id, stream, err := e.take()
+			if err != nil {
+				return nil, err
+			}
+			if err := x.add(pos, id, stream); err != nil {
+				return nil, err
+			}
+			last = pos
 		}
 	}
 	if last != head.pos {

@@ -14,7 +14,16 @@ import (
 // formatVersion is stored in the meta bucket. Bump it on any change of the
 // bucket layout or the record encoding: an old binary must refuse a newer
 // file rather than misread it, and vice versa.
-const formatVersion = 1
+//
+// Version 2 writes one index-bucket entry per commit instead of one per
+// event (see appendIndexGroupEntry); records are unchanged. This build reads
+// versions 1 and 2, and a version-1 file becomes version 2 in the commit that
+// writes its first group entry, so an older build refuses it from then on
+// instead of taking the group entries for a damaged index.
+const (
+	formatVersion       = 2
+	oldestFormatVersion = 1
+)
 
 var (
 	bucketEvents = []byte("events")
@@ -60,20 +69,85 @@ func decodeHead(b []byte) (headState, error) {
 // order is log order and appends always land at the right edge of the B+tree.
 func posKey(dst []byte, pos uint64) []byte { return binary.BigEndian.AppendUint64(dst, pos) }
 
-// appendIndexEntry appends the index-bucket value of an event: its id and
-// its stream, all that is needed to rebuild the lookups at open.
-func appendIndexEntry(dst []byte, id [16]byte, stream string) []byte {
+// The index bucket holds, for every event, its id and its stream: all that
+// is needed to rebuild the lookups at open. Two kinds of entries, told apart
+// by the length of the key, may follow each other in one file:
+//
+//	format 1, one per event:  position (8 bytes BE) -> id (16) | stream
+//	format 2, one per commit: first | last position (8+8 bytes BE) ->
+//	                          for each event: id (16) | uvarint len(stream) | stream
+//
+// Both sort by their first position, so a cursor meets them in log order.
+// One entry per commit instead of one per event takes a B+tree insert per
+// event out of the single writer's transaction (measured: see the commit
+// that introduced format 2).
+const (
+	indexKeyLen      = 8
+	indexGroupKeyLen = 16
+)
+
+// indexGroupKey appends the key of a group entry for positions first..last.
+func indexGroupKey(dst []byte, first, last uint64) []byte {
+	dst = binary.BigEndian.AppendUint64(dst, first)
+	return binary.BigEndian.AppendUint64(dst, last)
+}
+
+// appendIndexGroupEntry appends one event's part of a group entry's value.
+func appendIndexGroupEntry(dst []byte, id [16]byte, stream string) []byte {
 	dst = append(dst, id[:]...)
+	dst = binary.AppendUvarint(dst, uint64(len(stream)))
 	return append(dst, stream...)
 }
 
-// decodeIndexEntry splits an index-bucket value. stream aliases v.
-func decodeIndexEntry(pos uint64, v []byte) (id [16]byte, stream []byte, err error) {
-	if len(v) < 17 {
-		return id, nil, fmt.Errorf("boltstore: index entry at position %d has %d bytes", pos, len(v))
+// indexEntries walks the events of one index-bucket entry, of either kind.
+type indexEntries struct {
+	next, last uint64 // positions of the next event and of the entry's last
+	perEvent   bool   // a format-1 entry: the stream is the rest of the value
+	rest       []byte
+}
+
+// parseIndexEntry reads an index-bucket key and prepares to walk its value.
+func parseIndexEntry(k, v []byte) (indexEntries, error) {
+	switch len(k) {
+	case indexKeyLen:
+		pos := binary.BigEndian.Uint64(k)
+		return indexEntries{next: pos, last: pos, perEvent: true, rest: v}, nil
+	case indexGroupKeyLen:
+		first, last := binary.BigEndian.Uint64(k[:8]), binary.BigEndian.Uint64(k[8:])
+		if first == 0 || last < first {
+			return indexEntries{}, fmt.Errorf("boltstore: index entry %x covers no positions", k)
+		}
+		return indexEntries{next: first, last: last, rest: v}, nil
 	}
-	copy(id[:], v[:16])
-	return id, v[16:], nil
+	return indexEntries{}, fmt.Errorf("boltstore: index key %x has %d bytes", k, len(k))
+}
+
+// more reports whether the entry has events left.
+func (e *indexEntries) more() bool { return e.next <= e.last && e.next != 0 }
+
+// take returns the next event's position, id and stream; stream aliases the
+// value. Call it only while more().
+func (e *indexEntries) take() (pos uint64, id [16]byte, stream []byte, err error) {
+	pos = e.next
+	if len(e.rest) < 17 {
+		return pos, id, nil, fmt.Errorf("boltstore: index entry for position %d has %d bytes", pos, len(e.rest))
+	}
+	copy(id[:], e.rest[:16])
+	if e.perEvent {
+		stream, e.rest = e.rest[16:], nil
+	} else {
+		n, w := binary.Uvarint(e.rest[16:])
+		if w <= 0 || n == 0 || n > uint64(len(e.rest)-16-w) {
+			return pos, id, nil, fmt.Errorf("boltstore: index entry for position %d has a bad stream length", pos)
+		}
+		stream = e.rest[16+w : 16+w+int(n)]
+		e.rest = e.rest[16+w+int(n):]
+	}
+	e.next++
+	if e.next > e.last && len(e.rest) != 0 {
+		return pos, id, nil, fmt.Errorf("boltstore: index entry ending at position %d has %d bytes too many", pos, len(e.rest))
+	}
+	return pos, id, stream, nil
 }
 
 func decodeUint64(b []byte) (uint64, error) {

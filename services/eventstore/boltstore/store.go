@@ -7,13 +7,15 @@
 // that commits whatever appends are queued in a single transaction (group
 // commit), while each append still gets its own verdict.
 //
-// Layout (format version 1). Only the log and its compact index are stored,
+// Layout (format version 2). Only the log and its compact index are stored,
 // both keyed by position so that every commit appends at the right edge of
 // two B+trees; the lookups by event id and by stream are rebuilt in memory at
 // open (see index):
 //
 //	events  position (8 bytes BE) -> record (domain/wire)
-//	index   position (8 bytes BE) -> event id (16 bytes) | stream
+//	index   first | last position of a commit (8+8 bytes BE) ->
+//	        for each of its events: event id (16 bytes) | uvarint len | stream
+//	        (format 1, still read: position (8 bytes BE) -> event id | stream)
 //	meta    "version" -> uvarint; "head" -> position, hash, recorded_at
 package boltstore
 
@@ -198,8 +200,8 @@ func initLayout(tx *bolt.Tx) (headState, error) {
 	if n <= 0 || n != len(v) {
 		return headState{}, errors.New("unreadable format version")
 	}
-	if version != formatVersion {
-		return headState{}, fmt.Errorf("unsupported format version %d (this build reads %d)", version, formatVersion)
+	if version < oldestFormatVersion || version > formatVersion {
+		return headState{}, fmt.Errorf("unsupported format version %d (this build reads %d to %d)", version, oldestFormatVersion, formatVersion)
 	}
 	for _, name := range [][]byte{bucketEvents, bucketIndex} {
 		if tx.Bucket(name) == nil {

@@ -3,6 +3,7 @@ package boltstore
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"fmt"
 	"hash"
 	"runtime"
@@ -148,11 +149,18 @@ type writerState struct {
 	// arena holds every key and value put in one transaction: bbolt
 	// references them until commit, so it is reused only after.
 	arena []byte
+	// group is the value of the commit's index entry (see
+	// appendIndexGroupEntry), referenced by bbolt until commit like arena.
+	group []byte
 	// scratch is for lookup keys and the canonical head, which nobody
 	// retains.
 	scratch []byte
-	hasher  hash.Hash
-	sum     [sha256.Size]byte
+	// formatCurrent is set once the file is known to be at formatVersion:
+	// a version-1 file is upgraded by the first commit that writes a group
+	// entry.
+	formatCurrent bool
+	hasher        hash.Hash
+	sum           [sha256.Size]byte
 
 	// expect is how many requests were in flight when the last commit
 	// ended: those it answered plus those queued meanwhile (see gather).
@@ -186,6 +194,9 @@ func (s *Store) writer() {
 			ws.expect = len(ws.batch) + len(s.reqs)
 			if cap(ws.arena) > maxArenaKeep {
 				ws.arena = nil
+			}
+			if cap(ws.group) > maxArenaKeep {
+				ws.group = nil
 			}
 			clear(ws.batch)
 		}
@@ -273,6 +284,8 @@ func (s *Store) commit(ws *writerState) {
 	var before, after headState
 	s.pending.reset()
 	ws.arena = ws.arena[:0]
+	ws.group = ws.group[:0]
+	upgraded := false
 	// A fault on a damaged page fails the commit (and stops the store)
 	// instead of the process.
 	err := guard(s.path, func() error {
@@ -299,6 +312,17 @@ func (s *Store) commit(ws *writerState) {
 				return nil
 			}
 			after = w.head
+			a := len(w.arena)
+			w.arena = indexGroupKey(w.arena, before.pos+1, after.pos)
+			if err := w.index.Put(w.take(a), w.group); err != nil {
+				return fmt.Errorf("put index entry %d-%d: %w", before.pos+1, after.pos, err)
+			}
+			if !ws.formatCurrent {
+				if err := w.meta.Put(keyVersion, binary.AppendUvarint(nil, formatVersion)); err != nil {
+					return fmt.Errorf("write format version: %w", err)
+				}
+				upgraded = true
+			}
 			if err := w.meta.Put(keyHead, after.encode(nil)); err != nil {
 				return fmt.Errorf("write head: %w", err)
 			}
@@ -312,6 +336,9 @@ func (s *Store) commit(ws *writerState) {
 			r.res, r.err = eventstore.AppendResult{}, err
 		}
 	} else if after.pos > before.pos {
+		if upgraded {
+			ws.formatCurrent = true
+		}
 		// Index before head: a reader that sees the new head must find
 		// the new events in the index.
 		s.index.merge(s.pending)
@@ -414,15 +441,10 @@ func (w *txWriter) apply(r *request) (res eventstore.AppendResult, reqErr, abort
 		w.arena = append(w.arena, rec.PrevHash[:]...)
 		w.arena = append(w.arena, rec.Hash[:]...)
 		val := w.take(a)
-		a = len(w.arena)
-		w.arena = appendIndexEntry(w.arena, rec.ID, r.stream)
-		entry := w.take(a)
+		w.group = appendIndexGroupEntry(w.group, rec.ID, r.stream)
 
 		if err := w.events.Put(pk, val); err != nil {
 			return res, nil, fmt.Errorf("put event %d: %w", rec.Position, err)
-		}
-		if err := w.index.Put(pk, entry); err != nil {
-			return res, nil, fmt.Errorf("put index entry %d: %w", rec.Position, err)
 		}
 		w.view.add(rec.Position, rec.ID, r.stream)
 		w.head.pos, w.head.hash = rec.Position, rec.Hash
