@@ -107,6 +107,10 @@ func loadIndex(tx *bolt.Tx, head headState, release func()) (*index, error) {
 }
 
 func loadFromIndexBucket(tx *bolt.Tx, head headState, release func()) (*index, error) {
+	indexed, err := indexedUpTo(tx, head.pos)
+	if err != nil {
+		return nil, err
+	}
 	x := newIndex(head.pos)
 	c := tx.Bucket(bucketIndex).Cursor()
 	var last, released uint64
@@ -133,39 +137,52 @@ func loadFromIndexBucket(tx *bolt.Tx, head headState, release func()) (*index, e
 			last = pos
 		}
 	}
-	if last != head.pos {
-		return nil, fmt.Errorf("index ends at position %d, head is %d", last, head.pos)
+	if last != indexed {
+		return nil, fmt.Errorf("index ends at position %d, it should cover %d (head %d)", last, indexed, head.pos)
+	}
+	// The bucket lags the log by the entries the writer had not flushed
+	// (see indexFlushBytes): those events are read from the records.
+	if err := addFromRecords(tx, x, last, head, release); err != nil {
+		return nil, err
 	}
 	return x, nil
 }
 
 func loadFromRecords(tx *bolt.Tx, head headState, release func()) (*index, error) {
 	x := newIndex(head.pos)
+	if err := addFromRecords(tx, x, 0, head, release); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// addFromRecords indexes the events after position last, up to the head,
+// from the records.
+func addFromRecords(tx *bolt.Tx, x *index, last uint64, head headState, release func()) error {
 	c := tx.Bucket(bucketEvents).Cursor()
-	var last uint64
-	for k, v := c.First(); k != nil; k, v = c.Next() {
+	for k, v := c.Seek(posKey(nil, last+1)); k != nil; k, v = c.Next() {
 		if last%releaseOpenEvery == releaseOpenEvery-1 {
 			release()
 		}
 		if len(k) != 8 || binary.BigEndian.Uint64(k) != last+1 {
-			return nil, fmt.Errorf("event key %x after position %d", k, last)
+			return fmt.Errorf("event key %x after position %d", k, last)
 		}
 		last++
 		id, stream, rev, err := decodeRecordHeader(last, v)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if err := x.add(last, id, []byte(stream)); err != nil {
-			return nil, err
+			return err
 		}
 		if got := x.revision(stream); got != rev {
-			return nil, fmt.Errorf("record at position %d has revision %d of %q, its place in the log says %d", last, rev, stream, got)
+			return fmt.Errorf("record at position %d has revision %d of %q, its place in the log says %d", last, rev, stream, got)
 		}
 	}
 	if last != head.pos {
-		return nil, fmt.Errorf("log ends at position %d, head is %d", last, head.pos)
+		return fmt.Errorf("log ends at position %d, head is %d", last, head.pos)
 	}
-	return x, nil
+	return nil
 }
 
 // overlay holds what the batch being committed adds to the index. It is

@@ -145,8 +145,8 @@ func TestFormat1StoreOpensAndUpgrades(t *testing.T) {
 		t.Fatal(err)
 	}
 	version, keyLens, indexed = indexLayout(t, path)
-	if version != 2 || len(keyLens) != 12 || keyLens[9] != 8 || keyLens[10] != 16 || indexed != 14 {
-		t.Fatalf("after appends: version %d, index keys %v, %d indexed; want format 2, ten per-event entries then two group entries", version, keyLens, indexed)
+	if version != 2 || len(keyLens) != 11 || keyLens[9] != 8 || keyLens[10] != 16 || indexed != 14 {
+		t.Fatalf("after appends: version %d, index keys %v, %d indexed; want format 2, ten per-event entries then the group entry written at close", version, keyLens, indexed)
 	}
 
 	s = openStore(t, path, boltstore.Options{})
@@ -158,13 +158,15 @@ func TestFormat1StoreOpensAndUpgrades(t *testing.T) {
 }
 
 // TestGroupIndexEntryDamage checks Verify and the rebuild at open against
-// damage inside an index entry that holds a whole commit.
+// damage inside an index entry that holds a run of events, in the middle of
+// the index.
 func TestGroupIndexEntryDamage(t *testing.T) {
 	tests := []struct {
 		name   string
 		damage func(b *bolt.Bucket, k, v []byte) error
-		// brokenAt is where Verify must report the break.
-		brokenAt uint64
+		// brokenAt is where Verify must report the break, given the
+		// positions first..last the damaged entry holds.
+		brokenAt func(first, last uint64) uint64
 		// rebuilt: open sees the damage and rebuilds the lookups from the
 		// records. A well-formed but wrong entry is only caught by Verify.
 		rebuilt bool
@@ -172,11 +174,11 @@ func TestGroupIndexEntryDamage(t *testing.T) {
 		{
 			name:     "entry missing",
 			damage:   func(b *bolt.Bucket, k, _ []byte) error { return b.Delete(k) },
-			brokenAt: 3,
+			brokenAt: func(first, _ uint64) uint64 { return first },
 			rebuilt:  true,
 		},
 		{
-			name: "stream of the second event changed",
+			name: "stream of the second grouped event changed",
 			damage: func(b *bolt.Bucket, k, v []byte) error {
 				v = bytes.Clone(v)
 				i := bytes.Index(v, []byte("grouped"))
@@ -184,14 +186,14 @@ func TestGroupIndexEntryDamage(t *testing.T) {
 				v[i] = 'G'
 				return b.Put(k, v)
 			},
-			brokenAt: 4,
+			brokenAt: func(uint64, uint64) uint64 { return groupedFirst + 1 },
 		},
 		{
 			name: "entry cut short",
 			damage: func(b *bolt.Bucket, k, v []byte) error {
 				return b.Put(k, bytes.Clone(v[:len(v)-3]))
 			},
-			brokenAt: 5,
+			brokenAt: func(_, last uint64) uint64 { return last },
 			rebuilt:  true,
 		},
 	}
@@ -199,43 +201,44 @@ func TestGroupIndexEntryDamage(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "events.db")
 			s := openStore(t, path, boltstore.Options{})
-			appendN(t, s, "a", 2)
+			appendN(t, s, "a", groupedFirst-1)
 			if _, err := s.Append(t.Context(), "grouped", eventstore.Exact(0), ev("T", "1"), ev("T", "2"), ev("T", "3")); err != nil {
 				t.Fatal(err)
 			}
-			appendN(t, s, "b", 1)
+			appendN(t, s, "b", 60)
 			if err := s.Close(); err != nil {
 				t.Fatal(err)
 			}
+			var first, last uint64
 			rawUpdate(t, path, func(tx *bolt.Tx) error {
 				b := tx.Bucket(boltstore.BucketIndex)
-				k := boltstore.IndexEntryKey(tx, 4)
-				if !bytes.Equal(k, boltstore.IndexEntryKey(tx, 3)) || len(k) != 16 {
-					return fmt.Errorf("positions 3 to 5 are not in one group entry (key %x)", k)
+				k := boltstore.IndexEntryKey(tx, groupedFirst+1)
+				if !bytes.Equal(k, boltstore.IndexEntryKey(tx, groupedFirst)) || !bytes.Equal(k, boltstore.IndexEntryKey(tx, groupedFirst+2)) || len(k) != 16 {
+					return fmt.Errorf("the grouped events are not in one group entry (key %x)", k)
+				}
+				first, last = binary.BigEndian.Uint64(k[:8]), binary.BigEndian.Uint64(k[8:])
+				if next, _ := b.Cursor().Last(); bytes.Equal(next, k) {
+					return fmt.Errorf("the grouped events are in the last index entry, want one in the middle")
 				}
 				return tc.damage(b, k, b.Get(k))
 			})
 
 			s = openStore(t, path, boltstore.Options{})
 			if tc.rebuilt {
-				checkGroupedStream(t, s)
+				if evs, err := s.ReadStream(t.Context(), "grouped", 0, 10); err != nil || len(evs) != 3 {
+					t.Fatalf("stream after index damage: %d events, %v; want 3", len(evs), err)
+				}
+				if _, err := s.Append(t.Context(), "grouped", eventstore.Exact(3), ev("T", "4")); err != nil {
+					t.Fatalf("append after rebuilding the index: %v", err)
+				}
 			}
 			res, err := s.Verify(t.Context())
-			if err != nil || res.BrokenAt != tc.brokenAt {
-				t.Fatalf("verify: %+v, %v; want broken at %d", res, err, tc.brokenAt)
+			if want := tc.brokenAt(first, last); err != nil || res.BrokenAt != want {
+				t.Fatalf("verify: %+v, %v; want broken at %d (the entry holds %d-%d)", res, err, want, first, last)
 			}
 		})
 	}
 }
 
-// checkGroupedStream checks that the stream written by TestGroupIndexEntryDamage
-// reads whole and takes its next append.
-func checkGroupedStream(t *testing.T, s *boltstore.Store) {
-	t.Helper()
-	if evs, err := s.ReadStream(t.Context(), "grouped", 0, 10); err != nil || len(evs) != 3 {
-		t.Fatalf("stream after index damage: %d events, %v; want 3", len(evs), err)
-	}
-	if _, err := s.Append(t.Context(), "grouped", eventstore.Exact(3), ev("T", "4")); err != nil {
-		t.Fatalf("append after rebuilding the index: %v", err)
-	}
-}
+// groupedFirst is where TestGroupIndexEntryDamage's three-event append lands.
+const groupedFirst = 41

@@ -16,7 +16,9 @@
 //	index   first | last position of a commit (8+8 bytes BE) ->
 //	        for each of its events: event id (16 bytes) | uvarint len | stream
 //	        (format 1, still read: position (8 bytes BE) -> event id | stream)
-//	meta    "version" -> uvarint; "head" -> position, hash, recorded_at
+//	meta    "version" -> uvarint; "head" -> position, hash, recorded_at;
+//	        "indexed" -> position (8 bytes BE) up to which the index bucket
+//	        covers the log (format 2; absent: up to the head)
 package boltstore
 
 import (
@@ -71,6 +73,8 @@ type Store struct {
 	writerDone chan struct{}
 	closeOnce  sync.Once
 	closeErr   error
+	// writerErr is set by the writer before it ends, read by Close after.
+	writerErr error
 
 	// failure is set by the first failed commit. bbolt may have written
 	// part of that commit (a meta page before a failed fsync), so neither
@@ -248,9 +252,10 @@ func (s *Store) Close() error {
 		close(s.closing)
 		<-s.writerDone
 		s.index.release()
+		s.closeErr = s.writerErr
 		// bbolt's Close waits for read transactions in flight.
 		if err := s.db.Close(); err != nil {
-			s.closeErr = fmt.Errorf("boltstore: close %s: %w", s.path, err)
+			s.closeErr = errors.Join(s.closeErr, fmt.Errorf("boltstore: close %s: %w", s.path, err))
 		}
 	})
 	return s.closeErr

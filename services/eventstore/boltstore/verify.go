@@ -45,6 +45,16 @@ func (s *Store) Verify(ctx context.Context) (VerifyResult, error) {
 		err := s.view(func(tx *bolt.Tx) error {
 			c := tx.Bucket(bucketEvents).Cursor()
 			idx := indexCursor{c: tx.Bucket(bucketIndex).Cursor()}
+			// A damaged head is reported at the end of the log, below;
+			// meanwhile every event must have its index entry.
+			idx.upTo = ^uint64(0)
+			if head, err := decodeHead(tx.Bucket(bucketMeta).Get(keyHead)); err == nil {
+				if idx.upTo, err = indexedUpTo(tx, head.pos); err != nil {
+					res.BrokenAt, res.Reason = res.Count+1, err.Error()
+					done = true
+					return nil
+				}
+			}
 			n := 0
 			k, v := c.Seek(posKey(nil, res.Count+1))
 			for ; k != nil && n < verifyChunk; k, v = c.Next() {
@@ -108,11 +118,14 @@ func verifyOne(res *VerifyResult, k, v []byte, idx *indexCursor) (broken bool) {
 		return true
 	}
 	// The index is not covered by the chain, but appends and stream reads
-	// trust it, so it must describe the very event it sits beside.
-	id, stream, err := idx.at(want)
-	if err != nil || id != ev.ID || string(stream) != ev.Stream {
-		res.BrokenAt, res.Reason = want, "index entry does not match the event"
-		return true
+	// trust it, so it must describe the very event it sits beside. Events
+	// after the position it covers are indexed from their records at open.
+	if want <= idx.upTo {
+		id, stream, err := idx.at(want)
+		if err != nil || id != ev.ID || string(stream) != ev.Stream {
+			res.BrokenAt, res.Reason = want, "index entry does not match the event"
+			return true
+		}
 	}
 	res.Count, res.HeadHash = want, ev.Hash
 	return false
@@ -122,6 +135,7 @@ func verifyOne(res *VerifyResult, k, v []byte, idx *indexCursor) (broken bool) {
 // of entry (see indexEntries) holds it.
 type indexCursor struct {
 	c       *bolt.Cursor
+	upTo    uint64 // the position the bucket covers the log up to
 	entries indexEntries
 	valid   bool // entries was read from the bucket and not failed since
 }
