@@ -24,6 +24,11 @@ type index struct {
 	mu      sync.RWMutex
 	ids     map[[16]byte]uint64
 	streams map[string]*streamIndex
+
+	// tail holds the entries of the events open read from the records
+	// because the index bucket did not cover them yet (see indexFlushBytes);
+	// the writer takes them over, so that the bucket stays contiguous.
+	tail indexChunks
 }
 
 // streamIndex lists a stream's positions: revision r is at positions[r-1].
@@ -142,7 +147,7 @@ func loadFromIndexBucket(tx *bolt.Tx, head headState, release func()) (*index, e
 	}
 	// The bucket lags the log by the entries the writer had not flushed
 	// (see indexFlushBytes): those events are read from the records.
-	if err := addFromRecords(tx, x, last, head, release); err != nil {
+	if err := addFromRecords(tx, x, last, head, release, &x.tail); err != nil {
 		return nil, err
 	}
 	return x, nil
@@ -150,15 +155,15 @@ func loadFromIndexBucket(tx *bolt.Tx, head headState, release func()) (*index, e
 
 func loadFromRecords(tx *bolt.Tx, head headState, release func()) (*index, error) {
 	x := newIndex(head.pos)
-	if err := addFromRecords(tx, x, 0, head, release); err != nil {
+	if err := addFromRecords(tx, x, 0, head, release, nil); err != nil {
 		return nil, err
 	}
 	return x, nil
 }
 
 // addFromRecords indexes the events after position last, up to the head,
-// from the records.
-func addFromRecords(tx *bolt.Tx, x *index, last uint64, head headState, release func()) error {
+// from the records, and adds their index entries to tail unless it is nil.
+func addFromRecords(tx *bolt.Tx, x *index, last uint64, head headState, release func(), tail *indexChunks) error {
 	c := tx.Bucket(bucketEvents).Cursor()
 	for k, v := c.Seek(posKey(nil, last+1)); k != nil; k, v = c.Next() {
 		if last%releaseOpenEvery == releaseOpenEvery-1 {
@@ -177,6 +182,9 @@ func addFromRecords(tx *bolt.Tx, x *index, last uint64, head headState, release 
 		}
 		if got := x.revision(stream); got != rev {
 			return fmt.Errorf("record at position %d has revision %d of %q, its place in the log says %d", last, rev, stream, got)
+		}
+		if tail != nil {
+			tail.add(last, id, stream)
 		}
 	}
 	if last != head.pos {

@@ -186,6 +186,8 @@ func (s *Store) writer() {
 	defer close(s.writerDone)
 	ws := &writerState{hasher: sha256.New(), wait: time.NewTimer(time.Hour)}
 	ws.wait.Stop()
+	// The entries open read from the records come first in the next flush.
+	ws.unindexed, s.index.tail = s.index.tail, indexChunks{}
 	for {
 		open := s.gather(ws)
 		if len(ws.batch) > 0 {
