@@ -1,6 +1,8 @@
 package boltstore
 
 import (
+	"time"
+
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/actionledger/actionledger/services/eventstore"
@@ -22,9 +24,16 @@ func PosKey(pos uint64) []byte { return posKey(nil, pos) }
 func QueueLen(s *Store) int { return len(s.reqs) }
 
 // RecordSize is the stored size of ev, for benchmark baselines that write
-// values of the same size.
+// values of the same size: recorded now, at an instant whose nanoseconds take
+// nine digits (as three in four do: a 5-byte varint) and at a revision of two
+// varint bytes, like most of a benchmark's (64 writers' streams pass revision
+// 127 within the first 8,192 events). A zero RecordedAt and revision 1
+// understated it by 4 to 5 bytes, enough for the baseline to fit seven values
+// in a 4 KB page where the store fits six of its records: 15% fewer pages to
+// write per commit.
 func RecordSize(stream string, ev eventstore.EventData) int {
-	rec := eventstore.RecordedEvent{EventData: ev, Stream: stream, Revision: 1, Position: 1}
+	recordedAt := time.Unix(time.Now().Unix(), 999_999_999)
+	rec := eventstore.RecordedEvent{EventData: ev, Stream: stream, Revision: 1000, Position: 1, RecordedAt: recordedAt}
 	return len(appendRecord(nil, &rec))
 }
 

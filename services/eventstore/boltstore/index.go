@@ -16,7 +16,7 @@ import (
 // from ~53,000 to ~15,000 events/s (the log alone is sequential and cheap).
 // The cost is memory, about 35 bytes per event plus 8 per event and a name per
 // stream (~80 MB for the 1.6 M events of a national deployment), and an open
-// that scans the compact index bucket (~50 bytes per event).
+// that scans the compact index bucket (~35 bytes per event).
 //
 // Only the writer goroutine mutates it, under mu, after a commit; it reads
 // without mu, since nothing else writes. Readers take mu.RLock.

@@ -17,11 +17,12 @@ import (
 // bucket layout or the record encoding: an old binary must refuse a newer
 // file rather than misread it, and vice versa.
 //
-// Version 2 writes one index-bucket entry per commit instead of one per
-// event (see appendIndexGroupEntry); records are unchanged. This build reads
-// versions 1 and 2, and a version-1 file becomes version 2 in the commit that
-// writes its first group entry, so an older build refuses it from then on
-// instead of taking the group entries for a damaged index.
+// Version 2 writes one index-bucket entry per run of events instead of one
+// per event, late (see indexFlushBytes and keyIndexed); records are
+// unchanged. This build reads versions 1 and 2, and a version-1 file becomes
+// version 2 in its first commit from this build (see txWriter.markFormat), so
+// an older build refuses it from then on instead of taking the group entries
+// for a damaged index.
 const (
 	formatVersion       = 2
 	oldestFormatVersion = 1
@@ -81,9 +82,9 @@ func posKey(dst []byte, pos uint64) []byte { return binary.BigEndian.AppendUint6
 // is needed to rebuild the lookups at open. Two kinds of entries, told apart
 // by the length of the key, may follow each other in one file:
 //
-//	format 1, one per event:  position (8 bytes BE) -> id (16) | stream
-//	format 2, one per commit: first | last position (8+8 bytes BE) ->
-//	                          for each event: id (16) | uvarint len(stream) | stream
+//	format 1, one per event:        position (8 bytes BE) -> id (16) | stream
+//	format 2, one per run of events: first | last position (8+8 bytes BE) ->
+//	                                for each event: id (16) | uvarint len(stream) | stream
 //
 // Both sort by their first position, so a cursor meets them in log order.
 //

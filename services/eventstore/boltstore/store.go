@@ -13,7 +13,7 @@
 // open (see index):
 //
 //	events  position (8 bytes BE) -> record (domain/wire)
-//	index   first | last position of a commit (8+8 bytes BE) ->
+//	index   first | last position of a run of events (8+8 bytes BE) ->
 //	        for each of its events: event id (16 bytes) | uvarint len | stream
 //	        (format 1, still read: position (8 bytes BE) -> event id | stream)
 //	meta    "version" -> uvarint; "head" -> position, hash, recorded_at;

@@ -156,9 +156,8 @@ type writerState struct {
 	// scratch is for lookup keys and the canonical head, which nobody
 	// retains.
 	scratch []byte
-	// formatCurrent is set once the file is known to be at formatVersion:
-	// a version-1 file is upgraded by the first commit that writes a group
-	// entry.
+	// formatCurrent is set once the file is known to be at formatVersion
+	// with its indexed position written (see markFormat).
 	formatCurrent bool
 	hasher        hash.Hash
 	sum           [sha256.Size]byte
@@ -457,7 +456,7 @@ func (w *txWriter) apply(r *request) (res eventstore.AppendResult, reqErr, abort
 }
 
 // flushIndex writes the pending index entries, one group entry per chunk,
-// and, the first time, the format version that says the file has them.
+// and the position the index bucket now covers.
 func (w *txWriter) flushIndex() error {
 	for _, c := range w.unindexed.chunks {
 		a := len(w.arena)
