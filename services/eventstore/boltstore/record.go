@@ -92,7 +92,7 @@ func posKey(dst []byte, pos uint64) []byte { return binary.BigEndian.AppendUint6
 // recent commits in memory and writes them once they reach indexFlushBytes,
 // in the commit that happens to cross that size, and open reads the events
 // after the bucket's last entry from the records themselves (at most that
-// many bytes' worth: a few hundred events). The records are the truth and the
+// many bytes' worth: about two thousand events, a millisecond's read). The records are the truth and the
 // bucket only spares open from reading all of them, so nothing is lost with
 // the lagging entries. Writing a B+tree entry per event made the single writer
 // dirty an index leaf and branch in every commit besides the log's own pages
@@ -102,8 +102,10 @@ const (
 	indexGroupKeyLen = 16
 
 	// indexFlushBytes is how many bytes of entries wait before they are
-	// written: four pages, so that they fill leaves rather than rewrite one.
-	indexFlushBytes = 16 << 10
+	// written: sixteen pages, so that they fill leaves rather than rewrite
+	// one, and a flush (a commit of 64 events writes 16 pages, a flushing one
+	// about 36) comes every thirty-odd such commits.
+	indexFlushBytes = 64 << 10
 	// indexChunkBytes is the size after which a group entry ends and the
 	// next begins: bbolt splits a leaf only once it holds more than four
 	// entries, so entries of a page or more would make overflowing leaves
