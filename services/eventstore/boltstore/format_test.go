@@ -66,9 +66,10 @@ func TestStoredBytesKeepTheirFormat(t *testing.T) {
 		indexKey, indexValue = hex.EncodeToString(k), hex.EncodeToString(v)
 		return nil
 	})
-	// Format 2's index: one entry for the commit, keyed by its first and last
-	// positions, holding each event's id and length-prefixed stream.
-	t.Run("index entry of the commit", func(t *testing.T) {
+	// Format 2's index: one entry for a run of events (here both, written at
+	// close), keyed by its first and last positions, holding each event's id
+	// and length-prefixed stream.
+	t.Run("index entry of both events", func(t *testing.T) {
 		const (
 			wantKey   = "00000000000000010000000000000002"
 			wantValue = "0190a1b2c3d47e5f8a9b0c1d2e3f4a5b0d616374696f6e706f696e742d37" +
