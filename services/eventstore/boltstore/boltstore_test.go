@@ -2,6 +2,7 @@ package boltstore_test
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"path/filepath"
 	"runtime"
@@ -183,8 +184,13 @@ func TestIndexBucketDamage(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// Since format 2 an index entry holds a run of events (here all five,
+	// written at close): Verify names the first position the lost entry held.
+	var lostFrom uint64
 	rawUpdate(t, path, func(tx *bolt.Tx) error {
-		return tx.Bucket(boltstore.BucketIndex).Delete(boltstore.PosKey(5))
+		k := boltstore.IndexEntryKey(tx, 5)
+		lostFrom = binary.BigEndian.Uint64(k[:8])
+		return tx.Bucket(boltstore.BucketIndex).Delete(k)
 	})
 	s = openStore(t, path, boltstore.Options{})
 	if evs, err := s.ReadStream(t.Context(), "b", 0, 10); err != nil || len(evs) != 2 {
@@ -194,23 +200,33 @@ func TestIndexBucketDamage(t *testing.T) {
 		t.Fatalf("append after rebuilding the index: %v", err)
 	}
 	res, err := s.Verify(t.Context())
-	if err != nil || res.BrokenAt != 5 {
-		t.Fatalf("verify with a missing index entry: %+v, %v; want broken at 5", res, err)
+	if err != nil || res.BrokenAt != lostFrom {
+		t.Fatalf("verify with a missing index entry: %+v, %v; want broken at %d", res, err, lostFrom)
 	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
 
+	// On a fresh store, since this one still lacks positions 1 to 5 in its
+	// index: the last byte of an entry is its last event's stream.
+	path = filepath.Join(t.TempDir(), "wrong.db")
+	s = openStore(t, path, boltstore.Options{})
+	appendN(t, s, "a", 3)
+	appendN(t, s, "b", 2)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
 	rawUpdate(t, path, func(tx *bolt.Tx) error {
 		b := tx.Bucket(boltstore.BucketIndex)
-		v := append([]byte(nil), b.Get(boltstore.PosKey(2))...)
-		v[len(v)-1] = 'z' // stream "a" -> "z"
-		return b.Put(boltstore.PosKey(2), v)
+		k := boltstore.IndexEntryKey(tx, 5)
+		v := append([]byte(nil), b.Get(k)...)
+		v[len(v)-1] = 'z' // stream "b" -> "z"
+		return b.Put(k, v)
 	})
 	s = openStore(t, path, boltstore.Options{})
 	res, err = s.Verify(t.Context())
-	if err != nil || res.BrokenAt != 2 || !strings.Contains(res.Reason, "index") {
-		t.Fatalf("verify with a rewritten index entry: %+v, %v; want broken at 2", res, err)
+	if err != nil || res.BrokenAt != 5 || !strings.Contains(res.Reason, "index") {
+		t.Fatalf("verify with a rewritten index entry: %+v, %v; want broken at 5", res, err)
 	}
 }
 

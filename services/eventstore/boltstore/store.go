@@ -7,14 +7,18 @@
 // that commits whatever appends are queued in a single transaction (group
 // commit), while each append still gets its own verdict.
 //
-// Layout (format version 1). Only the log and its compact index are stored,
+// Layout (format version 2). Only the log and its compact index are stored,
 // both keyed by position so that every commit appends at the right edge of
 // two B+trees; the lookups by event id and by stream are rebuilt in memory at
 // open (see index):
 //
 //	events  position (8 bytes BE) -> record (domain/wire)
-//	index   position (8 bytes BE) -> event id (16 bytes) | stream
-//	meta    "version" -> uvarint; "head" -> position, hash, recorded_at
+//	index   first | last position of a run of events (8+8 bytes BE) ->
+//	        for each of its events: event id (16 bytes) | uvarint len | stream
+//	        (format 1, still read: position (8 bytes BE) -> event id | stream)
+//	meta    "version" -> uvarint; "head" -> position, hash, recorded_at;
+//	        "indexed" -> position (8 bytes BE) up to which the index bucket
+//	        covers the log (format 2; absent: up to the head)
 package boltstore
 
 import (
@@ -69,6 +73,8 @@ type Store struct {
 	writerDone chan struct{}
 	closeOnce  sync.Once
 	closeErr   error
+	// writerErr is set by the writer before it ends, read by Close after.
+	writerErr error
 
 	// failure is set by the first failed commit. bbolt may have written
 	// part of that commit (a meta page before a failed fsync), so neither
@@ -199,8 +205,8 @@ func initLayout(tx *bolt.Tx) (headState, error) {
 	if n <= 0 || n != len(v) {
 		return headState{}, errors.New("unreadable format version")
 	}
-	if version != formatVersion {
-		return headState{}, fmt.Errorf("unsupported format version %d (this build reads %d)", version, formatVersion)
+	if version < oldestFormatVersion || version > formatVersion {
+		return headState{}, fmt.Errorf("unsupported format version %d (this build reads %d to %d)", version, oldestFormatVersion, formatVersion)
 	}
 	for _, name := range [][]byte{bucketEvents, bucketIndex} {
 		if tx.Bucket(name) == nil {
@@ -247,9 +253,10 @@ func (s *Store) Close() error {
 		close(s.closing)
 		<-s.writerDone
 		s.index.release()
+		s.closeErr = s.writerErr
 		// bbolt's Close waits for read transactions in flight.
 		if err := s.db.Close(); err != nil {
-			s.closeErr = fmt.Errorf("boltstore: close %s: %w", s.path, err)
+			s.closeErr = errors.Join(s.closeErr, fmt.Errorf("boltstore: close %s: %w", s.path, err))
 		}
 	})
 	return s.closeErr

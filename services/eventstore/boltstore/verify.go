@@ -44,12 +44,22 @@ func (s *Store) Verify(ctx context.Context) (VerifyResult, error) {
 		done := false
 		err := s.view(func(tx *bolt.Tx) error {
 			c := tx.Bucket(bucketEvents).Cursor()
-			idx := tx.Bucket(bucketIndex)
+			idx := indexCursor{c: tx.Bucket(bucketIndex).Cursor()}
+			// A damaged head is reported at the end of the log, below;
+			// meanwhile every event must have its index entry.
+			idx.upTo = ^uint64(0)
+			if head, err := decodeHead(tx.Bucket(bucketMeta).Get(keyHead)); err == nil {
+				if idx.upTo, err = indexedUpTo(tx, head.pos); err != nil {
+					res.BrokenAt, res.Reason = res.Count+1, err.Error()
+					done = true
+					return nil
+				}
+			}
 			n := 0
 			k, v := c.Seek(posKey(nil, res.Count+1))
 			for ; k != nil && n < verifyChunk; k, v = c.Next() {
 				n++
-				if broken := verifyOne(&res, k, v, idx.Get(k)); broken {
+				if broken := verifyOne(&res, k, v, &idx); broken {
 					done = true
 					return nil
 				}
@@ -84,7 +94,7 @@ func (s *Store) Verify(ctx context.Context) (VerifyResult, error) {
 
 // verifyOne checks the event stored under k and extends res, or records the
 // break and reports true.
-func verifyOne(res *VerifyResult, k, v, entry []byte) (broken bool) {
+func verifyOne(res *VerifyResult, k, v []byte, idx *indexCursor) (broken bool) {
 	want := res.Count + 1
 	if len(k) != 8 {
 		res.BrokenAt, res.Reason = want, fmt.Sprintf("malformed key %x", k)
@@ -108,12 +118,74 @@ func verifyOne(res *VerifyResult, k, v, entry []byte) (broken bool) {
 		return true
 	}
 	// The index is not covered by the chain, but appends and stream reads
-	// trust it, so it must describe the very event it sits beside.
-	id, stream, err := decodeIndexEntry(want, entry)
-	if err != nil || id != ev.ID || string(stream) != ev.Stream {
-		res.BrokenAt, res.Reason = want, "index entry does not match the event"
-		return true
+	// trust it, so it must describe the very event it sits beside. Events
+	// after the position it covers are indexed from their records at open.
+	if want <= idx.upTo {
+		id, stream, err := idx.at(want)
+		if err != nil || id != ev.ID || string(stream) != ev.Stream {
+			res.BrokenAt, res.Reason = want, "index entry does not match the event"
+			return true
+		}
 	}
 	res.Count, res.HeadHash = want, ev.Hash
 	return false
+}
+
+// indexCursor finds the index entry of each position in turn, whichever kind
+// of entry (see indexEntries) holds it.
+type indexCursor struct {
+	c       *bolt.Cursor
+	upTo    uint64 // the position the bucket covers the log up to
+	entries indexEntries
+	valid   bool // entries was read from the bucket and not failed since
+}
+
+// at returns the id and stream the index holds for pos. Called for
+// consecutive positions it walks the bucket once; otherwise it seeks.
+func (x *indexCursor) at(pos uint64) (id [16]byte, stream []byte, err error) {
+	if !x.valid || pos != x.entries.next || !x.entries.more() {
+		var k, v []byte
+		if x.valid && pos == x.entries.last+1 {
+			k, v = x.c.Next()
+		} else {
+			k, v = x.seek(pos)
+		}
+		x.valid = false
+		if k == nil {
+			return id, nil, fmt.Errorf("no index entry for position %d", pos)
+		}
+		e, err := parseIndexEntry(k, v)
+		if err != nil {
+			return id, nil, err
+		}
+		if e.next > pos || e.last < pos {
+			return id, nil, fmt.Errorf("no index entry for position %d", pos)
+		}
+		x.entries, x.valid = e, true
+		for x.entries.next < pos {
+			if _, _, _, err := x.entries.take(); err != nil {
+				x.valid = false
+				return id, nil, err
+			}
+		}
+	}
+	_, id, stream, err = x.entries.take()
+	if err != nil {
+		x.valid = false
+	}
+	return id, stream, err
+}
+
+// seek returns the entry that starts at pos or, failing that, the one before
+// it, which is the only other that can hold pos.
+func (x *indexCursor) seek(pos uint64) (k, v []byte) {
+	key := posKey(nil, pos)
+	k, v = x.c.Seek(key)
+	if k != nil && len(k) >= indexKeyLen && string(k[:indexKeyLen]) == string(key) {
+		return k, v
+	}
+	if k == nil {
+		return x.c.Last()
+	}
+	return x.c.Prev()
 }

@@ -3,6 +3,7 @@ package boltstore
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"fmt"
 	"hash"
 	"runtime"
@@ -148,11 +149,18 @@ type writerState struct {
 	// arena holds every key and value put in one transaction: bbolt
 	// references them until commit, so it is reused only after.
 	arena []byte
+	// unindexed holds the index entries of committed events not yet in the
+	// index bucket (see indexFlushBytes), in chunks that each become one
+	// group entry; bbolt references them until commit, like arena.
+	unindexed indexChunks
 	// scratch is for lookup keys and the canonical head, which nobody
 	// retains.
 	scratch []byte
-	hasher  hash.Hash
-	sum     [sha256.Size]byte
+	// formatCurrent is set once the file is known to be at formatVersion
+	// with its indexed position written (see markFormat).
+	formatCurrent bool
+	hasher        hash.Hash
+	sum           [sha256.Size]byte
 
 	// expect is how many requests were in flight when the last commit
 	// ended: those it answered plus those queued meanwhile (see gather).
@@ -177,6 +185,8 @@ func (s *Store) writer() {
 	defer close(s.writerDone)
 	ws := &writerState{hasher: sha256.New(), wait: time.NewTimer(time.Hour)}
 	ws.wait.Stop()
+	// The entries open read from the records come first in the next flush.
+	ws.unindexed, s.index.tail = s.index.tail, indexChunks{}
 	for {
 		open := s.gather(ws)
 		if len(ws.batch) > 0 {
@@ -190,6 +200,7 @@ func (s *Store) writer() {
 			clear(ws.batch)
 		}
 		if !open {
+			s.flushIndexAtClose(ws)
 			return
 		}
 	}
@@ -273,6 +284,7 @@ func (s *Store) commit(ws *writerState) {
 	var before, after headState
 	s.pending.reset()
 	ws.arena = ws.arena[:0]
+	flushed, marked := false, false
 	// A fault on a damaged page fails the commit (and stops the store)
 	// instead of the process.
 	err := guard(s.path, func() error {
@@ -299,6 +311,18 @@ func (s *Store) commit(ws *writerState) {
 				return nil
 			}
 			after = w.head
+			if !ws.formatCurrent {
+				if err := w.markFormat(before.pos); err != nil {
+					return err
+				}
+				marked = true
+			}
+			if len(ws.unindexed.buf) >= indexFlushBytes {
+				if err := w.flushIndex(); err != nil {
+					return err
+				}
+				flushed = true
+			}
 			if err := w.meta.Put(keyHead, after.encode(nil)); err != nil {
 				return fmt.Errorf("write head: %w", err)
 			}
@@ -312,6 +336,12 @@ func (s *Store) commit(ws *writerState) {
 			r.res, r.err = eventstore.AppendResult{}, err
 		}
 	} else if after.pos > before.pos {
+		if marked {
+			ws.formatCurrent = true
+		}
+		if flushed {
+			ws.unindexed.reset()
+		}
 		// Index before head: a reader that sees the new head must find
 		// the new events in the index.
 		s.index.merge(s.pending)
@@ -414,20 +444,70 @@ func (w *txWriter) apply(r *request) (res eventstore.AppendResult, reqErr, abort
 		w.arena = append(w.arena, rec.PrevHash[:]...)
 		w.arena = append(w.arena, rec.Hash[:]...)
 		val := w.take(a)
-		a = len(w.arena)
-		w.arena = appendIndexEntry(w.arena, rec.ID, r.stream)
-		entry := w.take(a)
+		w.unindexed.add(rec.Position, rec.ID, r.stream)
 
 		if err := w.events.Put(pk, val); err != nil {
 			return res, nil, fmt.Errorf("put event %d: %w", rec.Position, err)
-		}
-		if err := w.index.Put(pk, entry); err != nil {
-			return res, nil, fmt.Errorf("put index entry %d: %w", rec.Position, err)
 		}
 		w.view.add(rec.Position, rec.ID, r.stream)
 		w.head.pos, w.head.hash = rec.Position, rec.Hash
 	}
 	return res, nil, nil
+}
+
+// flushIndex writes the pending index entries, one group entry per chunk,
+// and the position the index bucket now covers.
+func (w *txWriter) flushIndex() error {
+	for _, c := range w.unindexed.chunks {
+		a := len(w.arena)
+		w.arena = indexGroupKey(w.arena, c.first, c.last)
+		if err := w.index.Put(w.take(a), w.unindexed.buf[c.start:c.end:c.end]); err != nil {
+			return fmt.Errorf("put index entry %d-%d: %w", c.first, c.last, err)
+		}
+	}
+	last := w.unindexed.chunks[len(w.unindexed.chunks)-1].last
+	if err := w.meta.Put(keyIndexed, posKey(nil, last)); err != nil {
+		return fmt.Errorf("write indexed position: %w", err)
+	}
+	return nil
+}
+
+// markFormat makes a file that has no indexed position yet (a new one, or
+// one of format 1, whose index is complete) say that its index covers the
+// log up to head, and that it is of format 2, before the first commit that
+// may leave events out of the index.
+func (w *txWriter) markFormat(head uint64) error {
+	if w.meta.Get(keyIndexed) != nil {
+		return nil
+	}
+	if err := w.meta.Put(keyIndexed, posKey(nil, head)); err != nil {
+		return fmt.Errorf("write indexed position: %w", err)
+	}
+	if err := w.meta.Put(keyVersion, binary.AppendUvarint(nil, formatVersion)); err != nil {
+		return fmt.Errorf("write format version: %w", err)
+	}
+	return nil
+}
+
+// flushIndexAtClose writes the index entries still pending, so that the next
+// open finds the index complete and reads no records.
+func (s *Store) flushIndexAtClose(ws *writerState) {
+	if len(ws.unindexed.chunks) == 0 || s.failed() != nil {
+		return
+	}
+	ws.arena = ws.arena[:0]
+	err := guard(s.path, func() error {
+		return s.db.Update(func(tx *bolt.Tx) error {
+			w, err := newTxWriter(tx, ws, view{s.index, s.pending})
+			if err != nil {
+				return err
+			}
+			return w.flushIndex()
+		})
+	})
+	if err != nil {
+		s.writerErr = fmt.Errorf("boltstore: write the index at close (no event is lost; the next open reads them from the log): %w", err)
+	}
 }
 
 // retry decides whether a request whose first event id is already stored
