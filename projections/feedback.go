@@ -62,6 +62,13 @@ func (m *Feedback) Apply(ev *Event) error {
 		}
 		return nil
 	}
+	switch ev.Data.(type) {
+	case *domain.FeedbackReferred, *domain.FeedbackAnswered, *domain.FeedbackLoopClosed:
+	default:
+		// Most of the log is about something else: no need to look for an
+		// item on its stream.
+		return nil
+	}
 	_, id := domain.SplitStream(ev.Stream)
 	n, ok := m.byID[id]
 	if !ok {

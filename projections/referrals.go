@@ -63,6 +63,13 @@ func (m *Referrals) Apply(ev *Event) error {
 		}
 		return nil
 	}
+	switch ev.Data.(type) {
+	case *domain.ReferralAcknowledged, *domain.ReferralCompleted, *domain.ReferralClosed, *domain.ReferralCancelled:
+	default:
+		// Most of the log is about something else: no need to look for a
+		// referral on its stream.
+		return nil
+	}
 	_, id := domain.SplitStream(ev.Stream)
 	n, ok := m.byID[id]
 	if !ok {

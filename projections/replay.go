@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"runtime"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -30,14 +31,38 @@ type batch struct {
 	events []Event
 	errs   []error
 	done   chan struct{}
+	// Set by the applying goroutine once the batch is decoded: how many of
+	// recs the replay looked at (all, unless the selector stopped in it),
+	// and the events the models are to apply.
+	looked int
+	apply  []int32
+	// broken are the events sel kept that could not be decoded.
+	broken []int32
+	// applied counts down as the models' goroutines finish the batch; each
+	// writes its refusals into its own slot of refused.
+	applied sync.WaitGroup
+	refused [][]refusal
 }
+
+// refusal is an event of a batch (its index) that a model could not apply.
+type refusal struct {
+	i   int32
+	err error
+}
+
+// replayQueue is how many batches each model's goroutine may have waiting.
+const replayQueue = 4
 
 // replay feeds models the events after `after` up to `until` (inclusive;
 // until 0 means the head when called), chosen by sel. Reading, decoding and
-// applying overlap: one goroutine reads pages, every core decodes, and one
-// goroutine applies in log order, since a model's fold is sequential. It
-// returns the position of the last event looked at and how many could not be
-// decoded (skipped, as the live path poisons them).
+// applying overlap: one goroutine reads pages, every core decodes, and the
+// models apply side by side, each in its own goroutine and in log order
+// (a model's fold is sequential, but the models share nothing but the
+// decoded events, which they only read). It returns the position of the
+// last event looked at and how many could not be decoded (skipped, as the
+// live path poisons them) or applied. sel and onBad are called from the
+// calling goroutine, in log order; every model has stopped applying when
+// replay returns.
 func replay(ctx context.Context, store eventstore.Store, after, until uint64, sel selector, models []Model, onBad badEvent) (last uint64, bad int, err error) {
 	if until == 0 {
 		if until, err = store.Head(ctx); err != nil {
@@ -102,47 +127,134 @@ func replay(ctx context.Context, store eventstore.Store, after, until uint64, se
 			}
 		}()
 	}
+	// One model applies in this goroutine; several apply each in its own.
+	var appliers []chan *batch
+	var running sync.WaitGroup
+	if len(models) > 1 {
+		appliers = make([]chan *batch, len(models))
+		for k, m := range models {
+			in := make(chan *batch, replayQueue)
+			appliers[k] = in
+			running.Go(func() {
+				for b := range in {
+					applyBatch(b, k, m)
+					b.applied.Done()
+				}
+			})
+		}
+	}
+	// Whatever way replay returns, no model is applying any more.
+	defer func() {
+		for _, in := range appliers {
+			close(in)
+		}
+		running.Wait()
+	}()
+	var pending []*batch // handed to the models, refusals not yet reported
+	report := func(b *batch) {
+		b.applied.Wait()
+		bad += b.report(models, onBad)
+	}
 	last = after
+	stopped := false
 	for b := range ordered {
 		select {
 		case <-b.done:
 		case <-ctx.Done():
 			return last, bad, ctx.Err()
 		}
+		b.apply = make([]int32, 0, len(b.recs))
 		for i := range b.recs {
-			keep, stop := sel(&b.recs[i])
-			if stop {
-				cancel()
-				return last, bad, nil
+			keep, st := sel(&b.recs[i])
+			if st {
+				stopped = true
+				break
 			}
+			b.looked = i + 1
 			last = b.recs[i].Position
-			if !keep {
-				continue
-			}
 			switch err := b.errs[i]; {
-			case errors.Is(err, errSkip):
-				continue
+			case !keep || errors.Is(err, errSkip):
 			case err != nil:
-				bad++
-				if onBad != nil {
-					onBad(&b.recs[i], -1, err)
-				}
-				continue
+				b.broken = append(b.broken, int32(i))
+			default:
+				b.apply = append(b.apply, int32(i))
 			}
+		}
+		b.refused = make([][]refusal, len(models))
+		if appliers == nil {
 			for k, m := range models {
-				if err := m.Apply(&b.events[i]); err != nil {
-					bad++
-					if onBad != nil {
-						onBad(&b.recs[i], k, err)
-					}
-				}
+				applyBatch(b, k, m)
+			}
+			bad += b.report(models, onBad)
+		} else {
+			b.applied.Add(len(models))
+			for _, in := range appliers {
+				in <- b
+			}
+			pending = append(pending, b)
+			// Report in order, and keep the batches in flight bounded:
+			// the models are at most replayQueue batches apart.
+			for len(pending) > replayQueue {
+				report(pending[0])
+				pending = pending[1:]
+			}
+		}
+		if stopped {
+			cancel()
+			break
+		}
+	}
+	for _, b := range pending {
+		report(b)
+	}
+	if stopped {
+		// The reader's error, if any, is about events past the stop.
+		return last, bad, nil
+	}
+	select {
+	case err := <-readErr:
+		return last, bad, err
+	case <-ctx.Done():
+		return last, bad, ctx.Err()
+	}
+}
+
+// applyBatch applies the chosen events of b to the model at index k.
+func applyBatch(b *batch, k int, m Model) {
+	for _, i := range b.apply {
+		if err := m.Apply(&b.events[i]); err != nil {
+			b.refused[k] = append(b.refused[k], refusal{i, err})
+		}
+	}
+}
+
+// report tells onBad, in log order and for each event in model order, of
+// the events of b that could not be decoded (model -1) or applied, once
+// every model is done with b; it returns how many there were.
+func (b *batch) report(models []Model, onBad badEvent) int {
+	bad := len(b.broken)
+	for _, r := range b.refused {
+		bad += len(r)
+	}
+	if bad == 0 || onBad == nil {
+		return bad
+	}
+	next := make([]int, len(models)) // each model's next refusal
+	broken := b.broken
+	for i := range int32(b.looked) {
+		if len(broken) > 0 && broken[0] == i {
+			broken = broken[1:]
+			onBad(&b.recs[i], -1, b.errs[i])
+			continue
+		}
+		for k, r := range b.refused {
+			if next[k] < len(r) && r[next[k]].i == i {
+				onBad(&b.recs[i], k, r[next[k]].err)
+				next[k]++
 			}
 		}
 	}
-	if err := <-readErr; err != nil {
-		return last, bad, err
-	}
-	return last, bad, nil
+	return bad
 }
 
 // RebuildReport says what a rebuild did.

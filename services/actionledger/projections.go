@@ -40,7 +40,7 @@ func projectionsCmd(ctx context.Context, args []string, stdout, stderr io.Writer
 		fmt.Fprint(stderr, projectionsUsage)
 		return errors.New("projections: give a command (rebuild)")
 	}
-	var dataDir, serverURL, logLevel string
+	var dataDir, serverURL, logLevel, cpuProfile string
 	f := newFlags("projections rebuild", stderr)
 	f.describe(stdout, `Rebuilds the read models (completion, referrals, feedback, trust) from the first
 event. Offline (--data-dir, the server stopped) it writes a new projections.db;
@@ -51,8 +51,16 @@ keep serving until the new ones have caught up.`,
 	f.String(&dataDir, "data-dir", "", "rebuild offline in this data dir (the server must be stopped)")
 	f.String(&serverURL, "server", "", "ask a running server to rebuild (needs ACTIONLEDGER_ADMIN_TOKEN)")
 	f.String(&logLevel, "log-level", "warn", "debug, info, warn or error")
+	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of an offline rebuild to this file (diagnostics)")
 	if err := f.parse(args[1:]); err != nil {
 		return err
+	}
+	if cpuProfile != "" && dataDir != "" {
+		stop, err := startCPUProfile(cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer stop()
 	}
 	switch {
 	case serverURL != "":

@@ -18,9 +18,11 @@ import (
 // 1<<18).
 const releaseEvery = 1 << 20
 
-// readPrealloc caps the up-front allocation of a read, so that a large limit
-// on a short result costs nothing.
-const readPrealloc = 256
+// readPrealloc caps the up-front allocation of a read, so that a huge limit
+// costs nothing until the events are there. A scan's pages (a rebuild reads
+// 4096 at a time) fit in it: growing the slice from 256 copied each page's
+// records four times over, a third of what reading the log cost.
+const readPrealloc = 4096
 
 // ctxCheckEvery is how many events a read decodes between context checks.
 const ctxCheckEvery = 256
