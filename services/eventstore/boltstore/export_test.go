@@ -59,3 +59,12 @@ func LoadIndexBucket(tx *bolt.Tx) (int, error) {
 	}
 	return len(x.ids), nil
 }
+
+// DecodeRecord and DecodeShared are the two decoders of a stored record:
+// each copied field apart, and one copy shared by all fields.
+func DecodeRecord(pos uint64, b []byte) (eventstore.RecordedEvent, error) {
+	return decodeRecord(pos, b)
+}
+func DecodeShared(pos uint64, b []byte) (eventstore.RecordedEvent, error) {
+	return decodeShared(pos, b)
+}

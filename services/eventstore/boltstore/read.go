@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"unsafe"
 
 	"github.com/google/uuid"
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/actionledger/actionledger/domain/wire"
 	"github.com/actionledger/actionledger/services/eventstore"
 )
 
@@ -63,7 +65,7 @@ func (s *Store) ReadStream(ctx context.Context, stream string, after uint64, lim
 			if rec == nil {
 				return fmt.Errorf("boltstore: stream %q revision %d: position %d is missing", stream, after+uint64(i)+1, pos)
 			}
-			ev, err := decodeRecord(pos, rec)
+			ev, err := decodeShared(pos, rec)
 			if err != nil {
 				return err
 			}
@@ -123,7 +125,7 @@ func (s *Store) readAll(ctx context.Context, after uint64, limit int) ([]eventst
 			if err != nil {
 				return fmt.Errorf("boltstore: events key: %w", err)
 			}
-			ev, err := decodeRecord(pos, v)
+			ev, err := decodeShared(pos, v)
 			if err != nil {
 				return err
 			}
@@ -251,4 +253,62 @@ func (s *Store) LocateEvent(ctx context.Context, id uuid.UUID) (eventstore.Recor
 		return eventstore.RecordedEvent{}, false, fmt.Errorf("boltstore: index names position %d for event %s, which holds another event", pos, id)
 	}
 	return evs[0], true, nil
+}
+
+// decodeShared decodes a record as decodeRecord does, in one allocation: it
+// copies the record out of the memory map once and points the event's
+// strings and byte strings into that copy, which nothing writes to again
+// (Data and RequestHash are disjoint slices of it). Copying each of the
+// nine apart was more than half of what a full read of the log allocated
+// (a rebuild: 9 of its 16 allocations per event). What holds on to one of
+// the strings holds the record's few hundred bytes: the read models keep
+// an actor id once per actor, nothing per event.
+func decodeShared(pos uint64, v []byte) (eventstore.RecordedEvent, error) {
+	b := make([]byte, len(v))
+	copy(b, v)
+	var ev eventstore.RecordedEvent
+	d := wire.NewDecoder(b)
+	copy(ev.ID[:], d.Raw(16))
+	ev.Type = sharedString(d)
+	ev.Stream = sharedString(d)
+	ev.Revision = d.Uvarint()
+	ev.RecordedAt = d.Time()
+	ev.Meta.OccurredAt = d.Time()
+	ev.Meta.ActorID = sharedString(d)
+	ev.Meta.ActorRole = sharedString(d)
+	ev.Meta.CorrelationID = sharedString(d)
+	ev.Meta.CausationID = sharedString(d)
+	ev.Meta.IdempotencyKey = sharedString(d)
+	ev.Meta.RequestHash = nilIfEmpty(sharedBlob(d))
+	ev.Data = nilIfEmpty(sharedBlob(d))
+	copy(ev.PrevHash[:], d.Raw(32))
+	copy(ev.Hash[:], d.Raw(32))
+	if err := d.Done(); err != nil {
+		return eventstore.RecordedEvent{}, fmt.Errorf("boltstore: record at position %d: %w", pos, err)
+	}
+	ev.Position = pos
+	return ev, nil
+}
+
+// sharedBlob reads a length-prefixed byte string without copying it.
+func sharedBlob(d *wire.Decoder) []byte {
+	n := d.Uvarint()
+	if d.Err() != nil {
+		return nil
+	}
+	if n > uint64(d.Remaining()) {
+		d.Raw(-1) // fails the decoder: truncated
+		return nil
+	}
+	return d.Raw(int(n))
+}
+
+// sharedString reads a length-prefixed string without copying it: only
+// for bytes nothing will write to again (decodeShared's copy).
+func sharedString(d *wire.Decoder) string {
+	b := sharedBlob(d)
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
 }
