@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -552,33 +553,34 @@ func (e *Engine) snapshotLoop(ctx context.Context) {
 }
 
 // snapshot saves every changed model with its checkpoint, each in one write.
+// Models encode side by side, as many at once as there are cores, each
+// written as soon as it is encoded: after a rebuild every model has changed,
+// and encoding them one after the other left a core idle for the last
+// second of it. Fewer at once than all keeps a server's memory to a few
+// encoded models.
 func (e *Engine) snapshot() error {
 	e.snapMu.Lock()
 	defer e.snapMu.Unlock()
+	todo := make(chan *proj, len(e.projs))
 	for _, p := range e.projs {
-		p.mu.RLock()
-		pos, saved := p.pos, p.savedPos
-		var data []byte
-		var err error
-		if pos != saved {
-			data, err = p.model.MarshalBinary()
-		}
-		p.mu.RUnlock()
-		if pos == saved {
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("encoding %s: %w", p.def.Name, err)
-		}
-		val := seal(append(binary.BigEndian.AppendUint64(make([]byte, 0, 12+len(data)), pos), data...))
-		if err := e.db.Update(func(tx *bolt.Tx) error {
-			return tx.Bucket(bucketState).Put([]byte(p.def.Name), val)
-		}); err != nil {
-			return err
-		}
-		p.mu.Lock()
-		p.savedPos = pos
-		p.mu.Unlock()
+		todo <- p
+	}
+	close(todo)
+	errs := make([]error, len(e.projs))
+	var wg sync.WaitGroup
+	for w := range min(runtime.GOMAXPROCS(0), len(e.projs)) {
+		wg.Go(func() {
+			for p := range todo {
+				if err := e.save(p); err != nil {
+					errs[w] = err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
 	}
 	if data, n, changed := e.clock.unsaved(); changed {
 		if err := e.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketState).Put(keyClock, seal(data)) }); err != nil {
@@ -586,6 +588,35 @@ func (e *Engine) snapshot() error {
 		}
 		e.clock.saved(n)
 	}
+	return nil
+}
+
+// save writes p's model with its checkpoint if it changed since it was last
+// saved.
+func (e *Engine) save(p *proj) error {
+	p.mu.RLock()
+	pos, saved := p.pos, p.savedPos
+	var data []byte
+	var err error
+	if pos != saved {
+		data, err = p.model.MarshalBinary()
+	}
+	p.mu.RUnlock()
+	if pos == saved {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("encoding %s: %w", p.def.Name, err)
+	}
+	val := seal(append(binary.BigEndian.AppendUint64(make([]byte, 0, 12+len(data)), pos), data...))
+	if err := e.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketState).Put([]byte(p.def.Name), val)
+	}); err != nil {
+		return err
+	}
+	p.mu.Lock()
+	p.savedPos = pos
+	p.mu.Unlock()
 	return nil
 }
 
