@@ -187,4 +187,3 @@ func (w *refWalker) skip(depth int, field string, check bool) error {
 	}
 	return nil
 }
-

@@ -22,7 +22,7 @@ import (
 // models so that the next start is ready at once.
 func importCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var dataDir, file, logLevel, cpuProfile, memProfile, placesFile string
-	var workers int
+	var workers, window int
 	var noRebuild bool
 	f := newFlags("import", stderr)
 	f.describe(stdout, `Loads a backlog (from generate, or a phone's queue) into the embedded store
@@ -34,6 +34,7 @@ be stopped: one process at a time opens the store.`,
 	f.String(&file, "file", "", "backlog to load (NDJSON, as written by generate); - for stdin")
 	f.String(&placesFile, "places", "", "places list the backlog's places are checked against (default: Sierra Leone's, built in)")
 	f.IntVar(&workers, "workers", importer.DefaultWorkers, "communities imported side by side")
+	f.IntVar(&window, "window", importer.DefaultWindow, "items read and grouped by community at a time (two are held)")
 	f.Bool(&noRebuild, "no-rebuild", false, "leave the read models to catch up when the server starts")
 	f.String(&logLevel, "log-level", "warn", "debug, info, warn or error (info logs every command)")
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the import to this file (diagnostics)")
@@ -89,7 +90,7 @@ be stopped: one process at a time opens the store.`,
 
 	bar := newProgressBar(stderr)
 	heapWritten := memProfile == ""
-	rep, err := importer.Run(ctx, importer.Config{Exec: m.API(), Store: m.Store(), Workers: workers,
+	rep, err := importer.Run(ctx, importer.Config{Exec: m.API(), Store: m.Store(), Workers: workers, Window: window,
 		Progress: func(p importer.Progress) {
 			if !heapWritten && p.Total > 0 && p.Done >= p.Total/2 {
 				// Half way the windows, the caches and the store's index

@@ -219,8 +219,16 @@ func (run *runner) items(ctx context.Context, src *source, windows <-chan *windo
 			}
 		}
 		src.recycle(w)
+		if r, ok := run.cfg.Store.(memoryReleaser); ok {
+			r.ReleaseMemory()
+		}
 	}
 }
+
+// memoryReleaser is a store that can drop its file's pages from this
+// process's resident memory (boltstore): without it an import's RSS grows
+// with the store's file.
+type memoryReleaser interface{ ReleaseMemory() }
 
 // segment is a run of items that can go in parallel, community by
 // community; an item no community can be told for stands alone between
