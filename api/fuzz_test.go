@@ -100,3 +100,32 @@ func FuzzSyncBatch(f *testing.F) {
 		}
 	})
 }
+
+// FuzzCheckKeysAsDecoder: the strict key check reads bodies with its own
+// lexer; it refuses exactly what the walk over encoding/json's tokens
+// refused, naming the same field with the same message.
+func FuzzCheckKeysAsDecoder(f *testing.F) {
+	for _, seed := range []string{
+		`{"kind":"follow_up","trust_rating":3,"concerns":[{"need":"basic","text":"no water"}]}`,
+		`{"id":"AP-1","community_id":"KEN-1","title":"Hand-washing","category":"hygiene","kind":"one_off","due_date":"2015-03-01"}`,
+		`{"items":[{"key":"p1","method":"POST","path":"/v1/x","body":{"kind":"initial","Bogus":[1,{"a":"\ud800"}]}}]}`,
+		`{"kind":"a","kind":"b"}`, `{"KIND":"a"}`, `{"":1}`, `{"concerns":[{"need":"basic","who":1}]}`,
+		`{"concerns":[[1,2],{"x":1}]}`, `{"title":"\ud83d\ude00 \ufffd ` + "\xff" + `"}`, `{"title":"\u00e9\ud800x"}`,
+		`{"concerns":{"need":"` + "\xc3" + `"}}`, `[{"a":1}]`, `{"kind":1.5e+3,"title":true,"id":null}`,
+		`{"kind":01}`, `{"kind":-}`, `{"kind":"a",}`, `{"kind" "a"}`, `{"kind":"a"}{"x":1}`, `{"k\u0069nd":"a","kind":"b"}`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		for _, kind := range []string{"visit", "action point", "sync batch", "sync item"} {
+			got, want := api.CheckKeysBoth(body, kind)
+			if (got == nil) != (want == nil) || got != nil && got.Error() != want.Error() {
+				t.Fatalf("%s %q: got %v, the Decoder's walk gave %v", kind, body, got, want)
+			}
+			var g, w *domain.Error
+			if errors.As(got, &g) && errors.As(want, &w) && (g.Field != w.Field || g.Message != w.Message || g.Code != w.Code) {
+				t.Fatalf("%s %q: got %+v, the Decoder's walk gave %+v", kind, body, g, w)
+			}
+		}
+	})
+}

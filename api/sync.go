@@ -13,6 +13,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/actionledger/actionledger/domain"
@@ -242,6 +243,7 @@ func (s *Server) execute(ctx context.Context, actor app.Actor, tokenHash []byte,
 	}
 
 	rec := newItemRecorder()
+	defer rec.release()
 	s.router.ServeHTTP(rec, req)
 	status := rec.status
 	if status == 0 {
@@ -255,7 +257,8 @@ func (s *Server) execute(ctx context.Context, actor app.Actor, tokenHash []byte,
 		body, _ := json.Marshal(p)
 		return executed{Status: p.Status, Body: body}
 	}
-	return executed{Status: status, Body: bytes.TrimSpace(rec.body.Bytes()), ETag: rec.header.Get("ETag"),
+	// The answer is copied out: the recorder goes back to its pool.
+	return executed{Status: status, Body: bytes.Clone(bytes.TrimSpace(rec.body.Bytes())), ETag: rec.header.Get("ETag"),
 		Replayed: rec.header.Get("Idempotent-Replayed") == "true"}
 }
 
@@ -463,7 +466,22 @@ type itemRecorder struct {
 	overflow bool
 }
 
-func newItemRecorder() *itemRecorder { return &itemRecorder{header: http.Header{}} }
+// itemRecorders are reused: an import answers millions of items, and a
+// recorder's header map and buffer were a good part of what each allocated.
+var itemRecorders = sync.Pool{New: func() any { return &itemRecorder{header: http.Header{}} }}
+
+func newItemRecorder() *itemRecorder { return itemRecorders.Get().(*itemRecorder) }
+
+// release resets r and returns it to the pool; nothing may use it after.
+func (r *itemRecorder) release() {
+	if r.body.Cap() > 64<<10 {
+		return // an unusually large answer: let its buffer go
+	}
+	clear(r.header)
+	r.status, r.overflow = 0, false
+	r.body.Reset()
+	itemRecorders.Put(r)
+}
 
 func (r *itemRecorder) Header() http.Header { return r.header }
 

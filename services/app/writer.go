@@ -3,6 +3,7 @@ package app
 import (
 	"bytes"
 	"context"
+	"crypto/sha1"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -227,7 +228,27 @@ func (w *Writer) eventData(m *Meta, occurredAt time.Time, changes []domain.Event
 // repeat of the request writes (or finds) the very same ids. Keys are scoped
 // by actor: two phones may well pick the same key.
 func eventID(actorID, key string, n int) uuid.UUID {
-	return uuid.NewSHA1(idNamespace, []byte(actorID+"\x00"+key+"\x00"+strconv.Itoa(n)))
+	var nb [20]byte
+	return sha1UUID(actorID, key, strconv.AppendInt(nb[:0], int64(n), 10))
+}
+
+// sha1UUID is uuid.NewSHA1(idNamespace, actorID NUL key NUL suffix),
+// hashed in a buffer on the stack: ids are derived several times for every
+// command, and NewSHA1 allocated a hash and the joined name each time.
+func sha1UUID(actorID, key string, suffix []byte) uuid.UUID {
+	var buf [256]byte
+	name := append(buf[:0], idNamespace[:]...)
+	name = append(name, actorID...)
+	name = append(name, 0)
+	name = append(name, key...)
+	name = append(name, 0)
+	name = append(name, suffix...)
+	sum := sha1.Sum(name)
+	var id uuid.UUID
+	copy(id[:], sum[:])
+	id[6] = (id[6] & 0x0f) | 5<<4 // version 5: SHA-1, as uuid.NewSHA1
+	id[8] = (id[8] & 0x3f) | 0x80 // RFC 4122 variant
+	return id
 }
 
 // derivedID gives a server-chosen aggregate id: derived from the idempotency
@@ -237,7 +258,7 @@ func derivedID(m *Meta) string {
 	if m.IdempotencyKey == "" {
 		return uuid.NewString()
 	}
-	return uuid.NewSHA1(idNamespace, []byte(m.Actor.ID+"\x00"+m.IdempotencyKey+"\x00id")).String()
+	return sha1UUID(m.Actor.ID, m.IdempotencyKey, []byte("id")).String()
 }
 
 func staleError(ifMatch, actual uint64) error {

@@ -159,6 +159,7 @@ func Run(ctx context.Context, cfg Config, r io.Reader) (Report, error) {
 	run := &runner{cfg: cfg, rep: &rep}
 	stopProgress := run.progress(ctx, before, total)
 	defer stopProgress()
+	defer run.releasing(ctx)()
 	// The first window is read while the users are created.
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -220,6 +221,45 @@ func (run *runner) items(ctx context.Context, src *source, windows <-chan *windo
 		}
 		src.recycle(w)
 	}
+}
+
+// memoryReleaser is a store that can drop its file's pages from this
+// process's resident memory (boltstore): without it an import's RSS grows
+// with the store's file.
+type memoryReleaser interface{ ReleaseMemory() }
+
+// releaseEvery is how often the store's pages are released during an
+// import. The reads of a busy import fault pages back in fast (each fault
+// maps the pages around it too): on clea, releasing after every 50,000
+// items still let the file's share of RSS climb from 360 to 550 MB within
+// a second, and left it there at the peak.
+const releaseEvery = 200 * time.Millisecond
+
+// releasing releases the store's pages every releaseEvery until stopped,
+// if the store can.
+func (run *runner) releasing(ctx context.Context) (stop func()) {
+	r, ok := run.cfg.Store.(memoryReleaser)
+	if !ok {
+		return func() {}
+	}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		t := time.NewTicker(releaseEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				r.ReleaseMemory()
+			}
+		}
+	})
+	var once sync.Once
+	return func() { once.Do(func() { close(done); wg.Wait() }) }
 }
 
 // segment is a run of items that can go in parallel, community by

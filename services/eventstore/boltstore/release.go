@@ -1,6 +1,10 @@
 package boltstore
 
-import "time"
+import (
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
 
 // releaseTick is how often releaseWhile drops the pages a pass touched.
 const releaseTick = 10 * time.Millisecond
@@ -36,4 +40,18 @@ func releaseWhile(addr uintptr, size int) (stop func()) {
 		<-stopped
 		releasePages(addr, size)
 	}
+}
+
+// ReleaseMemory drops this process's mappings of the store's file (see
+// releasePages). Appends and the small reads of a write path fault in
+// index and stream pages all over the file, and nothing releases them the
+// way a scan does: a long write-only job (an import of millions of events)
+// would end with the whole file counted in its resident memory. Such a job
+// calls this now and then; pages it needs again come back from the page
+// cache with a minor fault.
+func (s *Store) ReleaseMemory() {
+	_ = s.view(func(tx *bolt.Tx) error {
+		releasePages(s.db.Info().Data, int(tx.Size()))
+		return nil
+	})
 }
