@@ -17,6 +17,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
 	"github.com/actionledger/actionledger/services/eventstore"
 	"github.com/actionledger/actionledger/services/eventstore/pubsub"
+	"github.com/actionledger/actionledger/services/mapped"
 	"github.com/prometheus/client_golang/prometheus"
 	bolt "go.etcd.io/bbolt"
 	"go.uber.org/zap"
@@ -291,7 +292,7 @@ func (e *Engine) load() error {
 		}
 		got := make([]*restored, len(e.projs))
 		var wg sync.WaitGroup
-		stopReleasing := releaseWhile(e.db.Info().Data, int(tx.Size()))
+		stopReleasing := mapped.While(e.db.Info().Data, int(tx.Size()))
 		for i, p := range e.projs {
 			v := st.Get([]byte(p.def.Name))
 			if v == nil {

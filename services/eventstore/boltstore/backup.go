@@ -10,6 +10,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/actionledger/actionledger/services/eventstore"
+	"github.com/actionledger/actionledger/services/mapped"
 )
 
 // Backup writes a consistent copy of the whole file while the store keeps
@@ -27,7 +28,7 @@ import (
 func (s *Store) Backup(ctx context.Context, start func(eventstore.BackupInfo) (io.Writer, error)) (eventstore.BackupInfo, error) {
 	var info eventstore.BackupInfo
 	err := s.view(func(tx *bolt.Tx) error {
-		defer releasePages(s.db.Info().Data, int(tx.Size()))
+		defer mapped.Release(s.db.Info().Data, int(tx.Size()))
 		head, err := decodeHead(tx.Bucket(bucketMeta).Get(keyHead))
 		if err != nil {
 			return err

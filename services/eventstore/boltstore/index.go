@@ -102,7 +102,7 @@ func (x *index) streamPositions(stream string, after uint64, limit int) []uint64
 // does not agree with the head, from the records themselves (slower: it reads
 // the whole log), so that a damaged index bucket costs time, not data.
 // releaseOpenEvery is how many entries the index load at open reads between
-// releases of the memory map (see releasePages): opening a 1.6-million-event
+// releases of the memory map (see mapped.Release): opening a 1.6-million-event
 // store then keeps tens of megabytes of the file resident, not all of it.
 const releaseOpenEvery = 1 << 16
 

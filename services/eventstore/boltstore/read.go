@@ -11,10 +11,11 @@ import (
 
 	"github.com/actionledger/actionledger/domain/wire"
 	"github.com/actionledger/actionledger/services/eventstore"
+	"github.com/actionledger/actionledger/services/mapped"
 )
 
 // releaseEvery is how many events reads go through between releases of the
-// memory map's pages (see releasePages): a full scan of the log (a rebuild, a
+// memory map's pages (see mapped.Release): a full scan of the log (a rebuild, a
 // verify) keeps at most about this many events' pages resident. Releasing
 // more often costs scans their read-ahead (measured: a rebuild 25% slower at
 // 1<<18).
@@ -113,7 +114,7 @@ func (s *Store) readAll(ctx context.Context, after uint64, limit int) ([]eventst
 		defer func() {
 			if s.scanned.Add(uint64(len(out))) >= releaseEvery {
 				s.scanned.Store(0)
-				releasePages(s.db.Info().Data, int(tx.Size()))
+				mapped.Release(s.db.Info().Data, int(tx.Size()))
 			}
 		}()
 		c := tx.Bucket(bucketEvents).Cursor()

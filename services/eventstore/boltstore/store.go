@@ -34,6 +34,7 @@ import (
 	berrors "go.etcd.io/bbolt/errors"
 
 	"github.com/actionledger/actionledger/services/eventstore"
+	"github.com/actionledger/actionledger/services/mapped"
 )
 
 // Options tune a Store. The zero value is usable.
@@ -84,7 +85,7 @@ type Store struct {
 
 	head atomic.Uint64 // last committed position
 	// scanned counts roughly how many events reads went through since the
-	// memory map's pages were last released (see releasePages).
+	// memory map's pages were last released (see mapped.Release).
 	scanned atomic.Uint64
 	index   *index
 	// pending is the writer's overlay for the batch being committed.
@@ -141,7 +142,7 @@ func Open(path string, opts Options) (*Store, error) {
 		// Every page once, before anything is written: a damaged page
 		// stops the open here instead of a reader (or the writer) later.
 		if err := db.View(func(tx *bolt.Tx) error {
-			stop := releaseWhile(db.Info().Data, int(tx.Size()))
+			stop := mapped.While(db.Info().Data, int(tx.Size()))
 			defer stop()
 			return walkPages(tx)
 		}); err != nil {
@@ -152,7 +153,7 @@ func Open(path string, opts Options) (*Store, error) {
 			if head, err = initLayout(tx); err != nil {
 				return err
 			}
-			release := func() { releasePages(db.Info().Data, int(tx.Size())) }
+			release := func() { mapped.Release(db.Info().Data, int(tx.Size())) }
 			idx, err = loadIndex(tx, head, release)
 			release()
 			return err

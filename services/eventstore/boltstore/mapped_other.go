@@ -1,6 +1,0 @@
-//go:build !linux
-
-package boltstore
-
-// releasePages is a no-op where madvise is not used; see mapped_linux.go.
-func releasePages(addr uintptr, size int) {}
