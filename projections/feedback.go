@@ -272,17 +272,11 @@ func (m *Feedback) UnmarshalBinary(data []byte) error {
 	for i := range m.recs {
 		r := &m.recs[i]
 		r.span = spanOf(r.Pos, nanos(r.ReceivedAt))
+		if err := m.steps.widen(&r.span, r.Steps); err != nil {
+			return err
+		}
 		m.byID[r.ID] = int32(i)
 		m.idx.addKeys(scopes.keys(r.Place), int32(i))
-	}
-	for i := range m.recs {
-		r := &m.recs[i]
-		for j := r.Steps.Head; j != 0; j = m.steps[j-1].Next {
-			if j < 0 || int(j) > len(m.steps) {
-				return errBadSteps
-			}
-			r.span.add(m.steps[j-1].Pos, m.steps[j-1].At)
-		}
 	}
 	return nil
 }

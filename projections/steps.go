@@ -39,6 +39,19 @@ func (l *stepLog) add(c *stepChain, pos uint64, at int64, status uint8) {
 	c.Tail = n
 }
 
+// widen adds the chain's transitions to s, as a restored record's span must
+// cover them; a chain that leaves the log (a damaged snapshot) is
+// errBadSteps.
+func (l stepLog) widen(s *span, c stepChain) error {
+	for i := c.Head; i != 0; i = l[i-1].Next {
+		if i < 0 || int(i) > len(l) {
+			return errBadSteps
+		}
+		s.add(l[i-1].Pos, l[i-1].At)
+	}
+	return nil
+}
+
 // count is how many of the chain's transitions lead to status.
 func (l stepLog) count(c stepChain, status uint8) int {
 	n := 0
