@@ -2,6 +2,7 @@
 package mobileapp_test
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -197,6 +198,20 @@ func newSwitchProxy(t *testing.T, target string) *switchProxy {
 // closes before the answer starts, and that resend (it lands, the idempotency
 // key sees to that) made the test's "still unsent" check fail now and then.
 func cutAnswer(w http.ResponseWriter, rec *httptest.ResponseRecorder) {
+	hangUpAfter(w, func(buf *bufio.ReadWriter) {
+		body := rec.Body.Bytes()
+		fmt.Fprintf(buf, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %d\r\nConnection: close\r\n\r\n",
+			rec.Code, http.StatusText(rec.Code), rec.Header().Get("Content-Type"), len(body))
+		_, _ = buf.Write(body[:len(body)/2])
+	})
+}
+
+// hangUp closes the connection without an answer, as a dead link does.
+func hangUp(w http.ResponseWriter) { hangUpAfter(w, nil) }
+
+// hangUpAfter takes the connection over, writes what send writes (if
+// anything), and resets it.
+func hangUpAfter(w http.ResponseWriter, send func(*bufio.ReadWriter)) {
 	hj, ok := w.(http.Hijacker)
 	if !ok {
 		http.Error(w, "proxy cannot hang up", http.StatusBadGateway)
@@ -206,27 +221,9 @@ func cutAnswer(w http.ResponseWriter, rec *httptest.ResponseRecorder) {
 	if err != nil {
 		return
 	}
-	body := rec.Body.Bytes()
-	fmt.Fprintf(buf, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %d\r\nConnection: close\r\n\r\n",
-		rec.Code, http.StatusText(rec.Code), rec.Header().Get("Content-Type"), len(body))
-	_, _ = buf.Write(body[:len(body)/2])
-	_ = buf.Flush()
-	if tc, ok := c.(*net.TCPConn); ok {
-		_ = tc.SetLinger(0)
-	}
-	_ = c.Close()
-}
-
-// hangUp closes the connection without an answer, as a dead link does.
-func hangUp(w http.ResponseWriter) {
-	hj, ok := w.(http.Hijacker)
-	if !ok {
-		http.Error(w, "proxy cannot hang up", http.StatusBadGateway)
-		return
-	}
-	c, _, err := hj.Hijack()
-	if err != nil {
-		return
+	if send != nil {
+		send(buf)
+		_ = buf.Flush()
 	}
 	if tc, ok := c.(*net.TCPConn); ok {
 		_ = tc.SetLinger(0)
