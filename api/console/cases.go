@@ -280,28 +280,29 @@ func (c *Console) act(w http.ResponseWriter, r *http.Request) {
 func (c *Console) command(ctx context.Context, actor app.Actor, kind, id, action string, rev uint64, f url.Values) error {
 	m := app.Meta{Actor: actor, IfMatch: &rev}
 	h := c.cfg.App
+	var res app.Result
 	var err error
 	switch kind + "/" + action {
 	case app.CaseActionPoint + "/drop":
-		_, err = h.DropActionPoint.Handle(ctx, app.DropActionPoint{Meta: m, ID: id, Reason: f.Get("reason")})
+		res, err = h.DropActionPoint.Handle(ctx, app.DropActionPoint{Meta: m, ID: id, Reason: f.Get("reason")})
 	case app.CaseActionPoint + "/reopen":
-		_, err = h.ReopenActionPoint.Handle(ctx, app.ReopenActionPoint{Meta: m, ID: id, Reason: f.Get("reason")})
+		res, err = h.ReopenActionPoint.Handle(ctx, app.ReopenActionPoint{Meta: m, ID: id, Reason: f.Get("reason")})
 	case app.CaseReferral + "/acknowledge":
-		_, err = h.AcknowledgeReferral.Handle(ctx, app.AcknowledgeReferral{Meta: m, ID: id})
+		res, err = h.AcknowledgeReferral.Handle(ctx, app.AcknowledgeReferral{Meta: m, ID: id})
 	case app.CaseReferral + "/complete":
 		at, perr := time.Parse("2006-01-02T15:04", f.Get("arrived_at"))
 		if perr != nil {
 			return domain.FieldError("arrived_at", "must be a date and time")
 		}
-		_, err = h.CompleteReferral.Handle(ctx, app.CompleteReferral{Meta: m, ID: id, ArrivedAt: at.UTC(), Outcome: f.Get("outcome")})
+		res, err = h.CompleteReferral.Handle(ctx, app.CompleteReferral{Meta: m, ID: id, ArrivedAt: at.UTC(), Outcome: f.Get("outcome")})
 	case app.CaseReferral + "/close":
-		_, err = h.CloseReferral.Handle(ctx, app.CloseReferral{Meta: m, ID: id})
+		res, err = h.CloseReferral.Handle(ctx, app.CloseReferral{Meta: m, ID: id})
 	case app.CaseReferral + "/cancel":
-		_, err = h.CancelReferral.Handle(ctx, app.CancelReferral{Meta: m, ID: id, Reason: f.Get("reason")})
+		res, err = h.CancelReferral.Handle(ctx, app.CancelReferral{Meta: m, ID: id, Reason: f.Get("reason")})
 	case app.CaseFeedback + "/refer":
-		_, err = h.ReferFeedback.Handle(ctx, app.ReferFeedback{Meta: m, ID: id, To: f.Get("to")})
+		res, err = h.ReferFeedback.Handle(ctx, app.ReferFeedback{Meta: m, ID: id, To: f.Get("to")})
 	case app.CaseFeedback + "/answer":
-		_, err = h.AnswerFeedback.Handle(ctx, app.AnswerFeedback{Meta: m, ID: id, Response: f.Get("response")})
+		res, err = h.AnswerFeedback.Handle(ctx, app.AnswerFeedback{Meta: m, ID: id, Response: f.Get("response")})
 	case app.CaseFeedback + "/close_loop":
 		var sat *bool
 		switch f.Get("satisfied") {
@@ -311,9 +312,17 @@ func (c *Console) command(ctx context.Context, actor app.Actor, kind, id, action
 		case "no":
 			sat = new(bool)
 		}
-		_, err = h.CloseFeedbackLoop.Handle(ctx, app.CloseFeedbackLoop{Meta: m, ID: id, Satisfied: sat})
+		res, err = h.CloseFeedbackLoop.Handle(ctx, app.CloseFeedbackLoop{Meta: m, ID: id, Satisfied: sat})
 	default:
 		return domain.FieldError("action", "is not an action on this case")
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	// The page it redirects to reads the read models: wait for this write
+	// to be in them, or a work list could still show the case as it was.
+	// Read models lagging past the wait make that page older, not the
+	// write undone: it is answered as done either way.
+	_ = h.Reads.Reflect(ctx, res.Position)
+	return nil
 }

@@ -182,6 +182,13 @@ func (r *Reads) resolveArea(actor Actor, p Place, roles []string) (domain.Area, 
 	return ReadScope(actor, asked, place, roles...)
 }
 
+// Reflect waits (up to MaxWait) until the read models include the event at
+// position: a screen that answers a write with a redirect to a list shows
+// that list with the write in it, as a JSON caller gets with min_position.
+func (r *Reads) Reflect(ctx context.Context, position uint64) error {
+	return r.wait(ctx, position)
+}
+
 func (r *Reads) wait(ctx context.Context, pos uint64) error {
 	if pos == 0 {
 		return nil
