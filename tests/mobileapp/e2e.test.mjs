@@ -107,12 +107,15 @@ async function signOut(page) {
   await page.getByLabel('Token').waitFor();
 }
 
-// choose fills a labelled field, a picker or a typed one alike.
+// choose fills a labelled field, a picker or a typed one alike, then waits
+// while the form is busy: choosing a district reloads the chiefdom picker,
+// and the next field must be looked up in the form as it then stands.
 async function choose(page, label, value) {
   const field = page.getByLabel(label, { exact: false });
   const tag = await field.evaluate((n) => n.tagName);
   if (tag === 'SELECT') await field.selectOption(value);
   else await field.fill(value);
+  await page.locator('form[aria-busy]').waitFor({ state: 'detached' });
 }
 
 async function saveForm(page, form, fields) {

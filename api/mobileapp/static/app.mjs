@@ -397,42 +397,58 @@ async function formScreen(id, params) {
       if (err.message === 'revoked') return;
     }
   }
-  const controls = [];
+  let controls = [];
   const fieldset = el('div', {});
+  const collect = () => { for (const [name, input] of controls) values[name] = input.value; };
+  // render reads the pickers' options first (IndexedDB is asynchronous) and
+  // only then swaps the fields in one step, taking up whatever was typed in
+  // the old fields while the options loaded: a fast hand filling the next
+  // field while a district's chiefdoms load must not lose what it typed.
+  // The form is marked busy meanwhile; a render overtaken by a later one
+  // (the district changed again) gives way to it.
+  let formEl = null;
+  let renders = 0;
   const render = async () => {
-    controls.length = 0;
+    const mine = ++renders;
+    if (formEl) formEl.setAttribute('aria-busy', 'true');
+    const shown = new Map(controls.map(([name, input]) => [name, input.value]));
+    const opts = new Map();
+    for (const f of form.fields) {
+      if (f.kind === 'select') opts.set(f.name, f.options.map((o) => [o, f.raw ? o : t(o)]));
+      else if (f.kind === 'yesno') opts.set(f.name, [['yes', t('yes')], ['no', t('no')]]);
+      else if (['district', 'chiefdom', 'community', 'action_point', 'referral', 'feedback'].includes(f.kind)) opts.set(f.name, await options(f.kind, values));
+    }
+    if (mine !== renders) return;
+    for (const [name, input] of controls) if (input.value !== shown.get(name)) values[name] = input.value;
+    const next = [];
     const rows = [];
     for (const f of form.fields) {
       const fid = `f-${f.name}`;
       const label = el('label', { for: fid, text: t(f.label || `f_${f.name}`) + (f.required ? ' *' : '') });
       let input;
-      let opts = null;
-      if (['select', 'district', 'chiefdom', 'community', 'action_point', 'referral', 'feedback'].includes(f.kind) || f.kind === 'yesno') {
-        if (f.kind === 'select') opts = f.options.map((o) => [o, f.raw ? o : t(o)]);
-        else if (f.kind === 'yesno') opts = [['yes', t('yes')], ['no', t('no')]];
-        else opts = await options(f.kind, values);
-      }
-      if (f.kind !== 'select' && f.kind !== 'yesno' && opts && opts.length === 0) {
+      const o = opts.get(f.name);
+      if (f.kind !== 'select' && f.kind !== 'yesno' && o && o.length === 0) {
         // Nothing cached yet (a phone that has never synced): the code or
         // name is typed, and the server checks it.
         input = el('input', { id: fid, name: f.name, type: 'text', required: f.required, value: values[f.name] || '' });
-      } else if (opts) {
+      } else if (o) {
         input = el('select', { id: fid, name: f.name, required: f.required }, el('option', { value: '', text: t('choose') }),
-          opts.map(([v, text]) => el('option', { value: v, text, selected: values[f.name] === v })));
-        if (f.kind === 'district') input.addEventListener('change', async () => { values.district = input.value; values.chiefdom = ''; collect(); await render(); });
+          o.map(([v, text]) => el('option', { value: v, text, selected: values[f.name] === v })));
+        if (f.kind === 'district') input.addEventListener('change', async () => { collect(); values.chiefdom = ''; await render(); });
       } else {
         const type = { number: 'number', date: 'date', datetime: 'datetime-local' }[f.kind] || 'text';
         input = el('input', { id: fid, name: f.name, type, required: f.required, min: f.min, value: values[f.name] || '' });
       }
-      controls.push([f.name, input]);
+      next.push([f.name, input]);
       rows.push(el('p', {}, label, input));
     }
+    controls = next;
     fieldset.replaceChildren(...rows);
+    if (formEl) formEl.removeAttribute('aria-busy');
   };
-  const collect = () => { for (const [name, input] of controls) values[name] = input.value; };
   await render();
   const msg = el('p', { id: 'form-message', role: 'status' });
-  const formEl = el('form', {
+  formEl = el('form', {
     onsubmit: async (ev) => {
       ev.preventDefault();
       collect();
