@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
-	"github.com/ThreeDotsLabs/watermill/components/metrics"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
 	"github.com/actionledger/actionledger/services/eventstore"
@@ -357,8 +356,13 @@ func (e *Engine) Run(ctx context.Context) error {
 	// First added is outermost: a panic becomes an error (Recoverer), is
 	// retried with backoff (Retry), and if it still fails the event goes to
 	// the poison queue and the others flow on.
-	router.AddMiddleware(middleware.CorrelationID, poison, firstTryThen(retry), middleware.Recoverer)
-	metrics.NewPrometheusMetricsBuilder(e.cfg.Registerer, "actionledger", "watermill").AddPrometheusRouterMetrics(router)
+	// The metrics (metrics.go) wrap the rest: a message's outcome outermost,
+	// each try of the handler innermost.
+	byName := make(map[string]*handlerMetrics, len(e.projs))
+	for _, p := range e.projs {
+		byName[p.def.Name] = e.metrics.bind(p.def.Name)
+	}
+	router.AddMiddleware(receivedMiddleware(byName), middleware.CorrelationID, poison, firstTryThen(retry), middleware.Recoverer, handlerMiddleware(byName))
 	for _, p := range e.projs {
 		sub, err := pubsub.NewSubscriber(e.cfg.Store, pubsub.SubscriberConfig{
 			StartAfter: func(context.Context, string) (uint64, error) {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -120,6 +121,14 @@ func TestPoisonQueue(t *testing.T) {
 			}
 			if v := metrics[`actionledger_projection_lag_events{projection="`+m+`"}`]; v != "0" {
 				t.Errorf("lag_events for %s = %q, want 0", m, v)
+			}
+			// The bogus event failed each try of the handler, then was
+			// acked by the poison queue like the writes after it.
+			if v, _ := strconv.Atoi(metrics[`actionledger_watermill_handler_execution_time_seconds_count{handler_name="`+m+`",success="false"}`]); v < 1 {
+				t.Errorf("failed handler runs for %s = %d, want at least 1", m, v)
+			}
+			if v, _ := strconv.Atoi(metrics[`actionledger_watermill_subscriber_messages_received_total{acked="acked",handler_name="`+m+`",subscriber_name="pubsub.Subscriber"}`]); v < 2 {
+				t.Errorf("acked messages for %s = %d, want at least 2 (the bogus event and the write after it)", m, v)
 			}
 		}
 		if v := metrics["actionledger_projection_poison_queue_size"]; v != itoa(uint64(len(models))) {
