@@ -22,7 +22,7 @@ import (
 // without mu, since nothing else writes. Readers take mu.RLock.
 type index struct {
 	mu      sync.RWMutex
-	ids     map[[16]byte]uint64
+	ids     idIndex
 	streams map[string]*streamIndex
 
 	// tail holds the entries of the events open read from the records
@@ -38,7 +38,7 @@ type streamIndex struct {
 
 func newIndex(sizeHint uint64) *index {
 	return &index{
-		ids: make(map[[16]byte]uint64, int(min(sizeHint, 1<<24))),
+		ids: newIDIndex(sizeHint),
 		// Streams hold a few events each on a national history; growing
 		// the map from empty rehashed it a dozen times at open.
 		streams: make(map[string]*streamIndex, int(min(sizeHint/16, 1<<20))),
@@ -46,17 +46,9 @@ func newIndex(sizeHint uint64) *index {
 }
 
 // add records an event read back at open; events arrive in log order, so the
-// revision is implied.
+// revision is implied. An id stored twice is found by seal, once all are in.
 func (x *index) add(pos uint64, id [16]byte, stream []byte) error {
-	// One map operation, not a lookup then an insert: the map is too large
-	// for the cache, and each access was a miss (a third of the open). A
-	// duplicate is told by the map not growing; the index is then thrown
-	// away (loadIndex reads the records), so the overwrite does no harm.
-	n := len(x.ids)
-	x.ids[id] = pos
-	if len(x.ids) == n {
-		return fmt.Errorf("event id %x at position %d was already at an earlier one", id, pos)
-	}
+	x.ids.load(pos, id)
 	si := x.streams[string(stream)]
 	if si == nil {
 		si = &streamIndex{}
@@ -71,7 +63,7 @@ func (x *index) add(pos uint64, id [16]byte, stream []byte) error {
 func (x *index) release() {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	x.ids, x.streams = nil, nil
+	x.ids, x.streams = idIndex{}, nil
 }
 
 // revision returns the committed revision of stream.
@@ -109,9 +101,14 @@ const releaseOpenEvery = 1 << 16
 func loadIndex(tx *bolt.Tx, head headState, release func()) (*index, error) {
 	x, err := loadFromIndexBucket(tx, head, release)
 	if err == nil {
-		return x, nil
+		if err = x.ids.seal(storedID(tx)); err == nil {
+			return x, nil
+		}
 	}
 	x, err2 := loadFromRecords(tx, head, release)
+	if err2 == nil {
+		err2 = x.ids.seal(storedID(tx))
+	}
 	if err2 != nil {
 		return nil, fmt.Errorf("rebuild index: %w (index bucket: %v)", err2, err)
 	}
@@ -200,6 +197,20 @@ func addFromRecords(tx *bolt.Tx, x *index, last uint64, head headState, release 
 	return nil
 }
 
+// storedID returns a reader of the event id stored at a position, for the
+// id index to tell apart ids that share a fingerprint.
+func storedID(tx *bolt.Tx) func(pos uint64) ([16]byte, error) {
+	b := tx.Bucket(bucketEvents)
+	return func(pos uint64) ([16]byte, error) {
+		v := b.Get(posKey(nil, pos))
+		if v == nil {
+			return [16]byte{}, fmt.Errorf("the id index names position %d, which holds no event", pos)
+		}
+		id, _, _, err := decodeRecordHeader(pos, v)
+		return id, err
+	}
+}
+
 // overlay holds what the batch being committed adds to the index. It is
 // merged after the commit succeeds and dropped if it fails, so the index only
 // ever describes committed events.
@@ -224,12 +235,13 @@ type view struct {
 	o *overlay
 }
 
-func (v view) lookupID(id [16]byte) (uint64, bool) {
+// lookupID finds id among the batch's events and the committed ones;
+// idAt reads an id from the transaction (see idIndex.lookup).
+func (v view) lookupID(id [16]byte, idAt func(pos uint64) ([16]byte, error)) (uint64, bool, error) {
 	if pos, ok := v.o.ids[id]; ok {
-		return pos, true
+		return pos, true, nil
 	}
-	pos, ok := v.x.ids[id]
-	return pos, ok
+	return v.x.ids.lookup(id, idAt)
 }
 
 func (v view) revision(stream string) uint64 {
@@ -265,7 +277,7 @@ func (x *index) merge(o *overlay) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	for id, pos := range o.ids {
-		x.ids[id] = pos
+		x.ids.add(pos, id)
 	}
 	for stream, ps := range o.streams {
 		si := x.streams[stream]

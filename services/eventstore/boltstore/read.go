@@ -242,9 +242,17 @@ func (s *Store) LocateEvent(ctx context.Context, id uuid.UUID) (eventstore.Recor
 	if err := s.closedErr(); err != nil {
 		return eventstore.RecordedEvent{}, false, err
 	}
-	s.index.mu.RLock()
-	pos, ok := s.index.ids[id]
-	s.index.mu.RUnlock()
+	var pos uint64
+	var ok bool
+	if err := s.db.View(func(tx *bolt.Tx) error {
+		s.index.mu.RLock()
+		defer s.index.mu.RUnlock()
+		var err error
+		pos, ok, err = s.index.ids.lookup(id, storedID(tx))
+		return err
+	}); err != nil {
+		return eventstore.RecordedEvent{}, false, fmt.Errorf("boltstore: locating event %s: %w", id, err)
+	}
 	if !ok {
 		return eventstore.RecordedEvent{}, false, nil
 	}

@@ -357,6 +357,7 @@ type txWriter struct {
 	*writerState
 	events, index, meta *bolt.Bucket
 	view                view
+	idAt                func(pos uint64) ([16]byte, error)
 
 	head       headState
 	recordedAt time.Time
@@ -369,6 +370,7 @@ func newTxWriter(tx *bolt.Tx, ws *writerState, v view) (*txWriter, error) {
 		index:       tx.Bucket(bucketIndex),
 		meta:        tx.Bucket(bucketMeta),
 		view:        v,
+		idAt:        storedID(tx),
 	}
 	if w.events == nil || w.index == nil || w.meta == nil {
 		return nil, fmt.Errorf("bucket missing")
@@ -393,12 +395,20 @@ func (w *txWriter) take(start int) []byte { return w.arena[start:len(w.arena):le
 // transaction cannot be trusted and must be rolled back for the whole batch.
 func (w *txWriter) apply(r *request) (res eventstore.AppendResult, reqErr, abort error) {
 	evs := r.events
-	if pos, found := w.view.lookupID(evs[0].ID); found {
+	pos, found, err := w.view.lookupID(evs[0].ID, w.idAt)
+	if err != nil {
+		return res, nil, err
+	}
+	if found {
 		res, err := w.retry(r, pos)
 		return res, err, nil
 	}
 	for i := 1; i < len(evs); i++ {
-		if _, found := w.view.lookupID(evs[i].ID); found {
+		_, found, err := w.view.lookupID(evs[i].ID, w.idAt)
+		if err != nil {
+			return res, nil, err
+		}
+		if found {
 			return res, fmt.Errorf("%w: event %s (index %d) is already stored, but event %s is not",
 				eventstore.ErrDuplicateEventID, evs[i].ID, i, evs[0].ID), nil
 		}
@@ -533,7 +543,10 @@ func (w *txWriter) retry(r *request, first uint64) (eventstore.AppendResult, err
 	}
 	last := first
 	for i := 1; i < len(evs); i++ {
-		got, found := w.view.lookupID(evs[i].ID)
+		got, found, err := w.view.lookupID(evs[i].ID, w.idAt)
+		if err != nil {
+			return eventstore.AppendResult{}, err
+		}
 		want, exists := w.view.positionAt(stream, rev+uint64(i))
 		if !found || !exists || got != want {
 			return eventstore.AppendResult{}, fmt.Errorf("%w: event %s is stored at %q/%d but event %s (index %d) is not stored at revision %d",

@@ -1,0 +1,144 @@
+package boltstore_test
+
+import (
+	"encoding/binary"
+	"errors"
+	"math/bits"
+	"math/rand/v2"
+	"path/filepath"
+	"testing"
+
+	"github.com/google/uuid"
+
+	"github.com/actionledger/actionledger/services/eventstore"
+	"github.com/actionledger/actionledger/services/eventstore/boltstore"
+)
+
+// twin returns an id other than id with the same fingerprint: the id index
+// keys its sorted run by 64 bits of the id, and must tell such ids apart.
+func twin(t *testing.T, id uuid.UUID, rng *rand.Rand) uuid.UUID {
+	t.Helper()
+	lo, hi := binary.LittleEndian.Uint64(id[:8]), binary.LittleEndian.Uint64(id[8:])
+	hi2 := rng.Uint64()
+	lo2 := lo ^ bits.RotateLeft64(hi, 32) ^ bits.RotateLeft64(hi2, 32)
+	var out uuid.UUID
+	binary.LittleEndian.PutUint64(out[:8], lo2)
+	binary.LittleEndian.PutUint64(out[8:], hi2)
+	if out == id || boltstore.Fingerprint(out) != boltstore.Fingerprint(id) {
+		t.Fatalf("twin of %s: %s", id, out)
+	}
+	return out
+}
+
+// TestIDIndexSharedFingerprints: ids that share a fingerprint are stored,
+// found, retried and refused each as itself, whether they sit in the map of
+// recent ids, in the sorted run, or one in each, and after a reopen.
+func TestIDIndexSharedFingerprints(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	path := filepath.Join(t.TempDir(), "events.db")
+	s := openStore(t, path, boltstore.Options{})
+	ctx := t.Context()
+
+	type stored struct {
+		id     uuid.UUID
+		stream string
+		pos    uint64
+	}
+	var all []stored
+	put := func(stream string, id uuid.UUID) {
+		t.Helper()
+		res, err := s.Append(ctx, stream, eventstore.Any, eventstore.EventData{ID: id, Type: "T", Data: []byte(stream)})
+		if err != nil {
+			t.Fatalf("append %s to %s: %v", id, stream, err)
+		}
+		if res.Duplicate {
+			t.Fatalf("append %s to %s: answered as a duplicate of an event with the same fingerprint", id, stream)
+		}
+		all = append(all, stored{id, stream, res.FirstPosition})
+	}
+	check := func(when string) {
+		t.Helper()
+		for _, e := range all {
+			got, ok, err := s.LocateEvent(ctx, e.id)
+			if err != nil || !ok || got.Position != e.pos || got.Stream != e.stream {
+				t.Errorf("%s: locate %s: at %d in %q, found %v, %v; want %d in %q", when, e.id, got.Position, got.Stream, ok, err, e.pos, e.stream)
+			}
+			res, err := s.Append(ctx, e.stream, eventstore.Any, eventstore.EventData{ID: e.id, Type: "T", Data: []byte(e.stream)})
+			if err != nil || !res.Duplicate || res.FirstPosition != e.pos {
+				t.Errorf("%s: retry of %s: %+v, %v; want a duplicate at %d", when, e.id, res, err, e.pos)
+			}
+			if _, err := s.Append(ctx, "other", eventstore.Any, eventstore.EventData{ID: e.id, Type: "T"}); !errors.Is(err, eventstore.ErrDuplicateEventID) {
+				t.Errorf("%s: %s in another stream: %v, want ErrDuplicateEventID", when, e.id, err)
+			}
+		}
+		// A third id with the same fingerprint is stored nowhere.
+		if _, ok, err := s.LocateEvent(ctx, twin(t, all[0].id, rng)); ok || err != nil {
+			t.Errorf("%s: an unstored id sharing a fingerprint was found (%v, %v)", when, ok, err)
+		}
+	}
+
+	a := uuid.New()
+	put("s-a", a)
+	put("s-b", twin(t, a, rng)) // both recent
+	check("both recent")
+
+	boltstore.MergeIDs(s)
+	check("both in the run")
+
+	c := uuid.New()
+	put("s-c", c)
+	boltstore.MergeIDs(s)
+	put("s-d", twin(t, c, rng)) // one in the run, one recent
+	put("s-e", twin(t, a, rng)) // a third twin, recent
+	check("run and recent")
+
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openStore(t, path, boltstore.Options{})
+	check("after reopen")
+}
+
+// TestIDIndexMatchesMap: ids appended in random batches, merged at random
+// points and reopened, are found exactly where a plain map says they are,
+// and unstored ids are not found.
+func TestIDIndexMatchesMap(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	path := filepath.Join(t.TempDir(), "events.db")
+	s := openStore(t, path, boltstore.Options{})
+	ctx := t.Context()
+	want := map[uuid.UUID]uint64{}
+	for round := range 40 {
+		evs := make([]eventstore.EventData, 1+rng.IntN(50))
+		for i := range evs {
+			evs[i] = eventstore.EventData{ID: uuid.New(), Type: "T"}
+		}
+		res, err := s.Append(ctx, "s-"+string(rune('a'+round%7)), eventstore.Any, evs...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range evs {
+			want[evs[i].ID] = res.FirstPosition + uint64(i)
+		}
+		switch rng.IntN(5) {
+		case 0:
+			boltstore.MergeIDs(s)
+		case 1:
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			s = openStore(t, path, boltstore.Options{})
+		}
+	}
+	for id, pos := range want {
+		got, ok, err := s.LocateEvent(ctx, id)
+		if err != nil || !ok || got.Position != pos {
+			t.Fatalf("locate %s: %d, %v, %v; want %d", id, got.Position, ok, err, pos)
+		}
+	}
+	for range 100 {
+		if _, ok, err := s.LocateEvent(ctx, uuid.New()); ok || err != nil {
+			t.Fatalf("an unstored id was found (%v, %v)", ok, err)
+		}
+	}
+}
