@@ -80,3 +80,15 @@ func MergeIDs(s *Store) {
 
 // Fingerprint is the id index's 64-bit key of an id.
 func Fingerprint(id [16]byte) uint64 { return fingerprint(id) }
+
+// RecentWindow is the window of events subscriptions share (recentReads),
+// for tests of its bookkeeping.
+type RecentWindow struct{ c recentReads }
+
+// RecentMax is the window's bound.
+const RecentMax = recentMax
+
+func (w *RecentWindow) Put(evs []eventstore.RecordedEvent) { w.c.put(evs) }
+func (w *RecentWindow) Get(after uint64, limit int) ([]eventstore.RecordedEvent, bool) {
+	return w.c.get(after, limit, nil)
+}

@@ -206,7 +206,9 @@ func (sub *subscription) Recv() (eventstore.RecordedEvent, error) {
 		// after this point closes it, so the wait below cannot miss it.
 		changed := sub.s.headChanged()
 		if sub.s.head.Load() > sub.after {
-			evs, err := sub.s.readAll(sub.ctx, sub.after, subscribeBatch)
+			// The drained buffer's array is reused: its events were
+			// handed out by value.
+			evs, err := sub.s.subscriptionRead(sub.ctx, sub.after, subscribeBatch, sub.buf[:0])
 			if err != nil {
 				if stop := sub.stopped(); stop != nil {
 					return eventstore.RecordedEvent{}, stop

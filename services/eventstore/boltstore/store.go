@@ -88,6 +88,8 @@ type Store struct {
 	// memory map's pages were last released (see mapped.Release).
 	scanned atomic.Uint64
 	index   *index
+	// recent is the window of events subscriptions last read.
+	recent recentReads
 	// pending is the writer's overlay for the batch being committed.
 	pending *overlay
 	// requests recycles answered requests and their encoding buffers:
@@ -254,6 +256,7 @@ func (s *Store) Close() error {
 		close(s.closing)
 		<-s.writerDone
 		s.index.release()
+		s.recent.reset()
 		s.closeErr = s.writerErr
 		// bbolt's Close waits for read transactions in flight.
 		if err := s.db.Close(); err != nil {
