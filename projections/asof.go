@@ -173,6 +173,9 @@ func (e *Engine) catchUp(ctx context.Context, until uint64) error {
 	// behind it, and none after.
 	for _, p := range behind {
 		if last > p.pos {
+			// Positions may have gaps (KurrentDB's), so this may count
+			// more events than there were: the model is saved sooner.
+			p.unsaved += int(min(last-p.pos, uint64(e.cfg.SnapshotEvents)))
 			p.pos, p.lastAt = last, lastAt
 			p.published.Store(last)
 		}

@@ -356,6 +356,7 @@ func (e *Engine) Rebuild(ctx context.Context) (RebuildReport, error) {
 			pos, lastAt = p.pos, p.lastAt
 		}
 		p.model, p.pos, p.savedPos = fresh[i], pos, 0
+		p.unsaved = e.cfg.SnapshotEvents // due: nothing of it is saved
 		p.published.Store(pos)
 		if !lastAt.IsZero() {
 			p.lastAt = lastAt

@@ -34,7 +34,8 @@ token per role and curl lines to try.`,
 	f.Int(&cfg.MaxInFlight, "max-in-flight", server.DefaultMaxInFlight, "requests served at once; one more waits up to 1s for room, then is answered 503 overloaded")
 	f.String(&logLevel, "log-level", "info", "debug, info, warn or error")
 	f.Bool(&cfg.RebuildProjections, "rebuild-projections", false, "rebuild the read models from the first event after start, serving the stored ones meanwhile")
-	f.Duration(&cfg.SnapshotEvery, "snapshot-every", time.Minute, "how often read models are saved with their checkpoint (a restart replays at most this much of the log)")
+	f.Duration(&cfg.SnapshotEvery, "snapshot-every", projections.DefaultSnapshotEvery, "the longest a changed read model goes unsaved (a save encodes the whole model)")
+	f.Int(&cfg.SnapshotEvents, "snapshot-events", projections.DefaultSnapshotEvents, "a read model is saved sooner once it has applied this many events since its last save: a restart replays at most about this many")
 	f.String(&cfg.DebugAddr, "debug-addr", "", "serve Go's profiler (/debug/pprof/, with the mutex and block profiles sampled) on this address, e.g. 127.0.0.1:6060 (off when empty)")
 	var weights string
 	f.String(&weights, "trust-weights", "0.4,0.2,0.2,0.2", "weights of T1,T2,T3,T4 in the trust index")

@@ -69,8 +69,10 @@ type Config struct {
 	// listens, lock contention and blocking are sampled too (the mutex and
 	// block profiles).
 	DebugAddr string
-	// SnapshotEvery is how often read models are saved (0: the default).
-	SnapshotEvery time.Duration
+	// SnapshotEvery and SnapshotEvents say when a changed read model is
+	// saved (0: the defaults; see projections.Config).
+	SnapshotEvery  time.Duration
+	SnapshotEvents int
 	// TrustWeights weigh T1..T4 (zero: the defaults).
 	TrustWeights [4]float64
 	// TrustMinVisits is how many visits each of the two weeks "falling"
@@ -233,7 +235,7 @@ func Open(ctx context.Context, cfg Config, log *zap.Logger) (*Main, error) {
 	go func() {
 		read, err := projections.Load(projections.Config{
 			Path: filepath.Join(cfg.DataDir, "projections.db"), TrustWeights: cfg.TrustWeights, TrustMinVisits: cfg.TrustMinVisits,
-			SnapshotEvery: cfg.SnapshotEvery, Logger: log, Registerer: m.registry, Clock: cfg.Clock,
+			SnapshotEvery: cfg.SnapshotEvery, SnapshotEvents: cfg.SnapshotEvents, Logger: log, Registerer: m.registry, Clock: cfg.Clock,
 		})
 		loading <- loaded{read, err}
 	}()
