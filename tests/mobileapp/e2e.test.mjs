@@ -301,6 +301,7 @@ test('a deactivated mobilizer is told to see their coordinator, and the unsent r
   await page.getByRole('button', { name: 'Sync now' }).click().catch(() => {});
   await page.getByText('Your access has been withdrawn').waitFor();
   assert.match(await page.locator('main').textContent(), /See your coordinator/);
+  assert.equal(await page.getByRole('button', { name: 'Sync now' }).isVisible(), false, 'a withdrawn user is still offered Sync now');
   assert.equal(await unsent(page), 1);
   const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export unsent' }).first().click()]);
   const file = readFileSync(await download.path(), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
@@ -330,5 +331,13 @@ test('a deactivation that asks for a wipe erases what the phone holds', async ()
     return { unsent: await s.unsent(), token: await s.getMeta('token'), communities: await s.getCache('communities') };
   });
   assert.deepEqual(left, { unsent: 0, token: undefined, communities: undefined });
+  // Nothing is left to sync or export: the header offers neither.
+  for (const name of ['Sync now', 'Export unsent', 'Sign out']) {
+    assert.equal(await page.getByRole('button', { name }).isVisible(), false, `${name} is still offered on a wiped phone`);
+  }
   await shot(page, 'app-wiped');
+  await axe(page, 'wiped');
+  // The phone can be handed on: someone else signs in with their own token.
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByLabel('Token').waitFor();
 });

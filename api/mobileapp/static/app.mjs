@@ -198,11 +198,19 @@ async function revoked(problem) {
   if (problem && problem.wipe) {
     await state.store.wipe();
     state.token = null;
-    show(el('h2', { text: t('revoked_title') }), el('p', { text: t('wiped') }));
+    // Nothing is left to sync, export or sign out of: the header's buttons
+    // go, and the phone can be handed to someone with a token of their own.
+    state.revoked = null;
+    document.body.classList.remove('signed-in');
+    show(el('h2', { text: t('revoked_title') }), el('p', { text: t('wiped') }),
+      el('button', { type: 'button', onclick: () => signIn(), text: t('sign_in') }));
     await status();
     return;
   }
   await state.store.setMeta('revoked', state.revoked);
+  // Sync and the screens are closed to a withdrawn user: what is left is to
+  // export the unsent reports, or sign out.
+  document.body.classList.add('revoked');
   show(
     el('h2', { text: t('revoked_title') }),
     el('p', { role: 'alert', text: `${t('revoked_help')}${problem && problem.detail ? ` (${problem.detail})` : ''}` }),
@@ -247,6 +255,7 @@ async function start(token) {
   }
   state.token = token;
   state.revoked = null;
+  document.body.classList.remove('revoked');
   await state.store.setMeta('token', token);
   await state.store.setMeta('revoked', null);
   if (state.me) await state.store.setCache('me', state.me);
