@@ -19,6 +19,8 @@ var apStatusNames = [...]string{"open", "in_progress", "achieved", "dropped"}
 // Completion is the action-point read model: one record per action point
 // with its status history, indexed by place.
 type Completion struct {
+	// snap sizes the next save's buffers (snapSizes).
+	snap  *snapSizes
 	recs  []apRecord
 	byID  map[string]int32
 	idx   index
@@ -47,7 +49,7 @@ type apStep struct {
 
 // NewCompletion returns an empty model.
 func NewCompletion() *Completion {
-	return &Completion{byID: map[string]int32{}, idx: index{}, names: newInterner()}
+	return &Completion{byID: map[string]int32{}, idx: index{}, names: newInterner(), snap: new(snapSizes)}
 }
 
 // status is the status after the last step. It is kept in the record: a
@@ -327,7 +329,13 @@ func statusTime(f *Filter) time.Time {
 
 // MarshalBinary implements Model.
 func (m *Completion) MarshalBinary() ([]byte, error) {
-	return m.encode(), nil
+	return m.encode(nil), nil
+}
+
+// AppendBinary implements encoding.BinaryAppender: the engine encodes a
+// save after its checkpoint in one buffer.
+func (m *Completion) AppendBinary(b []byte) ([]byte, error) {
+	return m.encode(b), nil
 }
 
 // UnmarshalBinary implements Model.

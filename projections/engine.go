@@ -2,11 +2,13 @@ package projections
 
 import (
 	"context"
+	"encoding"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/crc32"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -646,10 +648,20 @@ func (e *Engine) saveModels(all bool) error {
 func (e *Engine) save(p *proj) error {
 	p.mu.RLock()
 	pos, saved, unsaved := p.pos, p.savedPos, p.unsaved
-	var data []byte
+	var val []byte
 	var err error
 	if pos != saved {
-		data, err = p.model.MarshalBinary()
+		// The value is the checkpoint, the model, a checksum: a model
+		// that can append its encoding to the checkpoint is not copied
+		// after it.
+		val = binary.BigEndian.AppendUint64(nil, pos)
+		if a, ok := p.model.(encoding.BinaryAppender); ok {
+			val, err = a.AppendBinary(val)
+		} else {
+			var data []byte
+			data, err = p.model.MarshalBinary()
+			val = append(slices.Grow(val, len(data)+4), data...)
+		}
 	}
 	p.mu.RUnlock()
 	if pos == saved {
@@ -658,7 +670,7 @@ func (e *Engine) save(p *proj) error {
 	if err != nil {
 		return fmt.Errorf("encoding %s: %w", p.def.Name, err)
 	}
-	val := seal(append(binary.BigEndian.AppendUint64(make([]byte, 0, 12+len(data)), pos), data...))
+	val = seal(val)
 	if err := e.db.Update(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketState).Put([]byte(p.def.Name), val)
 	}); err != nil {

@@ -75,3 +75,18 @@ var FirstTryThen = firstTryThen
 
 // Percentile is percentile, for testing it against a sort.
 func Percentile(values []float64, p float64) *float64 { return percentile(values, p) }
+
+// BuildAllModels folds the whole log into fresh instances of the six
+// standard read models, named as the engine names them.
+func BuildAllModels(ctx context.Context, store eventstore.Store) (map[string]Model, error) {
+	names := []string{NameCompletion, NameReferrals, NameFeedback, NameTrust, NameActivity, NameLists}
+	models := []Model{NewCompletion(), NewReferrals(), NewFeedback(), NewTrust([4]float64{}), NewActivity(), NewLists()}
+	if _, _, err := replay(ctx, store, 0, 0, keepAll, models, nil); err != nil {
+		return nil, err
+	}
+	out := make(map[string]Model, len(models))
+	for i, m := range models {
+		out[names[i]] = m
+	}
+	return out, nil
+}

@@ -8,6 +8,8 @@ import (
 
 // Feedback is the feedback read model: one record per item.
 type Feedback struct {
+	// snap sizes the next save's buffers (snapSizes).
+	snap  *snapSizes
 	recs  []fbRecord
 	byID  map[string]int32
 	idx   index
@@ -50,7 +52,7 @@ var fbStatusNames = [...]string{domain.StatusReceived, domain.StatusReferred, do
 
 // NewFeedback returns an empty model.
 func NewFeedback() *Feedback {
-	return &Feedback{byID: map[string]int32{}, idx: index{}, names: newInterner(), prior: map[int32][]fbClosure{}}
+	return &Feedback{byID: map[string]int32{}, idx: index{}, names: newInterner(), prior: map[int32][]fbClosure{}, snap: new(snapSizes)}
 }
 
 // Apply implements Model.
@@ -256,7 +258,13 @@ func (m *Feedback) stats(f *Filter, weekly bool, c *cut) FeedbackStats {
 
 // MarshalBinary implements Model (see indicator_codec.go).
 func (m *Feedback) MarshalBinary() ([]byte, error) {
-	return m.encode(), nil
+	return m.encode(nil), nil
+}
+
+// AppendBinary implements encoding.BinaryAppender: the engine encodes a
+// save after its checkpoint in one buffer.
+func (m *Feedback) AppendBinary(b []byte) ([]byte, error) {
+	return m.encode(b), nil
 }
 
 // UnmarshalBinary implements Model.

@@ -48,8 +48,8 @@ func sortedKeys[V any](m map[int32]V) []int32 {
 	return keys
 }
 
-func (m *Referrals) encode() []byte {
-	e := newSnapEncoder()
+func (m *Referrals) encode(dst []byte) []byte {
+	e := newSnapEncoder(m.snap)
 	r := e.rows
 	r.Uvarint(uint64(len(m.recs)))
 	for i := range m.recs {
@@ -75,7 +75,7 @@ func (m *Referrals) encode() []byte {
 			e.ref(c.Outcome)
 		}
 	}
-	return e.finish()
+	return e.finish(dst, m.snap)
 }
 
 // decode fills m's records from data; the caller indexes them.
@@ -117,8 +117,8 @@ func (m *Referrals) decode(data []byte) error {
 	return nil
 }
 
-func (m *Feedback) encode() []byte {
-	e := newSnapEncoder()
+func (m *Feedback) encode(dst []byte) []byte {
+	e := newSnapEncoder(m.snap)
 	r := e.rows
 	r.Uvarint(uint64(len(m.recs)))
 	for i := range m.recs {
@@ -144,7 +144,7 @@ func (m *Feedback) encode() []byte {
 			r.Bool(c.Satisfied)
 		}
 	}
-	return e.finish()
+	return e.finish(dst, m.snap)
 }
 
 // decode fills m's records from data; the caller indexes them.
@@ -186,8 +186,8 @@ func (m *Feedback) decode(data []byte) error {
 	return nil
 }
 
-func (m *Completion) encode() []byte {
-	e := newSnapEncoder()
+func (m *Completion) encode(dst []byte) []byte {
+	e := newSnapEncoder(m.snap)
 	r := e.rows
 	r.Uvarint(uint64(len(m.recs)))
 	for i := range m.recs {
@@ -208,7 +208,7 @@ func (m *Completion) encode() []byte {
 			r.Uvarint(uint64(st.Status))
 		}
 	}
-	return e.finish()
+	return e.finish(dst, m.snap)
 }
 
 // decode fills m's records from data; the caller summarizes and indexes

@@ -27,6 +27,8 @@ var commStatusNames = [...]string{domain.StatusRegistered, domain.StatusTriggere
 // needs to see (names, who raised it, when), indexed by place. The indicator
 // models keep only what their numbers need; this one keeps what people read.
 type Lists struct {
+	// snap sizes the next save's buffers (snapSizes).
+	snap     *snapSizes
 	comms    []lcCommunity
 	commByID map[string]int32
 	commIdx  *sortedIndex
@@ -141,7 +143,7 @@ func (m *Lists) init() {
 	*m = Lists{
 		commByID: map[string]int32{}, apByID: map[string]int32{}, apIdx: index{},
 		refByID: map[string]int32{}, fbByID: map[string]int32{},
-		names: newInterner(),
+		names: newInterner(), snap: new(snapSizes),
 	}
 	m.commIdx = newSortedIndex(func(n int32) string { return m.comms[n].key },
 		func(a, b int32) bool { return m.comms[a].key < m.comms[b].key })
@@ -385,7 +387,13 @@ func (m *Lists) communityPlace(id string) (domain.Place, bool) {
 
 // MarshalBinary implements Model (see lists_codec.go for the encoding).
 func (m *Lists) MarshalBinary() ([]byte, error) {
-	return m.encode(), nil
+	return m.encode(nil), nil
+}
+
+// AppendBinary implements encoding.BinaryAppender: the engine encodes a
+// save after its checkpoint in one buffer.
+func (m *Lists) AppendBinary(b []byte) ([]byte, error) {
+	return m.encode(b), nil
 }
 
 // UnmarshalBinary implements Model.

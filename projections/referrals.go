@@ -8,6 +8,8 @@ import (
 
 // Referrals is the referral read model: one record per referral.
 type Referrals struct {
+	// snap sizes the next save's buffers (snapSizes).
+	snap  *snapSizes
 	recs  []refRecord
 	byID  map[string]int32
 	idx   index
@@ -51,7 +53,7 @@ var refStatusNames = [...]string{domain.StatusRaised, domain.StatusAcknowledged,
 
 // NewReferrals returns an empty model.
 func NewReferrals() *Referrals {
-	return &Referrals{byID: map[string]int32{}, idx: index{}, names: newInterner(), prior: map[int32][]refCompletion{}}
+	return &Referrals{byID: map[string]int32{}, idx: index{}, names: newInterner(), prior: map[int32][]refCompletion{}, snap: new(snapSizes)}
 }
 
 // Apply implements Model.
@@ -216,7 +218,13 @@ func (m *Referrals) stats(f *Filter, c *cut) ReferralStats {
 
 // MarshalBinary implements Model (see indicator_codec.go).
 func (m *Referrals) MarshalBinary() ([]byte, error) {
-	return m.encode(), nil
+	return m.encode(nil), nil
+}
+
+// AppendBinary implements encoding.BinaryAppender: the engine encodes a
+// save after its checkpoint in one buffer.
+func (m *Referrals) AppendBinary(b []byte) ([]byte, error) {
+	return m.encode(b), nil
 }
 
 // UnmarshalBinary implements Model.
