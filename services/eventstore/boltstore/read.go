@@ -170,7 +170,9 @@ type subscription struct {
 	s     *Store
 	ctx   context.Context
 	after uint64
-	buf   []eventstore.RecordedEvent
+	// buf[next:] are read and not yet handed out.
+	buf  []eventstore.RecordedEvent
+	next int
 
 	closeOnce sync.Once
 	closed    chan struct{}
@@ -192,13 +194,13 @@ func (sub *subscription) stopped() error {
 func (sub *subscription) Recv() (eventstore.RecordedEvent, error) {
 	for {
 		if err := sub.stopped(); err != nil {
-			sub.buf = nil
+			sub.buf, sub.next = nil, 0
 			return eventstore.RecordedEvent{}, err
 		}
-		if len(sub.buf) > 0 {
-			ev := sub.buf[0]
-			sub.buf[0] = eventstore.RecordedEvent{}
-			sub.buf = sub.buf[1:]
+		if sub.next < len(sub.buf) {
+			ev := sub.buf[sub.next]
+			sub.buf[sub.next] = eventstore.RecordedEvent{}
+			sub.next++
 			sub.after = ev.Position
 			return ev, nil
 		}
@@ -207,7 +209,7 @@ func (sub *subscription) Recv() (eventstore.RecordedEvent, error) {
 		changed := sub.s.headChanged()
 		if sub.s.head.Load() > sub.after {
 			// The drained buffer's array is reused: its events were
-			// handed out by value.
+			// handed out by value (and cleared).
 			evs, err := sub.s.subscriptionRead(sub.ctx, sub.after, subscribeBatch, sub.buf[:0])
 			if err != nil {
 				if stop := sub.stopped(); stop != nil {
@@ -220,7 +222,7 @@ func (sub *subscription) Recv() (eventstore.RecordedEvent, error) {
 				// would hide a damaged file.
 				return eventstore.RecordedEvent{}, fmt.Errorf("boltstore: log ends before head %d (after %d)", sub.s.head.Load(), sub.after)
 			}
-			sub.buf = evs
+			sub.buf, sub.next = evs, 0
 			continue
 		}
 		select {
