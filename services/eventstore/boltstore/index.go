@@ -14,9 +14,10 @@ import (
 // and by stream both would take a random leaf write per event: measured on
 // the 2-core target, those two writes cut durable throughput with 64 writers
 // from ~53,000 to ~15,000 events/s (the log alone is sequential and cheap).
-// The cost is memory, about 35 bytes per event plus 8 per event and a name per
-// stream (~80 MB for the 1.6 M events of a national deployment), and an open
-// that scans the compact index bucket (~35 bytes per event).
+// The cost is memory, 16 bytes per event for the ids (idIndex) plus 8 per
+// event and a name per stream (~65 MB for the 1.6 M events of a national
+// deployment), and an open that scans the compact index bucket (~35 bytes
+// per event) and sorts the ids.
 //
 // Only the writer goroutine mutates it, under mu, after a commit; it reads
 // without mu, since nothing else writes. Readers take mu.RLock.
@@ -47,7 +48,7 @@ func newIndex(sizeHint uint64) *index {
 
 // add records an event read back at open; events arrive in log order, so the
 // revision is implied. An id stored twice is found by seal, once all are in.
-func (x *index) add(pos uint64, id [16]byte, stream []byte) error {
+func (x *index) add(pos uint64, id [16]byte, stream []byte) {
 	x.ids.load(pos, id)
 	si := x.streams[string(stream)]
 	if si == nil {
@@ -55,7 +56,6 @@ func (x *index) add(pos uint64, id [16]byte, stream []byte) error {
 		x.streams[string(stream)] = si
 	}
 	si.positions = append(si.positions, pos)
-	return nil
 }
 
 // release drops the lookups of a closed store, which may stay referenced
@@ -140,9 +140,7 @@ func loadFromIndexBucket(tx *bolt.Tx, head headState, release func()) (*index, e
 			if err != nil {
 				return nil, err
 			}
-			if err := x.add(pos, id, stream); err != nil {
-				return nil, err
-			}
+			x.add(pos, id, stream)
 			last = pos
 		}
 	}
@@ -181,9 +179,7 @@ func addFromRecords(tx *bolt.Tx, x *index, last uint64, head headState, release 
 		if err != nil {
 			return err
 		}
-		if err := x.add(last, id, []byte(stream)); err != nil {
-			return err
-		}
+		x.add(last, id, []byte(stream))
 		if got := x.revision(stream); got != rev {
 			return fmt.Errorf("record at position %d has revision %d of %q, its place in the log says %d", last, rev, stream, got)
 		}
