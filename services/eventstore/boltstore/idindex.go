@@ -90,6 +90,11 @@ func (x *idIndex) seal(idAt func(pos uint64) ([16]byte, error)) error {
 			if err != nil {
 				return err
 			}
+			if fingerprint(id) != e.fp {
+				// A damaged index entry repeating another event's id:
+				// the event stored there would be missing.
+				return fmt.Errorf("the index names another id than the one stored at position %d", e.pos)
+			}
 			for m := range k {
 				if ids[m] == id {
 					return fmt.Errorf("event id %x at position %d was already at an earlier one", id, e.pos)

@@ -189,6 +189,27 @@ func TestGroupIndexEntryDamage(t *testing.T) {
 			brokenAt: func(uint64, uint64) uint64 { return groupedFirst + 1 },
 		},
 		{
+			// The id index keys its sorted run by 64 bits of each id and
+			// checks shared ones against the records at open: an entry
+			// repeating another event's id must not leave the event that
+			// is really stored there out of the lookups.
+			name: "id of the second grouped event repeats the first's",
+			damage: func(b *bolt.Bucket, k, v []byte) error {
+				v = bytes.Clone(v)
+				at := map[uint64]int{} // where each position's id starts in v
+				rest := 0
+				for pos := binary.BigEndian.Uint64(k[:8]); rest < len(v); pos++ {
+					at[pos] = rest
+					n, w := binary.Uvarint(v[rest+16:])
+					rest += 16 + w + int(n)
+				}
+				copy(v[at[groupedFirst+1]:at[groupedFirst+1]+16], v[at[groupedFirst]:at[groupedFirst]+16])
+				return b.Put(k, v)
+			},
+			brokenAt: func(uint64, uint64) uint64 { return groupedFirst + 1 },
+			rebuilt:  true,
+		},
+		{
 			name: "entry cut short",
 			damage: func(b *bolt.Bucket, k, v []byte) error {
 				return b.Put(k, bytes.Clone(v[:len(v)-3]))
@@ -225,8 +246,14 @@ func TestGroupIndexEntryDamage(t *testing.T) {
 
 			s = openStore(t, path, boltstore.Options{})
 			if tc.rebuilt {
-				if evs, err := s.ReadStream(t.Context(), "grouped", 0, 10); err != nil || len(evs) != 3 {
+				evs, err := s.ReadStream(t.Context(), "grouped", 0, 10)
+				if err != nil || len(evs) != 3 {
 					t.Fatalf("stream after index damage: %d events, %v; want 3", len(evs), err)
+				}
+				for _, ev := range evs {
+					if got, ok, err := s.LocateEvent(t.Context(), ev.ID); err != nil || !ok || got.Position != ev.Position {
+						t.Fatalf("locate %s after index damage: at %d, %v, %v; want %d", ev.ID, got.Position, ok, err, ev.Position)
+					}
 				}
 				if _, err := s.Append(t.Context(), "grouped", eventstore.Exact(3), ev("T", "4")); err != nil {
 					t.Fatalf("append after rebuilding the index: %v", err)
