@@ -92,3 +92,21 @@ func (w *RecentWindow) Put(evs []eventstore.RecordedEvent) { w.c.put(evs) }
 func (w *RecentWindow) Get(after uint64, limit int) ([]eventstore.RecordedEvent, bool) {
 	return w.c.get(after, limit, nil)
 }
+
+// IDLookup builds the id index over ids (at positions 1..n, sealed as at
+// open) and returns its lookup, for benchmarks: nothing shares a
+// fingerprint there, so no stored id is read.
+func IDLookup(ids [][16]byte) func(id [16]byte) (uint64, bool) {
+	x := newIDIndex(uint64(len(ids)))
+	for i, id := range ids {
+		x.load(uint64(i+1), id)
+	}
+	byPos := func(pos uint64) ([16]byte, error) { return ids[pos-1], nil }
+	if err := x.seal(byPos); err != nil {
+		panic(err)
+	}
+	return func(id [16]byte) (uint64, bool) {
+		pos, ok, _ := x.lookup(id, byPos)
+		return pos, ok
+	}
+}

@@ -28,6 +28,15 @@ import (
 type idIndex struct {
 	run    []idEntry
 	recent map[[16]byte]uint64
+	// dir[b] is the first entry of the run whose fingerprint's top bits
+	// (fp >> shift) are at least b: a lookup searches one bucket of about
+	// dirBucket entries, not the whole run. Most lookups are misses (every
+	// new event's id is looked up before it is written, in the store's
+	// single writer); a binary search of the whole run takes ~21 probes at
+	// national scale, each a cache miss: 341 ns a miss, against 86–92 ns
+	// with the directory and 81 ns in the map (BenchmarkIDLookup).
+	dir   []uint32
+	shift uint
 }
 
 type idEntry struct {
@@ -103,7 +112,32 @@ func (x *idIndex) seal(idAt func(pos uint64) ([16]byte, error)) error {
 			ids[k] = id
 		}
 	}
+	x.index()
 	return nil
+}
+
+// dirBucket is about how many entries of the run one directory slot covers.
+const dirBucket = 8
+
+// index rebuilds the directory of the run (after it changed).
+func (x *idIndex) index() {
+	bitsN := min(max(bits.Len(uint(len(x.run)/dirBucket)), 8), 26)
+	x.shift = 64 - uint(bitsN)
+	n := 1<<bitsN + 1
+	if cap(x.dir) >= n {
+		x.dir = x.dir[:n]
+	} else {
+		x.dir = make([]uint32, n)
+	}
+	b := 0
+	for i, e := range x.run {
+		for top := int(e.fp >> x.shift); b <= top; b++ {
+			x.dir[b] = uint32(i)
+		}
+	}
+	for ; b < n; b++ {
+		x.dir[b] = uint32(len(x.run))
+	}
 }
 
 // lookup returns the position of id. idAt reads the id stored at a position.
@@ -111,8 +145,13 @@ func (x *idIndex) lookup(id [16]byte, idAt func(pos uint64) ([16]byte, error)) (
 	if pos, ok := x.recent[id]; ok {
 		return pos, true, nil
 	}
+	if len(x.run) == 0 {
+		return 0, false, nil
+	}
 	fp := fingerprint(id)
-	i := sort.Search(len(x.run), func(i int) bool { return x.run[i].fp >= fp })
+	top := fp >> x.shift
+	lo, hi := int(x.dir[top]), int(x.dir[top+1])
+	i := lo + sort.Search(hi-lo, func(i int) bool { return x.run[lo+i].fp >= fp })
 	for ; i < len(x.run) && x.run[i].fp == fp; i++ {
 		got, err := idAt(x.run[i].pos)
 		if err != nil {
@@ -161,6 +200,7 @@ func (x *idIndex) merge() {
 	}
 	out = append(append(out, x.run[i:]...), add[j:]...)
 	x.run = out
+	x.index()
 	clear(x.recent)
 }
 
