@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# commands-load.sh — what a server spends on commands: starts a server
+# binary on a fresh copy of a data dir and sends HTTP commands (visits)
+# open-loop at each rate for 10 s (scripts/loadgen), then prints loadgen's
+# row and, from the server, the CPU it used (/proc/PID/stat), the garbage
+# collections it ran (GODEBUG=gctrace=1) and the bytes it allocated per
+# command (go_memstats_alloc_bytes_total on /metrics), and its peak RSS.
+#
+#   bash scripts/commands-load.sh DATA_DIR BINARY [RATE...]   # rates default to 1000 2000
+#
+# To compare two builds, alternate them on the same data dir (a rebuilt
+# one: `actionledger projections rebuild --data-dir DATA_DIR` first, or the
+# server spends its first seconds catching up):
+#
+#   for i in 1 2; do for b in ./old ./new; do bash scripts/commands-load.sh DIR $b; done; done
+#
+# SERVER_GOMEMLIMIT (default 400MiB, as scripts/bench.sh) and PORT (default
+# 18610) may be set. Needs Go, curl, awk.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ $# -ge 2 ] || { echo "usage: $0 DATA_DIR BINARY [RATE...]" >&2; exit 2; }
+SRC=$1 BIN=$(realpath "$2")
+shift 2
+RATES=("$@")
+[ ${#RATES[@]} -gt 0 ] || RATES=(1000 2000)
+PORT=${PORT:-18610}
+BASE="http://127.0.0.1:$PORT"
+export ACTIONLEDGER_ADMIN_TOKEN=${ACTIONLEDGER_ADMIN_TOKEN:-bench-admin-token}
+export ACTIONLEDGER_TOKEN_SECRET=${ACTIONLEDGER_TOKEN_SECRET:-bench-token-secret}
+WORK=$(mktemp -d)
+LOADGEN="$WORK/loadgen"
+go build -o "$LOADGEN" ./scripts/loadgen
+cp -r --reflink=auto "$SRC" "$WORK/data"
+GODEBUG=gctrace=1 GOMEMLIMIT=${SERVER_GOMEMLIMIT:-400MiB} "$BIN" serve --addr "127.0.0.1:$PORT" \
+	--data-dir "$WORK/data" --log-level warn >"$WORK/serve.log" 2>"$WORK/gc.log" &
+PID=$!
+trap 'kill $PID 2>/dev/null; wait $PID 2>/dev/null; rm -rf "$WORK"' EXIT
+"$LOADGEN" ready --server "$BASE" --timeout 5m >/dev/null
+# The users and communities loadgen makes, before anything is counted.
+"$LOADGEN" commands --server "$BASE" --rate 100 --duration 2s >/dev/null
+cpu() { awk '{print $14 + $15}' "/proc/$PID/stat"; }
+gcs() { grep -c '^gc ' "$WORK/gc.log" || true; }
+allocated() { curl -sf "$BASE/metrics" | awk '/^go_memstats_alloc_bytes_total/ {printf "%d", $2}'; }
+ticks=$(getconf CLK_TCK)
+echo "$(basename "$BIN") on a copy of $SRC, GOMEMLIMIT=${SERVER_GOMEMLIMIT:-400MiB}"
+for r in "${RATES[@]}"; do
+	c0=$(cpu) g0=$(gcs) a0=$(allocated)
+	"$LOADGEN" commands --server "$BASE" --rate "$r" --duration 10s
+	c1=$(cpu) g1=$(gcs) a1=$(allocated)
+	n=$((r * 10))
+	echo "  server: $(((c1 - c0) * 1000 / ticks)) ms of CPU for $n commands, $((g1 - g0)) collections, $(((a1 - a0) / n)) bytes allocated a command (the setup's replays included), peak RSS $(awk '/VmHWM/ {print int($2 / 1024)}' "/proc/$PID/status") MB"
+done
