@@ -90,3 +90,22 @@ func BuildAllModels(ctx context.Context, store eventstore.Store) (map[string]Mod
 	}
 	return out, nil
 }
+
+// New returns an empty standard read model of the given name.
+func New(name string) Model {
+	switch name {
+	case NameCompletion:
+		return NewCompletion()
+	case NameReferrals:
+		return NewReferrals()
+	case NameFeedback:
+		return NewFeedback()
+	case NameTrust:
+		return NewTrust([4]float64{})
+	case NameActivity:
+		return NewActivity()
+	case NameLists:
+		return NewLists()
+	}
+	panic("no model " + name)
+}

@@ -10,7 +10,9 @@ import (
 
 // BenchmarkSnapshotEncode times and weighs one save's encoding of each read
 // model on the CLEA-national history (or ACTIONLEDGER_BENCH_STORE's): a save
-// encodes the whole model, so this is what every snapshot costs.
+// encodes the whole model, so this is what every snapshot costs. The
+// restore sub-benchmarks decode it again, as a restart does (each model on
+// its own goroutine: the slowest bounds the restart).
 //
 //	go test ./projections -run '^$' -bench SnapshotEncode -benchtime 3x
 func BenchmarkSnapshotEncode(b *testing.B) {
@@ -37,6 +39,21 @@ func BenchmarkSnapshotEncode(b *testing.B) {
 				size = len(data)
 			}
 			b.ReportMetric(float64(size)/(1<<20), "encoded-MB")
+		})
+	}
+	for _, name := range names {
+		data, err := models[name].MarshalBinary()
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run("restore/"+name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				fresh := projections.New(name)
+				if err := fresh.UnmarshalBinary(data); err != nil {
+					b.Fatal(err)
+				}
+			}
 		})
 	}
 }

@@ -70,19 +70,7 @@ func (x *idIndex) load(pos uint64, id [16]byte) {
 // idAt reads the id stored at a position: entries that share a fingerprint
 // are told apart by it.
 func (x *idIndex) seal(idAt func(pos uint64) ([16]byte, error)) error {
-	slices.SortFunc(x.run, func(a, b idEntry) int {
-		switch {
-		case a.fp < b.fp:
-			return -1
-		case a.fp > b.fp:
-			return 1
-		case a.pos < b.pos:
-			return -1
-		case a.pos > b.pos:
-			return 1
-		}
-		return 0
-	})
+	x.run = sortRun(x.run)
 	for i := 1; i < len(x.run); i++ {
 		if x.run[i].fp != x.run[i-1].fp {
 			continue
@@ -119,9 +107,48 @@ func (x *idIndex) seal(idAt func(pos uint64) ([16]byte, error)) error {
 // dirBucket is about how many entries of the run one directory slot covers.
 const dirBucket = 8
 
+// dirBits is how many top bits of a fingerprint the directory of a run of n
+// entries is keyed by.
+func dirBits(n int) int { return min(max(bits.Len(uint(n/dirBucket)), 8), 26) }
+
+// sortRun sorts entries by fingerprint, then position, and returns them
+// (in a new array). Fingerprints are uniform, so a counting sort by their
+// top bits leaves buckets of about dirBucket entries, each finished by
+// insertion: indexing the 1.6 M ids of a national history at open takes
+// 52–103 ms so, 270–292 ms with a comparison sort (BenchmarkIDIndexOpen),
+// which was a fifth of the store's open.
+// Entries arrive in position order and both passes are stable, so equal
+// fingerprints stay in position order.
+func sortRun(in []idEntry) []idEntry {
+	shift := 64 - uint(dirBits(len(in)))
+	start := make([]uint32, 1<<(64-shift)+1)
+	for _, e := range in {
+		start[e.fp>>shift+1]++
+	}
+	for b := 1; b < len(start); b++ {
+		start[b] += start[b-1]
+	}
+	out := make([]idEntry, len(in))
+	next := slices.Clone(start[:len(start)-1])
+	for _, e := range in {
+		b := e.fp >> shift
+		out[next[b]] = e
+		next[b]++
+	}
+	for b := 0; b+1 < len(start); b++ {
+		bucket := out[start[b]:start[b+1]]
+		for i := 1; i < len(bucket); i++ {
+			for j := i; j > 0 && bucket[j].fp < bucket[j-1].fp; j-- {
+				bucket[j], bucket[j-1] = bucket[j-1], bucket[j]
+			}
+		}
+	}
+	return out
+}
+
 // index rebuilds the directory of the run (after it changed).
 func (x *idIndex) index() {
-	bitsN := min(max(bits.Len(uint(len(x.run)/dirBucket)), 8), 26)
+	bitsN := dirBits(len(x.run))
 	x.shift = 64 - uint(bitsN)
 	n := 1<<bitsN + 1
 	if cap(x.dir) >= n {

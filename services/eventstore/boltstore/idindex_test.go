@@ -180,3 +180,17 @@ func BenchmarkIDLookup(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkIDIndexOpen: indexing the ids of a national history as an open
+// does (each appended in log order, then sorted and checked once).
+//
+//	go test ./services/eventstore/boltstore -run '^$' -bench IDIndexOpen
+func BenchmarkIDIndexOpen(b *testing.B) {
+	ids := make([][16]byte, 1_600_000)
+	for i := range ids {
+		ids[i] = uuid.New()
+	}
+	for b.Loop() {
+		boltstore.IDLookup(ids)
+	}
+}
