@@ -40,19 +40,23 @@ func (c *recentReads) get(after uint64, limit int, dst []eventstore.RecordedEven
 		return dst, false
 	}
 	from := c.evs[after+1-c.first:]
-	from = from[:min(limit, len(from))]
+	return copyEvents(dst, from[:min(limit, len(from))]), true
+}
+
+// copyEvents appends to dst copies of evs whose Data and Meta.RequestHash
+// are their own; one allocation holds every copied byte slice.
+func copyEvents(dst, evs []eventstore.RecordedEvent) []eventstore.RecordedEvent {
 	n := 0
-	for i := range from {
-		n += len(from[i].Data) + len(from[i].Meta.RequestHash)
+	for i := range evs {
+		n += len(evs[i].Data) + len(evs[i].Meta.RequestHash)
 	}
-	// One allocation holds every copied byte slice of the batch.
 	arena := make([]byte, 0, n)
-	for _, ev := range from {
+	for _, ev := range evs {
 		ev.Data, arena = own(arena, ev.Data)
 		ev.Meta.RequestHash, arena = own(arena, ev.Meta.RequestHash)
 		dst = append(dst, ev)
 	}
-	return dst, true
+	return dst
 }
 
 // own copies b to the end of arena, which has room for it, and returns the
@@ -120,10 +124,11 @@ func (s *Store) subscriptionRead(ctx context.Context, after uint64, limit int, d
 		return nil, err
 	}
 	s.recent.put(evs)
-	// The decoded records now belong to the window: hand out copies, as to
-	// every other subscription (unless the window left them out).
+	// The decoded records may now be in the window, all or some of them
+	// (it keeps the newest when it overflows): hand out copies, as to every
+	// other subscription.
 	if out, ok := s.recent.get(after, limit, dst); ok {
 		return out, nil
 	}
-	return append(dst, evs...), nil
+	return copyEvents(dst, evs), nil
 }
