@@ -141,16 +141,37 @@ func Open(path string, opts Options) (*Store, error) {
 		idx  *index
 	)
 	err = guard(path, func() error {
-		// Every page once, before anything is written: a damaged page
-		// stops the open here instead of a reader (or the writer) later.
-		if err := db.View(func(tx *bolt.Tx) error {
-			stop := mapped.While(db.Info().Data, int(tx.Size()))
-			defer stop()
-			return walkPages(tx)
-		}); err != nil {
+		var fresh bool
+		if err := db.View(func(tx *bolt.Tx) error { fresh = tx.Bucket(bucketMeta) == nil; return nil }); err != nil {
 			return err
 		}
-		return db.Update(func(tx *bolt.Tx) error {
+		if fresh {
+			// A new file gets its layout: nothing to check or index.
+			return db.Update(func(tx *bolt.Tx) error {
+				var err error
+				if head, err = initLayout(tx); err != nil {
+					return err
+				}
+				idx, err = loadIndex(tx, head, func() {})
+				return err
+			})
+		}
+		// Every page once (walkPages): a damaged page stops the open here
+		// instead of a reader (or the writer) later; open writes nothing.
+		// The walk goes side by side with loading the index, which reads
+		// in its own transaction: one waits on page faults, the other on
+		// the CPU, and one after the other they were most of a restart.
+		walked := make(chan error, 1)
+		go func() {
+			walked <- guard(path, func() error {
+				return db.View(func(tx *bolt.Tx) error {
+					stop := mapped.While(db.Info().Data, int(tx.Size()))
+					defer stop()
+					return walkPages(tx)
+				})
+			})
+		}()
+		loaded := db.View(func(tx *bolt.Tx) error {
 			var err error
 			if head, err = initLayout(tx); err != nil {
 				return err
@@ -160,6 +181,10 @@ func Open(path string, opts Options) (*Store, error) {
 			release()
 			return err
 		})
+		if err := <-walked; err != nil {
+			return err
+		}
+		return loaded
 	})
 	if err != nil {
 		_ = guard(path, db.Close)
