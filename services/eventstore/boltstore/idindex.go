@@ -70,7 +70,7 @@ func (x *idIndex) load(pos uint64, id [16]byte) {
 // idAt reads the id stored at a position: entries that share a fingerprint
 // are told apart by it.
 func (x *idIndex) seal(idAt func(pos uint64) ([16]byte, error)) error {
-	x.run = sortRun(x.run)
+	x.sort()
 	for i := 1; i < len(x.run); i++ {
 		if x.run[i].fp != x.run[i-1].fp {
 			continue
@@ -100,7 +100,6 @@ func (x *idIndex) seal(idAt func(pos uint64) ([16]byte, error)) error {
 			ids[k] = id
 		}
 	}
-	x.index()
 	return nil
 }
 
@@ -111,27 +110,27 @@ const dirBucket = 8
 // entries is keyed by.
 func dirBits(n int) int { return min(max(bits.Len(uint(n/dirBucket)), 8), 26) }
 
-// sortRun sorts entries by fingerprint, then position, and returns them
-// (in a new array). Fingerprints are uniform, so a counting sort by their
-// top bits leaves buckets of about dirBucket entries, each finished by
-// insertion: indexing the 1.6 M ids of a national history at open takes
-// 52–103 ms so, 270–292 ms with a comparison sort (BenchmarkIDIndexOpen),
-// which was a fifth of the store's open.
-// Entries arrive in position order and both passes are stable, so equal
-// fingerprints stay in position order.
-func sortRun(in []idEntry) []idEntry {
-	shift := 64 - uint(dirBits(len(in)))
-	start := make([]uint32, 1<<(64-shift)+1)
-	for _, e := range in {
-		start[e.fp>>shift+1]++
+// sort orders the run by fingerprint and builds its directory.
+// Fingerprints are uniform, so a counting sort by their top bits (whose
+// counts are the directory) leaves buckets of about dirBucket entries, each
+// finished by insertion: indexing the 1.6 M ids of a national history at
+// open takes 52–103 ms so, 270–292 ms with a comparison sort
+// (BenchmarkIDIndexOpen), which was a fifth of the store's open. Both passes
+// are stable: entries loaded at open, in log order, keep position order
+// under a shared fingerprint.
+func (x *idIndex) sort() {
+	x.shift = 64 - uint(dirBits(len(x.run)))
+	start := make([]uint32, 1<<(64-x.shift)+1)
+	for _, e := range x.run {
+		start[e.fp>>x.shift+1]++
 	}
 	for b := 1; b < len(start); b++ {
 		start[b] += start[b-1]
 	}
-	out := make([]idEntry, len(in))
+	out := make([]idEntry, len(x.run))
 	next := slices.Clone(start[:len(start)-1])
-	for _, e := range in {
-		b := e.fp >> shift
+	for _, e := range x.run {
+		b := e.fp >> x.shift
 		out[next[b]] = e
 		next[b]++
 	}
@@ -143,28 +142,7 @@ func sortRun(in []idEntry) []idEntry {
 			}
 		}
 	}
-	return out
-}
-
-// index rebuilds the directory of the run (after it changed).
-func (x *idIndex) index() {
-	bitsN := dirBits(len(x.run))
-	x.shift = 64 - uint(bitsN)
-	n := 1<<bitsN + 1
-	if cap(x.dir) >= n {
-		x.dir = x.dir[:n]
-	} else {
-		x.dir = make([]uint32, n)
-	}
-	b := 0
-	for i, e := range x.run {
-		for top := int(e.fp >> x.shift); b <= top; b++ {
-			x.dir[b] = uint32(i)
-		}
-	}
-	for ; b < n; b++ {
-		x.dir[b] = uint32(len(x.run))
-	}
+	x.run, x.dir = out, start
 }
 
 // lookup returns the position of id. idAt reads the id stored at a position.
@@ -199,35 +177,14 @@ func (x *idIndex) add(pos uint64, id [16]byte) {
 	}
 }
 
-// merge moves the recent ids into the run.
+// merge moves the recent ids into the run. The run is sorted already, so
+// the sort finds its buckets all but in order.
 func (x *idIndex) merge() {
-	add := make([]idEntry, 0, len(x.recent))
+	x.run = slices.Grow(x.run, len(x.recent))
 	for id, pos := range x.recent {
-		add = append(add, idEntry{fingerprint(id), pos})
+		x.run = append(x.run, idEntry{fingerprint(id), pos})
 	}
-	slices.SortFunc(add, func(a, b idEntry) int {
-		if a.fp < b.fp {
-			return -1
-		}
-		if a.fp > b.fp {
-			return 1
-		}
-		return 0
-	})
-	out := make([]idEntry, 0, len(x.run)+len(add))
-	i, j := 0, 0
-	for i < len(x.run) && j < len(add) {
-		if add[j].fp < x.run[i].fp {
-			out = append(out, add[j])
-			j++
-		} else {
-			out = append(out, x.run[i])
-			i++
-		}
-	}
-	out = append(append(out, x.run[i:]...), add[j:]...)
-	x.run = out
-	x.index()
+	x.sort()
 	clear(x.recent)
 }
 
