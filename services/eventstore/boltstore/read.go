@@ -283,28 +283,7 @@ func (s *Store) LocateEvent(ctx context.Context, id uuid.UUID) (eventstore.Recor
 func decodeShared(pos uint64, v []byte) (eventstore.RecordedEvent, error) {
 	b := make([]byte, len(v))
 	copy(b, v)
-	var ev eventstore.RecordedEvent
-	d := wire.NewDecoder(b)
-	copy(ev.ID[:], d.Raw(16))
-	ev.Type = sharedString(d)
-	ev.Stream = sharedString(d)
-	ev.Revision = d.Uvarint()
-	ev.RecordedAt = d.Time()
-	ev.Meta.OccurredAt = d.Time()
-	ev.Meta.ActorID = sharedString(d)
-	ev.Meta.ActorRole = sharedString(d)
-	ev.Meta.CorrelationID = sharedString(d)
-	ev.Meta.CausationID = sharedString(d)
-	ev.Meta.IdempotencyKey = sharedString(d)
-	ev.Meta.RequestHash = nilIfEmpty(sharedBlob(d))
-	ev.Data = nilIfEmpty(sharedBlob(d))
-	copy(ev.PrevHash[:], d.Raw(32))
-	copy(ev.Hash[:], d.Raw(32))
-	if err := d.Done(); err != nil {
-		return eventstore.RecordedEvent{}, fmt.Errorf("boltstore: record at position %d: %w", pos, err)
-	}
-	ev.Position = pos
-	return ev, nil
+	return decodeFields(pos, b, sharedString, sharedBlob)
 }
 
 // sharedBlob reads a length-prefixed byte string without copying it.

@@ -266,21 +266,28 @@ func appendRecordHead(dst []byte, ev *eventstore.RecordedEvent) []byte {
 // decodeRecord decodes the value stored at pos. Everything it returns is a
 // copy: b points into bbolt's mmap and is only valid inside the transaction.
 func decodeRecord(pos uint64, b []byte) (eventstore.RecordedEvent, error) {
+	return decodeFields(pos, b, (*wire.Decoder).String, (*wire.Decoder).Blob)
+}
+
+// decodeFields decodes the record b stored at pos, reading its strings and
+// byte strings with str and blob: copies of them (decodeRecord), or views
+// of b itself (decodeShared).
+func decodeFields(pos uint64, b []byte, str func(*wire.Decoder) string, blob func(*wire.Decoder) []byte) (eventstore.RecordedEvent, error) {
 	var ev eventstore.RecordedEvent
 	d := wire.NewDecoder(b)
 	copy(ev.ID[:], d.Raw(16))
-	ev.Type = d.String()
-	ev.Stream = d.String()
+	ev.Type = str(d)
+	ev.Stream = str(d)
 	ev.Revision = d.Uvarint()
 	ev.RecordedAt = d.Time()
 	ev.Meta.OccurredAt = d.Time()
-	ev.Meta.ActorID = d.String()
-	ev.Meta.ActorRole = d.String()
-	ev.Meta.CorrelationID = d.String()
-	ev.Meta.CausationID = d.String()
-	ev.Meta.IdempotencyKey = d.String()
-	ev.Meta.RequestHash = nilIfEmpty(d.Blob())
-	ev.Data = nilIfEmpty(d.Blob())
+	ev.Meta.ActorID = str(d)
+	ev.Meta.ActorRole = str(d)
+	ev.Meta.CorrelationID = str(d)
+	ev.Meta.CausationID = str(d)
+	ev.Meta.IdempotencyKey = str(d)
+	ev.Meta.RequestHash = nilIfEmpty(blob(d))
+	ev.Data = nilIfEmpty(blob(d))
 	copy(ev.PrevHash[:], d.Raw(32))
 	copy(ev.Hash[:], d.Raw(32))
 	if err := d.Done(); err != nil {
