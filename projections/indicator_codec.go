@@ -37,15 +37,35 @@ func (e *snapEncoder) chain(c stepChain) {
 	e.rows.Varint(int64(c.Tail))
 }
 
-// sortedKeys orders a prior map's keys, so that a model encodes to the same
-// bytes every time.
-func sortedKeys[V any](m map[int32]V) []int32 {
+// encodePrior writes a prior map (what came before a record was reopened,
+// kept per record) in key order, so that a model encodes to the same bytes
+// every time; put writes one element.
+func encodePrior[T any](e *snapEncoder, m map[int32][]T, put func(T)) {
 	keys := make([]int32, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
-	return keys
+	e.rows.Uvarint(uint64(len(m)))
+	for _, k := range keys {
+		e.rows.Varint(int64(k))
+		e.rows.Uvarint(uint64(len(m[k])))
+		for _, c := range m[k] {
+			put(c)
+		}
+	}
+}
+
+// decodePrior reads what encodePrior wrote into m; get reads one element.
+func decodePrior[T any](ld *snapDecoder, m map[int32][]T, get func() T) {
+	for n := ld.count(); n > 0 && ld.failed() == nil; n-- {
+		k := int32(ld.d.Varint())
+		cs := make([]T, ld.count())
+		for j := range cs {
+			cs[j] = get()
+		}
+		m[k] = cs
+	}
 }
 
 func (m *Referrals) encode(dst []byte) []byte {
@@ -66,15 +86,10 @@ func (m *Referrals) encode(dst []byte) []byte {
 		r.Uvarint(uint64(x.Status))
 	}
 	e.steps(m.steps)
-	r.Uvarint(uint64(len(m.prior)))
-	for _, k := range sortedKeys(m.prior) {
-		r.Varint(int64(k))
-		r.Uvarint(uint64(len(m.prior[k])))
-		for _, c := range m.prior[k] {
-			r.Time(c.ArrivedAt)
-			e.ref(c.Outcome)
-		}
-	}
+	encodePrior(e, m.prior, func(c refCompletion) {
+		r.Time(c.ArrivedAt)
+		e.ref(c.Outcome)
+	})
 	return e.finish(dst, m.snap)
 }
 
@@ -103,14 +118,7 @@ func (m *Referrals) decode(data []byte) error {
 	if m.steps, err = ld.steps(); err != nil {
 		return fmt.Errorf("referrals snapshot: %w", err)
 	}
-	for n := ld.count(); n > 0 && ld.failed() == nil; n-- {
-		k := int32(d.Varint())
-		cs := make([]refCompletion, ld.count())
-		for j := range cs {
-			cs[j] = refCompletion{ArrivedAt: d.Time(), Outcome: ld.ref()}
-		}
-		m.prior[k] = cs
-	}
+	decodePrior(ld, m.prior, func() refCompletion { return refCompletion{ArrivedAt: d.Time(), Outcome: ld.ref()} })
 	if err := ld.done(); err != nil {
 		return fmt.Errorf("referrals snapshot: %w", err)
 	}
@@ -135,15 +143,10 @@ func (m *Feedback) encode(dst []byte) []byte {
 		r.Bool(x.Satisfied)
 	}
 	e.steps(m.steps)
-	r.Uvarint(uint64(len(m.prior)))
-	for _, k := range sortedKeys(m.prior) {
-		r.Varint(int64(k))
-		r.Uvarint(uint64(len(m.prior[k])))
-		for _, c := range m.prior[k] {
-			r.Time(c.ClosedAt)
-			r.Bool(c.Satisfied)
-		}
-	}
+	encodePrior(e, m.prior, func(c fbClosure) {
+		r.Time(c.ClosedAt)
+		r.Bool(c.Satisfied)
+	})
 	return e.finish(dst, m.snap)
 }
 
@@ -172,14 +175,7 @@ func (m *Feedback) decode(data []byte) error {
 	if m.steps, err = ld.steps(); err != nil {
 		return fmt.Errorf("feedback snapshot: %w", err)
 	}
-	for n := ld.count(); n > 0 && ld.failed() == nil; n-- {
-		k := int32(d.Varint())
-		cs := make([]fbClosure, ld.count())
-		for j := range cs {
-			cs[j] = fbClosure{ClosedAt: d.Time(), Satisfied: d.Bool()}
-		}
-		m.prior[k] = cs
-	}
+	decodePrior(ld, m.prior, func() fbClosure { return fbClosure{ClosedAt: d.Time(), Satisfied: d.Bool()} })
 	if err := ld.done(); err != nil {
 		return fmt.Errorf("feedback snapshot: %w", err)
 	}
