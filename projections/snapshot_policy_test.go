@@ -37,6 +37,18 @@ func savedPositions(t *testing.T, reg *prometheus.Registry) map[string]float64 {
 	return out
 }
 
+// allSavedAt reports whether every model's saved position is pos.
+func allSavedAt(t *testing.T, reg *prometheus.Registry, pos uint64) func() bool {
+	return func() bool {
+		for _, saved := range savedPositions(t, reg) {
+			if saved != float64(pos) {
+				return false
+			}
+		}
+		return true
+	}
+}
+
 // TestSnapshotPolicy: a changed model is saved once it has applied
 // SnapshotEvents events, not before, or once SnapshotEvery has passed with
 // fewer; a save encodes the whole model, so a few new events must not
@@ -67,14 +79,7 @@ func TestSnapshotPolicy(t *testing.T) {
 		}
 		pos = w.actionPoint("AP2", t0, &domain.ActionPointStarted{}, &domain.ActionPointAchieved{}) // 5 in all
 		waitFor(t, e, pos)
-		eventually(t, "every model saved at the head after 5 events", func() bool {
-			for _, saved := range savedPositions(t, reg) {
-				if saved != float64(pos) {
-					return false
-				}
-			}
-			return true
-		})
+		eventually(t, "every model saved at the head after 5 events", allSavedAt(t, reg, pos))
 	})
 	t.Run("by time", func(t *testing.T) {
 		w := newWorld(t)
@@ -83,13 +88,6 @@ func TestSnapshotPolicy(t *testing.T) {
 		run(t, e)
 		pos := w.actionPoint("AP1", t0)
 		waitFor(t, e, pos)
-		eventually(t, "every model saved after SnapshotEvery with one event", func() bool {
-			for _, saved := range savedPositions(t, reg) {
-				if saved != float64(pos) {
-					return false
-				}
-			}
-			return true
-		})
+		eventually(t, "every model saved after SnapshotEvery with one event", allSavedAt(t, reg, pos))
 	})
 }
