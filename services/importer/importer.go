@@ -242,10 +242,16 @@ func (run *runner) releasing(ctx context.Context) (stop func()) {
 	if !ok {
 		return func() {}
 	}
+	return every(ctx, releaseEvery, r.ReleaseMemory)
+}
+
+// every calls fn every period until ctx ends or stop is called (stop may be
+// called more than once, and returns once fn is done).
+func every(ctx context.Context, period time.Duration, fn func()) (stop func()) {
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		t := time.NewTicker(releaseEvery)
+		t := time.NewTicker(period)
 		defer t.Stop()
 		for {
 			select {
@@ -254,7 +260,7 @@ func (run *runner) releasing(ctx context.Context) (stop func()) {
 			case <-ctx.Done():
 				return
 			case <-t.C:
-				r.ReleaseMemory()
+				fn()
 			}
 		}
 	})
@@ -659,26 +665,11 @@ func (run *runner) progress(ctx context.Context, before uint64, total int) (stop
 		return func() {}
 	}
 	start := time.Now()
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		t := time.NewTicker(run.cfg.ProgressEvery)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
-			head, _ := run.cfg.Store.Head(ctx)
-			phase, _ := run.phase.Load().(string)
-			run.cfg.Progress(Progress{Phase: phase, Done: int(run.done.Load()), Total: total, Events: head - before, Elapsed: time.Since(start)})
-		}
+	return every(ctx, run.cfg.ProgressEvery, func() {
+		head, _ := run.cfg.Store.Head(ctx)
+		phase, _ := run.phase.Load().(string)
+		run.cfg.Progress(Progress{Phase: phase, Done: int(run.done.Load()), Total: total, Events: head - before, Elapsed: time.Since(start)})
 	})
-	var once sync.Once
-	return func() { once.Do(func() { close(done); wg.Wait() }) }
 }
 
 // MarshalRefusals renders refusals as JSON lines, for the operator.
