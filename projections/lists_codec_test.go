@@ -104,17 +104,7 @@ func TestListsSnapshotRefusesOtherBytes(t *testing.T) {
 // snapshot in gob) is not decoded: the engine says so, starts every model
 // from the first event, and serves what a fresh engine serves.
 func TestOldSnapshotVersionIsRebuilt(t *testing.T) {
-	w := newWorld(t)
-	w.registered("KEN-7", kenema, t0.Add(-time.Hour))
-	for i := range 4 {
-		w.actionPoint(fmt.Sprintf("AP%d", i), t0.Add(time.Duration(i)*time.Hour), &domain.ActionPointStarted{})
-		w.visited("KEN-7", t0.AddDate(0, 0, 7*i), 2+i%3)
-	}
-	now := t0.AddDate(0, 2, 0)
-	e := w.running(now, projections.Config{SnapshotEvery: time.Hour})
-	if err := e.Close(); err != nil { // saves every model
-		t.Fatal(err)
-	}
+	w, now := savedWorld(t, 4)
 	path := filepath.Join(w.dir, "projections.db")
 	db, err := bolt.Open(path, 0o600, nil)
 	if err != nil {

@@ -51,17 +51,7 @@ func TestDamagedSnapshotIsRebuiltFromTheLog(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			w := newWorld(t)
-			w.registered("KEN-7", kenema, t0.Add(-time.Hour))
-			for i := range 6 {
-				w.actionPoint(fmt.Sprintf("AP%d", i), t0.Add(time.Duration(i)*time.Hour), &domain.ActionPointStarted{})
-				w.visited("KEN-7", t0.AddDate(0, 0, 7*i), 2+i%3)
-			}
-			now := t0.AddDate(0, 2, 0)
-			e := w.running(now, projections.Config{SnapshotEvery: time.Hour})
-			if err := e.Close(); err != nil { // saves every model
-				t.Fatal(err)
-			}
+			w, now := savedWorld(t, 6)
 
 			path := filepath.Join(w.dir, "projections.db")
 			db, err := os.ReadFile(path)
@@ -136,4 +126,23 @@ func TestIntactSnapshotIsUsed(t *testing.T) {
 	if logs.Len() != 0 {
 		t.Errorf("warnings on an intact snapshot: %v", logs.All())
 	}
+}
+
+// savedWorld writes community KEN-7 with n started action points and a
+// visit a week, runs an engine over them and closes it, which saves every
+// model; it returns the world and the engine's now.
+func savedWorld(t *testing.T, n int) (*world, time.Time) {
+	t.Helper()
+	w := newWorld(t)
+	w.registered("KEN-7", kenema, t0.Add(-time.Hour))
+	for i := range n {
+		w.actionPoint(fmt.Sprintf("AP%d", i), t0.Add(time.Duration(i)*time.Hour), &domain.ActionPointStarted{})
+		w.visited("KEN-7", t0.AddDate(0, 0, 7*i), 2+i%3)
+	}
+	now := t0.AddDate(0, 2, 0)
+	e := w.running(now, projections.Config{SnapshotEvery: time.Hour})
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return w, now
 }
