@@ -243,31 +243,37 @@ func (sub *subscription) Close() error {
 // LocateEvent implements eventstore.EventLocator: the event with id, found
 // through the in-memory id index.
 func (s *Store) LocateEvent(ctx context.Context, id uuid.UUID) (eventstore.RecordedEvent, bool, error) {
-	if err := s.closedErr(); err != nil {
+	if err := ctx.Err(); err != nil {
 		return eventstore.RecordedEvent{}, false, err
 	}
-	var pos uint64
-	var ok bool
-	if err := s.db.View(func(tx *bolt.Tx) error {
+	var ev eventstore.RecordedEvent
+	var found bool
+	// One transaction for the lookup (which may read stored ids) and the
+	// event: every command with an idempotency key asks this first.
+	err := s.view(func(tx *bolt.Tx) error {
 		s.index.mu.RLock()
-		defer s.index.mu.RUnlock()
-		var err error
-		pos, ok, err = s.index.ids.lookup(id, storedID(tx))
-		return err
-	}); err != nil {
-		return eventstore.RecordedEvent{}, false, fmt.Errorf("boltstore: locating event %s: %w", id, err)
-	}
-	if !ok {
-		return eventstore.RecordedEvent{}, false, nil
-	}
-	evs, err := s.ReadAll(ctx, pos-1, 1)
+		pos, ok, err := s.index.ids.lookup(id, storedID(tx))
+		s.index.mu.RUnlock()
+		if err != nil || !ok {
+			return err
+		}
+		rec := tx.Bucket(bucketEvents).Get(posKey(nil, pos))
+		if rec == nil {
+			return fmt.Errorf("boltstore: index names position %d for event %s, which is missing", pos, id)
+		}
+		if ev, err = decodeRecord(pos, rec); err != nil {
+			return err
+		}
+		if ev.ID != id {
+			return fmt.Errorf("boltstore: index names position %d for event %s, which holds another event", pos, id)
+		}
+		found = true
+		return nil
+	})
 	if err != nil {
 		return eventstore.RecordedEvent{}, false, err
 	}
-	if len(evs) != 1 || evs[0].ID != id {
-		return eventstore.RecordedEvent{}, false, fmt.Errorf("boltstore: index names position %d for event %s, which holds another event", pos, id)
-	}
-	return evs[0], true, nil
+	return ev, found, nil
 }
 
 // decodeShared decodes a record as decodeRecord does, in one allocation: it
