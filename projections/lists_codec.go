@@ -75,9 +75,6 @@ type snapSizes struct {
 func snapSlack(n int64) int { return int(n + n/16 + 64) }
 
 func newSnapEncoder(h *snapSizes) *snapEncoder {
-	if h == nil {
-		h = new(snapSizes)
-	}
 	return &snapEncoder{
 		sharedIdx: make(map[string]uint64, int(h.nShared.Load())),
 		shared:    wire.NewEncoder(make([]byte, 0, snapSlack(h.shared.Load()))),
@@ -94,9 +91,6 @@ const snapTrailer = 4
 // save, and returns the extended dst.
 func (e *snapEncoder) finish(dst []byte, h *snapSizes) []byte {
 	r := e.rows
-	if h == nil {
-		h = new(snapSizes)
-	}
 	h.shared.Store(int64(len(e.shared.Bytes())))
 	h.text.Store(int64(len(e.text)))
 	h.rows.Store(int64(len(r.Bytes())))
