@@ -2,7 +2,12 @@
 
 package mapped
 
-import "syscall"
+import (
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+)
 
 // Release drops this process's mappings of size bytes of a memory map at
 // addr (MADV_DONTNEED). bbolt maps its file shared and read only and writes
@@ -17,4 +22,28 @@ func Release(addr uintptr, size int) {
 		return
 	}
 	_, _, _ = syscall.Syscall(syscall.SYS_MADVISE, addr, uintptr(size), syscall.MADV_DONTNEED)
+}
+
+// FileResident returns how many bytes of files this process has mapped and
+// resident (the "shared" column of /proc/self/statm: file-backed and shared
+// memory pages), which is what memory maps add to its RSS; ok is false when
+// it cannot be read.
+func FileResident() (n int64, ok bool) {
+	f, err := os.Open("/proc/self/statm")
+	if err != nil {
+		return 0, false
+	}
+	defer f.Close()
+	var buf [128]byte
+	m, _ := f.Read(buf[:])
+	// size resident shared text lib data dt, in pages
+	fields := strings.Fields(string(buf[:m]))
+	if len(fields) < 3 {
+		return 0, false
+	}
+	pages, err := strconv.ParseInt(fields[2], 10, 64)
+	if err != nil {
+		return 0, false
+	}
+	return pages * int64(os.Getpagesize()), true
 }

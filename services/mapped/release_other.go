@@ -4,3 +4,6 @@ package mapped
 
 // Release is a no-op where madvise is not used; see release_linux.go.
 func Release(addr uintptr, size int) {}
+
+// FileResident is not known where /proc is not read; see release_linux.go.
+func FileResident() (n int64, ok bool) { return 0, false }
