@@ -28,8 +28,8 @@ func (s *Server) mountConsole(r *mux.Router) error {
 			return app.Meta{Actor: actor, CorrelationID: correlationID(r), CausationID: requestID(r.Context())}
 		},
 		SignedIn: func(r *http.Request, actor app.Actor) {
-			if slot, ok := r.Context().Value(keyActorSlot).(*app.Actor); ok {
-				*slot = actor
+			if info := infoFrom(r.Context()); info != nil {
+				info.signedIn = actor
 			}
 		},
 	})

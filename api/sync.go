@@ -226,10 +226,10 @@ func (s *Server) execute(ctx context.Context, actor app.Actor, tokenHash []byte,
 		URL:        u,
 		RequestURI: u.RequestURI(),
 		Proto:      "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
-		Header:        http.Header{},
+		Header:        make(http.Header, 5), // the most set below: no map growth
 		Body:          io.NopCloser(bytes.NewReader(it.Body)),
 		ContentLength: int64(len(it.Body)),
-	}).WithContext(context.WithValue(context.WithValue(ctx, keyTrustedActor, actor), keyTokenHash, tokenHash))
+	}).WithContext(context.WithValue(ctx, keyTrusted, trusted{actor: actor, tokenHash: tokenHash}))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Idempotency-Key", it.Key)
 	if it.IfMatch != "" {
@@ -286,7 +286,7 @@ func problemCode(r SyncResult) string {
 // dispatch runs one item of a batch as the batch's own actor, already
 // authenticated, and records what the route answered.
 func (s *Server) dispatch(ctx context.Context, outer *http.Request, it SyncItem, reqID, corr string) SyncResult {
-	hash, _ := outer.Context().Value(keyTokenHash).([]byte)
+	hash := tokenHashFrom(outer.Context())
 	out := s.execute(ctx, actorFrom(outer.Context()), hash, it, reqID, corr)
 	body := out.Body
 	if !json.Valid(body) {
