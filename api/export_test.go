@@ -1,5 +1,10 @@
 package api
 
+import (
+	"bytes"
+	"reflect"
+)
+
 // StatusOf exposes the code→status table to the OpenAPI conformance test,
 // which checks that the document lists exactly these codes with these
 // statuses.
@@ -23,3 +28,30 @@ var ReadSyncBatch = readSyncBatch
 
 // MaxBody is the largest command body.
 const MaxBody = maxBody
+
+// DecodeBothWays decodes body as the request type named by kind ("visit",
+// "action point", "sync batch", "sync item") twice: as every route does
+// (decodeJSON) and with the strict decoder alone, for FuzzDecodeAsStrict.
+func DecodeBothWays(body []byte, kind string) (got, want any, gotErr, wantErr error) {
+	fresh := func() any {
+		switch kind {
+		case "visit":
+			return &visitBody{}
+		case "action point":
+			return &raiseActionPointBody{}
+		case "sync batch":
+			return &syncRequest{}
+		default:
+			return &SyncItem{}
+		}
+	}
+	got, want = fresh(), fresh()
+	gotErr = decodeJSON(body, got)
+	if len(bytes.TrimSpace(body)) == 0 {
+		body = []byte("{}")
+	}
+	if wantErr = checkKeys(body, reflect.TypeOf(want)); wantErr == nil {
+		wantErr = decodeStrict(body, want)
+	}
+	return got, want, gotErr, wantErr
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -125,6 +126,39 @@ func FuzzCheckKeysAsDecoder(f *testing.F) {
 			var g, w *domain.Error
 			if errors.As(got, &g) && errors.As(want, &w) && (g.Field != w.Field || g.Message != w.Message || g.Code != w.Code) {
 				t.Fatalf("%s %q: got %+v, the Decoder's walk gave %+v", kind, body, g, w)
+			}
+		}
+	})
+}
+
+// FuzzDecodeAsStrict: the routes decode a body with json.Unmarshal once its
+// keys are checked, and fall back to the strict decoder (unknown fields
+// refused, exactly one value) for anything Unmarshal refuses. Whatever the
+// body, that answers exactly what the strict decoder alone would: the same
+// value, or the same refusal.
+func FuzzDecodeAsStrict(f *testing.F) {
+	for _, seed := range []string{
+		`{"kind":"follow_up","trust_rating":3,"concerns":[{"need":"basic","text":"no water"}]}`,
+		`{"kind":"initial"} {"kind":"follow_up"}`,
+		`{"kind":"initial"} x`,
+		`{"trust_rating":"three"}`,
+		`{"concerns":{"need":"basic"}}`,
+		`{"id":"AP-1","due_date":"2015-03-01","extra":1}`,
+		`{"items":[{"key":"k1","method":"POST","path":"/v1/feedback","body":{"id":"F-1"}}]}`,
+		`[]`, `null`, ``, `{"kind":null}`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		for _, kind := range []string{"visit", "action point", "sync batch", "sync item"} {
+			got, want, gotErr, wantErr := api.DecodeBothWays(body, kind)
+			switch {
+			case (gotErr == nil) != (wantErr == nil):
+				t.Fatalf("%s %q: routes answer %v, the strict decoder %v", kind, body, gotErr, wantErr)
+			case gotErr != nil && gotErr.Error() != wantErr.Error():
+				t.Fatalf("%s %q: routes refuse with %q, the strict decoder with %q", kind, body, gotErr, wantErr)
+			case gotErr == nil && !reflect.DeepEqual(got, want):
+				t.Fatalf("%s %q: routes decode %+v, the strict decoder %+v", kind, body, got, want)
 			}
 		}
 	})
