@@ -154,10 +154,7 @@ func (x *idIndex) lookup(id [16]byte, idAt func(pos uint64) ([16]byte, error)) (
 		return 0, false, nil
 	}
 	fp := fingerprint(id)
-	top := fp >> x.shift
-	lo, hi := int(x.dir[top]), int(x.dir[top+1])
-	i := lo + sort.Search(hi-lo, func(i int) bool { return x.run[lo+i].fp >= fp })
-	for ; i < len(x.run) && x.run[i].fp == fp; i++ {
+	for i := x.first(fp); i < len(x.run) && x.run[i].fp == fp; i++ {
 		got, err := idAt(x.run[i].pos)
 		if err != nil {
 			return 0, false, err
@@ -167,6 +164,29 @@ func (x *idIndex) lookup(id [16]byte, idAt func(pos uint64) ([16]byte, error)) (
 		}
 	}
 	return 0, false, nil
+}
+
+// first returns the first entry of the run whose fingerprint is at least
+// fp (the run must not be empty).
+func (x *idIndex) first(fp uint64) int {
+	top := fp >> x.shift
+	lo, hi := int(x.dir[top]), int(x.dir[top+1])
+	return lo + sort.Search(hi-lo, func(i int) bool { return x.run[lo+i].fp >= fp })
+}
+
+// mayHold reports whether id may be indexed: it is a recent id, or an
+// entry of the run has its fingerprint. False is certain; true is only a
+// candidate until lookup has read the stored id.
+func (x *idIndex) mayHold(id [16]byte) bool {
+	if _, ok := x.recent[id]; ok {
+		return true
+	}
+	if len(x.run) == 0 {
+		return false
+	}
+	fp := fingerprint(id)
+	i := x.first(fp)
+	return i < len(x.run) && x.run[i].fp == fp
 }
 
 // add records a committed event. Ids are unique (the writer checked).

@@ -246,10 +246,23 @@ func (s *Store) LocateEvent(ctx context.Context, id uuid.UUID) (eventstore.Recor
 	if err := ctx.Err(); err != nil {
 		return eventstore.RecordedEvent{}, false, err
 	}
+	if s.isClosed.Load() {
+		return eventstore.RecordedEvent{}, false, eventstore.ErrClosed
+	}
+	// Every command with an idempotency key asks this first, and nearly
+	// always for an id that is not stored: the in-memory index says so
+	// without a read transaction (opening one took a lock every reader
+	// shares, and allocations, for each new command).
+	s.index.mu.RLock()
+	maybe := s.index.ids.mayHold(id)
+	s.index.mu.RUnlock()
+	if !maybe {
+		return eventstore.RecordedEvent{}, false, nil
+	}
 	var ev eventstore.RecordedEvent
 	var found bool
 	// One transaction for the lookup (which may read stored ids) and the
-	// event: every command with an idempotency key asks this first.
+	// event.
 	err := s.view(func(tx *bolt.Tx) error {
 		s.index.mu.RLock()
 		pos, ok, err := s.index.ids.lookup(id, storedID(tx))
