@@ -110,3 +110,23 @@ func IDLookup(ids [][16]byte) func(id [16]byte) (uint64, bool) {
 		return pos, ok
 	}
 }
+
+// StreamTable is the index's stream table, for its table test; collide
+// gives every name the same hash, so that every lookup walks the chain.
+type StreamTable struct{ t *streamTable }
+
+func NewStreamTable(collide bool) *StreamTable {
+	t := newStreamTable(0)
+	if collide {
+		t.hash = func([]byte) uint64 { return 7 }
+	}
+	return &StreamTable{t}
+}
+
+func (s *StreamTable) Add(name string, pos uint64)               { s.t.add([]byte(name), pos) }
+func (s *StreamTable) Revision(name string) uint64               { return s.t.revision(name) }
+func (s *StreamTable) Streams() int                              { return s.t.len() }
+func (s *StreamTable) At(name string, rev uint64) (uint64, bool) { return s.t.at(name, rev) }
+func (s *StreamTable) Positions(name string, after uint64, limit int) []uint64 {
+	return s.t.positions(nil, name, after, limit)
+}

@@ -14,17 +14,19 @@ import (
 // and by stream both would take a random leaf write per event: measured on
 // the 2-core target, those two writes cut durable throughput with 64 writers
 // from ~53,000 to ~15,000 events/s (the log alone is sequential and cheap).
-// The cost is memory, 16 bytes per event for the ids (idIndex) plus 8 per
-// event and a name per stream (~65 MB for the 1.6 M events of a national
-// deployment), and an open that scans the compact index bucket (~35 bytes
-// per event) and sorts the ids.
+// The cost is memory, 16 bytes per event for the ids (idIndex) plus the
+// streams' positions (streamTable: 10 bytes an event in chunks of four, and
+// about 60 a stream for its name, slot and hash), and an open that scans
+// the compact index bucket (~35 bytes per event) and sorts the ids. Neither
+// holds a pointer per event or per stream, so the garbage collector does
+// not walk them.
 //
 // Only the writer goroutine mutates it, under mu, after a commit; it reads
 // without mu, since nothing else writes. Readers take mu.RLock.
 type index struct {
 	mu      sync.RWMutex
 	ids     idIndex
-	streams map[string]*streamIndex
+	streams *streamTable
 
 	// tail holds the entries of the events open read from the records
 	// because the index bucket did not cover them yet (see indexFlushBytes);
@@ -32,30 +34,15 @@ type index struct {
 	tail indexChunks
 }
 
-// streamIndex lists a stream's positions: revision r is at positions[r-1].
-type streamIndex struct {
-	positions []uint64
-}
-
 func newIndex(sizeHint uint64) *index {
-	return &index{
-		ids: newIDIndex(sizeHint),
-		// Streams hold a few events each on a national history; growing
-		// the map from empty rehashed it a dozen times at open.
-		streams: make(map[string]*streamIndex, int(min(sizeHint/16, 1<<20))),
-	}
+	return &index{ids: newIDIndex(sizeHint), streams: newStreamTable(sizeHint)}
 }
 
 // add records an event read back at open; events arrive in log order, so the
 // revision is implied. An id stored twice is found by seal, once all are in.
 func (x *index) add(pos uint64, id [16]byte, stream []byte) {
 	x.ids.load(pos, id)
-	si := x.streams[string(stream)]
-	if si == nil {
-		si = &streamIndex{}
-		x.streams[string(stream)] = si
-	}
-	si.positions = append(si.positions, pos)
+	x.streams.add(stream, pos)
 }
 
 // release drops the lookups of a closed store, which may stay referenced
@@ -63,31 +50,18 @@ func (x *index) add(pos uint64, id [16]byte, stream []byte) {
 func (x *index) release() {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	x.ids, x.streams = idIndex{}, nil
+	x.ids, x.streams = idIndex{}, newStreamTable(0)
 }
 
 // revision returns the committed revision of stream.
-func (x *index) revision(stream string) uint64 {
-	if si := x.streams[stream]; si != nil {
-		return uint64(len(si.positions))
-	}
-	return 0
-}
+func (x *index) revision(stream string) uint64 { return x.streams.revision(stream) }
 
 // streamPositions returns a copy of the positions of stream's revisions in
 // (after, after+limit].
 func (x *index) streamPositions(stream string, after uint64, limit int) []uint64 {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	si := x.streams[stream]
-	if si == nil || after >= uint64(len(si.positions)) {
-		return nil
-	}
-	ps := si.positions[after:]
-	if len(ps) > limit {
-		ps = ps[:limit]
-	}
-	return append([]uint64(nil), ps...)
+	return x.streams.positions(nil, stream, after, limit)
 }
 
 // loadIndex rebuilds the index from the index bucket, or, if that bucket
@@ -249,15 +223,12 @@ func (v view) positionAt(stream string, rev uint64) (uint64, bool) {
 	if rev == 0 {
 		return 0, false
 	}
-	var committed []uint64
-	if si := v.x.streams[stream]; si != nil {
-		committed = si.positions
-	}
-	if rev <= uint64(len(committed)) {
-		return committed[rev-1], true
+	committed := v.x.streams.revision(stream)
+	if rev <= committed {
+		return v.x.streams.at(stream, rev)
 	}
 	pending := v.o.streams[stream]
-	if i := rev - 1 - uint64(len(committed)); i < uint64(len(pending)) {
+	if i := rev - 1 - committed; i < uint64(len(pending)) {
 		return pending[i], true
 	}
 	return 0, false
@@ -276,11 +247,8 @@ func (x *index) merge(o *overlay) {
 		x.ids.add(pos, id)
 	}
 	for stream, ps := range o.streams {
-		si := x.streams[stream]
-		if si == nil {
-			si = &streamIndex{}
-			x.streams[stream] = si
+		for _, pos := range ps {
+			x.streams.add(bytesOf(stream), pos)
 		}
-		si.positions = append(si.positions, ps...)
 	}
 }
