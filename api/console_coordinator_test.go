@@ -58,15 +58,7 @@ func newDemoSite(t *testing.T) *demoSite {
 // settle waits until the read models hold every event written so far.
 func (d *demoSite) settle(t *testing.T) {
 	t.Helper()
-	ctx, stop := context.WithTimeout(context.Background(), 30*time.Second)
-	defer stop()
-	head, err := d.m.Store().Head(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := d.m.Read().WaitFor(ctx, head); err != nil {
-		t.Fatalf("read models behind: %v", err)
-	}
+	settle(t, d.m.Store(), d.m.Read())
 }
 
 // api calls the JSON API.

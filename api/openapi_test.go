@@ -27,6 +27,7 @@ import (
 	"github.com/actionledger/actionledger/domain"
 	"github.com/actionledger/actionledger/projections"
 	"github.com/actionledger/actionledger/services/app"
+	"github.com/actionledger/actionledger/services/eventstore"
 	"github.com/actionledger/actionledger/services/eventstore/boltstore"
 	"github.com/gorilla/mux"
 	"github.com/prometheus/client_golang/prometheus"
@@ -52,18 +53,18 @@ type env struct {
 	read  *projections.Engine
 }
 
-// settle waits until the read models hold every event written so far: a
-// list or a stats read answers from them, and they follow the log a moment
+// settle waits until read holds every event in store: a list or a stats
+// read answers from the read models, and they follow the log a moment
 // behind the write (a loaded machine makes the moment longer).
-func (e *env) settle(t *testing.T) {
+func settle(t *testing.T, store eventstore.Store, read *projections.Engine) {
 	t.Helper()
 	ctx, stop := context.WithTimeout(context.Background(), 30*time.Second)
 	defer stop()
-	head, err := e.store.Head(ctx)
+	head, err := store.Head(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := e.read.WaitFor(ctx, head); err != nil {
+	if err := read.WaitFor(ctx, head); err != nil {
 		t.Fatalf("read models behind: %v", err)
 	}
 }
@@ -1471,7 +1472,7 @@ func TestOpenAPIQueryParametersMatchServer(t *testing.T) {
 		t.Fatalf("registering the example community: %d %s", r.status, r.body)
 	}
 	// The list routes look the example community up in the read models.
-	e.settle(t)
+	settle(t, e.store, e.read)
 	tested := 0
 	for _, o := range e.doc.operations() {
 		var query []map[string]any
