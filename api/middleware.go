@@ -273,13 +273,10 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 				return
 			}
 		}
+		// Every route is instrumented (Router.Use); a handler mounted
+		// without it would find no actor and refuse, never act as anyone.
 		if info := infoFrom(ctx); info != nil {
 			info.actor, info.tokenHash, info.signedIn = actor, hash, actor
-		} else {
-			// Every route is instrumented; this keeps a handler mounted
-			// without it from running with no actor.
-			info = &requestInfo{actor: actor, tokenHash: hash, signedIn: actor}
-			r = r.WithContext(context.WithValue(ctx, keyInfo, info))
 		}
 		next.ServeHTTP(w, r)
 	})
