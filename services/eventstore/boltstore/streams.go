@@ -147,6 +147,3 @@ func (t *streamTable) positions(dst []uint64, name string, after uint64, limit i
 	}
 	return dst
 }
-
-// len returns how many streams the table holds.
-func (t *streamTable) len() int { return len(t.slots) }
