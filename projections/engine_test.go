@@ -160,6 +160,39 @@ func TestRestartResumesFromCheckpointWithoutDoubleCounting(t *testing.T) {
 	}
 }
 
+// An offline rebuild opens the engine Fresh: nothing of the saved models or
+// clock is restored (they are about to be replaced), and the rebuild saves
+// complete ones that the next normal open restores.
+func TestFreshEngineRestoresNothingAndItsRebuildIsSaved(t *testing.T) {
+	w := newWorld(t)
+	for i := range 10 {
+		w.actionPoint(fmt.Sprintf("AP%d", i), t0, &domain.ActionPointStarted{})
+	}
+	head, _ := w.store.Head(context.Background())
+	e := w.engine(projections.Config{})
+	stop := run(t, e)
+	waitFor(t, e, head)
+	stop() // saves the models and the clock
+
+	fresh := w.engine(projections.Config{Fresh: true})
+	st, at := fresh.CompletionStats(projections.Filter{}, false)
+	if n, covered := fresh.ClockSamples(); at != 0 || st.Total != 0 || n != 0 || covered != 0 {
+		t.Fatalf("fresh engine restored something: at %d, %+v, clock %d samples to %d", at, st.Counts, n, covered)
+	}
+	if _, err := fresh.Rebuild(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := fresh.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	again := w.engine(projections.Config{})
+	defer again.Close()
+	st, at = again.CompletionStats(projections.Filter{}, false)
+	if _, covered := again.ClockSamples(); at != head || covered != head || st.Total != 10 || st.InProgress != 10 {
+		t.Fatalf("after the fresh rebuild: at %d of %d, clock to %d, %+v", at, head, covered, st.Counts)
+	}
+}
 // countingModel counts what it is given.
 type countingModel struct{ n atomic.Int64 }
 

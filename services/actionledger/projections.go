@@ -40,7 +40,7 @@ func projectionsCmd(ctx context.Context, args []string, stdout, stderr io.Writer
 		fmt.Fprint(stderr, projectionsUsage)
 		return errors.New("projections: give a command (rebuild)")
 	}
-	var dataDir, serverURL, logLevel, cpuProfile string
+	var dataDir, serverURL, logLevel, cpuProfile, memProfile string
 	f := newFlags("projections rebuild", stderr)
 	f.describe(stdout, `Rebuilds the read models (completion, referrals, feedback, trust) from the first
 event. Offline (--data-dir, the server stopped) it writes a new projections.db;
@@ -52,6 +52,7 @@ keep serving until the new ones have caught up.`,
 	f.String(&serverURL, "server", "", "ask a running server to rebuild (needs ACTIONLEDGER_ADMIN_TOKEN)")
 	f.String(&logLevel, "log-level", "warn", "debug, info, warn or error")
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of an offline rebuild to this file (diagnostics)")
+	f.StringVar(&memProfile, "memprofile", "", "write a heap profile to this file when an offline rebuild ends, before the models are released (diagnostics)")
 	if err := f.parse(args[1:]); err != nil {
 		return err
 	}
@@ -70,18 +71,18 @@ keep serving until the new ones have caught up.`,
 		if err != nil {
 			return err
 		}
-		return rebuildOffline(ctx, dataDir, log, stdout)
+		return rebuildOffline(ctx, dataDir, log, stdout, memProfile)
 	}
 	return errors.New("give --data-dir or --server")
 }
 
-func rebuildOffline(ctx context.Context, dataDir string, log *zap.Logger, stdout io.Writer) error {
+func rebuildOffline(ctx context.Context, dataDir string, log *zap.Logger, stdout io.Writer, memProfile string) error {
 	store, err := boltstore.Open(filepath.Join(dataDir, "events.db"), boltstore.Options{OpenTimeout: 2 * time.Second})
 	if err != nil {
 		return fmt.Errorf("opening the event store (is the server still running?): %w", err)
 	}
 	defer store.Close()
-	eng, err := projections.Open(ctx, projections.Config{Store: store, Path: filepath.Join(dataDir, "projections.db"), Logger: log})
+	eng, err := projections.Open(ctx, projections.Config{Store: store, Path: filepath.Join(dataDir, "projections.db"), Logger: log, Fresh: true})
 	if err != nil {
 		return err
 	}
@@ -89,6 +90,11 @@ func rebuildOffline(ctx context.Context, dataDir string, log *zap.Logger, stdout
 	rep, err := eng.Rebuild(ctx)
 	if err != nil {
 		return err
+	}
+	if memProfile != "" {
+		if err := writeHeapProfile(memProfile); err != nil {
+			return err
+		}
 	}
 	return printReport(stdout, rep)
 }
