@@ -193,6 +193,7 @@ func TestFreshEngineRestoresNothingAndItsRebuildIsSaved(t *testing.T) {
 		t.Fatalf("after the fresh rebuild: at %d of %d, clock to %d, %+v", at, head, covered, st.Counts)
 	}
 }
+
 // countingModel counts what it is given.
 type countingModel struct{ n atomic.Int64 }
 
