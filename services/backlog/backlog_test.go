@@ -3,8 +3,10 @@ package backlog_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -133,6 +135,76 @@ func TestPartitioner(t *testing.T) {
 	}
 }
 
+// Records are remembered by a hash of their name: where two names share one
+// (forced here), an item naming either must not be sent to the other's
+// community (its order there would mean nothing); it is told "" and runs
+// alone. Names that do not collide are unaffected.
+func TestPartitionerForgetsRecordsWhoseHashesCollide(t *testing.T) {
+	create := func(res, id, community string) backlog.Item {
+		return backlog.Item{Method: "POST", Path: "/v1/" + res, Body: json.RawMessage(`{"id":"` + id + `","community_id":"` + community + `"}`)}
+	}
+	step := func(res, id string) backlog.Item {
+		return backlog.Item{Method: "POST", Path: "/v1/" + res + "/" + id + "/start"}
+	}
+	type ask struct {
+		it   backlog.Item
+		want string
+	}
+	for _, tc := range []struct {
+		name    string
+		collide func(record string) bool // these names share one hash
+		asks    []ask
+	}{
+		{"apart", func(string) bool { return false }, []ask{
+			{create("action-points", "A1", "C1"), "C1"},
+			{create("referrals", "R1", "C2"), "C2"},
+			{step("action-points", "A1"), "C1"},
+			{step("referrals", "R1"), "C2"},
+			{step("feedback", "F1"), ""},
+		}},
+		{"shared hash, two communities", func(r string) bool { return r == "action-points/A1" || r == "referrals/R1" }, []ask{
+			{create("action-points", "A1", "C1"), "C1"},
+			{step("action-points", "A1"), "C1"},
+			{create("referrals", "R1", "C2"), "C2"},
+			{step("action-points", "A1"), ""},
+			{step("referrals", "R1"), ""},
+			{create("action-points", "A2", "C1"), "C1"},
+			{step("action-points", "A2"), "C1"},
+		}},
+		{"shared hash, one community", func(r string) bool { return r == "action-points/A1" || r == "feedback/F1" }, []ask{
+			{create("action-points", "A1", "C1"), "C1"},
+			{create("feedback", "F1", "C1"), "C1"},
+			{step("action-points", "A1"), "C1"},
+			{step("feedback", "F1"), "C1"},
+		}},
+		{"created again in another community", func(string) bool { return false }, []ask{
+			{create("action-points", "A1", "C1"), "C1"},
+			{create("action-points", "A1", "C1"), "C1"},
+			{step("action-points", "A1"), "C1"},
+			{create("action-points", "A1", "C2"), "C2"},
+			{step("action-points", "A1"), ""},
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			names := map[string]uint64{}
+			p := backlog.NewPartitionerHashing(func(r string) uint64 {
+				if tc.collide(r) {
+					return 7
+				}
+				if _, ok := names[r]; !ok {
+					names[r] = uint64(len(names)) + 100
+				}
+				return names[r]
+			})
+			for i, a := range tc.asks {
+				if got := p.Community(a.it); got != a.want {
+					t.Errorf("ask %d, %s %s: community %q, want %q", i, a.it.Path, a.it.Body, got, a.want)
+				}
+			}
+		})
+	}
+}
+
 func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
@@ -167,4 +239,28 @@ func TestFastParserMatchesFull(t *testing.T) {
 			t.Errorf("line %d: fast %+v, full %+v", i+1, fast, full)
 		}
 	}
+}
+
+// BenchmarkPartitionerRecords learns b.N records, as an import of a
+// national history does (2.6 million at ten times CLEA), and reports the
+// heap they hold.
+func BenchmarkPartitionerRecords(b *testing.B) {
+	communities := make([]string, 1000)
+	for i := range communities {
+		communities[i] = fmt.Sprintf("KEN-NON-%06d", i)
+	}
+	runtime.GC()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	p := backlog.NewPartitioner()
+	b.ResetTimer()
+	for i := range b.N {
+		c := communities[i%len(communities)]
+		p.Resolve(backlog.Hint{Community: c, Record: fmt.Sprintf("referrals/%s-R%d", c, i), Creates: true})
+	}
+	b.StopTimer()
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/float64(b.N), "heap-B/record")
+	runtime.KeepAlive(p)
 }

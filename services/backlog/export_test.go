@@ -8,3 +8,7 @@ func ParseItemFull(raw []byte) (Item, error) {
 	l, err := parseLine(raw)
 	return l.Item, err
 }
+
+// NewPartitionerHashing returns a Partitioner that hashes record names with
+// hash: the tests make names collide.
+func NewPartitionerHashing(hash func(string) uint64) *Partitioner { return newPartitioner(hash) }
