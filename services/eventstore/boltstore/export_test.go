@@ -123,9 +123,9 @@ func NewStreamTable(collide bool) *StreamTable {
 	return &StreamTable{t}
 }
 
-func (s *StreamTable) Add(name string, pos uint64)               { s.t.add([]byte(name), pos) }
+func (s *StreamTable) Add(name string, pos uint64)               { s.t.add(bytesOf(name), pos) }
 func (s *StreamTable) Revision(name string) uint64               { return s.t.revision(name) }
-func (s *StreamTable) Streams() int                              { return len(s.t.slots) }
+func (s *StreamTable) Streams() int                              { return s.t.slots.len() }
 func (s *StreamTable) At(name string, rev uint64) (uint64, bool) { return s.t.at(name, rev) }
 func (s *StreamTable) Positions(name string, after uint64, limit int) []uint64 {
 	return s.t.positions(nil, name, after, limit)
