@@ -27,6 +27,10 @@ func LoadActionPoint(history []Event) (*ActionPoint, error) {
 	return a, load(&a.root, history, a.apply)
 }
 
+// Apply folds events appended to the action point's stream after it was loaded
+// (by this or another replica) into it, keeping its revision in step.
+func (a *ActionPoint) Apply(history []Event) error { return load(&a.root, history, a.apply) }
+
 // Exists reports whether the action point has been raised.
 func (a *ActionPoint) Exists() bool { return a.status != "" }
 

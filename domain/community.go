@@ -23,6 +23,10 @@ func LoadCommunity(history []Event) (*Community, error) {
 	return c, load(&c.root, history, c.apply)
 }
 
+// Apply folds events appended to the community's stream after it was loaded
+// (by this or another replica) into it, keeping its revision in step.
+func (c *Community) Apply(history []Event) error { return load(&c.root, history, c.apply) }
+
 // Exists reports whether the community has been registered.
 func (c *Community) Exists() bool { return c.status != "" }
 

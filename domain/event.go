@@ -110,6 +110,16 @@ func (r *root) Revision() uint64 { return r.revision }
 // Changes returns the events recorded since loading, to be appended.
 func (r *root) Changes() []Event { return r.changes }
 
+// Stored marks the recorded changes as appended to the stream, so that the
+// aggregate stands where one loaded from the longer stream would and can
+// serve the next command as it is (the write path keeps aggregates between
+// commands rather than fold their streams again). Call it only after the
+// append of Changes succeeded.
+func (r *root) Stored() {
+	r.revision += uint64(len(r.changes))
+	r.changes = nil
+}
+
 // load replays history through apply; it refuses events that do not belong.
 func load(r *root, history []Event, apply func(Event) bool) error {
 	for _, e := range history {

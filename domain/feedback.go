@@ -32,6 +32,10 @@ func LoadFeedbackItem(history []Event) (*FeedbackItem, error) {
 	return f, load(&f.root, history, f.apply)
 }
 
+// Apply folds events appended to the feedback item's stream after it was loaded
+// (by this or another replica) into it, keeping its revision in step.
+func (f *FeedbackItem) Apply(history []Event) error { return load(&f.root, history, f.apply) }
+
 // Exists reports whether the item has been received.
 func (f *FeedbackItem) Exists() bool { return f.status != "" }
 

@@ -11,8 +11,11 @@ import (
 // replay drives an aggregate through steps, keeping its view after each one,
 // then checks that loading every prefix of the recorded history reproduces
 // the view as it stood after that many events, with the revision being the
-// number of events loaded.
-type replay[A changes, V any] struct {
+// number of events loaded; that an aggregate loaded from a shorter prefix
+// and then given the rest (Apply, as the write path brings a kept aggregate
+// up to date) is the same; and that the driven aggregate, once its changes
+// are marked stored, is too.
+type replay[A foldable, V any] struct {
 	fresh func() A
 	load  func([]domain.Event) (A, error)
 	view  func(A) V
@@ -45,7 +48,27 @@ func (r replay[A, V]) run(t *testing.T) {
 		if len(loaded.Changes()) != 0 {
 			t.Errorf("loaded %d events: %d changes; want none", n, len(loaded.Changes()))
 		}
+		for k := 0; k <= n; k++ {
+			kept, err := r.load(history[:k:k])
+			mustOK(t, err, "load")
+			mustOK(t, kept.Apply(history[k:n:n]), "apply")
+			if got := r.view(kept); !reflect.DeepEqual(got, views[n]) || kept.Revision() != uint64(n) || len(kept.Changes()) != 0 {
+				t.Errorf("loaded %d events, then applied %d: revision %d, %d changes, View() = %+v\nwant %+v",
+					k, n-k, kept.Revision(), len(kept.Changes()), got, views[n])
+			}
+		}
 	}
+	a.Stored()
+	if got := r.view(a); !reflect.DeepEqual(got, views[len(history)]) || a.Revision() != uint64(len(history)) || len(a.Changes()) != 0 {
+		t.Errorf("after Stored: revision %d, %d changes, View() = %+v\nwant %+v", a.Revision(), len(a.Changes()), got, views[len(history)])
+	}
+}
+
+// foldable is an aggregate as the write path keeps it between commands.
+type foldable interface {
+	changes
+	Apply([]domain.Event) error
+	Stored()
 }
 
 func TestLoadReproducesView(t *testing.T) {

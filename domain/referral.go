@@ -31,6 +31,10 @@ func LoadReferral(history []Event) (*Referral, error) {
 	return r, load(&r.root, history, r.apply)
 }
 
+// Apply folds events appended to the referral's stream after it was loaded
+// (by this or another replica) into it, keeping its revision in step.
+func (r *Referral) Apply(history []Event) error { return load(&r.root, history, r.apply) }
+
 // Exists reports whether the referral has been raised.
 func (r *Referral) Exists() bool { return r.status != "" }
 

@@ -48,16 +48,6 @@ func LoadDirectory(history []Event) (*Directory, error) {
 // the directory, keeping its revision in step with the stream.
 func (d *Directory) Apply(history []Event) error { return load(&d.root, history, d.apply) }
 
-// Stored marks the recorded changes as appended to the stream, so that the
-// directory can serve the next command as it is. The directory is one
-// aggregate over every user: folding the whole stream again for each
-// command made creating n users cost n² (25,000 mobilizers at ten times
-// CLEA). Call it only after the append of Changes succeeded.
-func (d *Directory) Stored() {
-	d.revision += uint64(len(d.changes))
-	d.changes = nil
-}
-
 // Users returns a copy of every user, in no particular order.
 func (d *Directory) Users() []User {
 	out := make([]User, 0, len(d.byID))

@@ -69,17 +69,18 @@ func communityFor(ctx context.Context, w *Writer, m *Meta, communityID string) (
 	if err := domain.ValidateID("community_id", communityID); err != nil {
 		return nil, nil, err
 	}
-	recorded, history, err := w.cache.load(ctx, domain.CommunityStream(communityID))
+	shared, k, err := current(ctx, w, domain.CommunityStream(communityID), domain.LoadCommunity)
 	if err != nil {
 		return nil, nil, err
 	}
-	c, err := domain.LoadCommunity(history)
-	if err != nil {
-		return nil, nil, err
-	}
-	if !c.Exists() {
+	if !shared.Exists() {
 		return nil, nil, &domain.Error{Code: domain.CodeNotFound, Field: "community_id", Message: "no community " + communityID}
 	}
+	// Only read here: it goes back for the next command, and the caller
+	// gets a copy of its own, which nothing else will change.
+	c := *shared
+	registered := k.first
+	w.aggs.keep(k)
 	if err := requireArea(m.Actor, c.Place()); err != nil {
 		return nil, nil, err
 	}
@@ -87,8 +88,7 @@ func communityFor(ctx context.Context, w *Writer, m *Meta, communityID string) (
 	if err != nil {
 		return nil, nil, err
 	}
-	registered := recorded[0].OccurredAt
-	return c, func() error { return domain.CheckOccurredAt(domain.CommunityStream(communityID), at, registered) }, nil
+	return &c, func() error { return domain.CheckOccurredAt(domain.CommunityStream(communityID), at, registered) }, nil
 }
 
 // createID returns the id of an aggregate a command creates: the client's

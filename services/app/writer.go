@@ -42,29 +42,34 @@ var idNamespace = uuid.MustParse("6f1b2c4e-61a4-4c57-9a4b-3e1d8f0a7c55")
 // Writer is the one write path of every command: load, decide, append.
 type Writer struct {
 	store   eventstore.Store
+	locator eventstore.EventLocator // nil when the store cannot find an event by id
 	clock   func() time.Time
 	metrics *Metrics
 	locks   *streamLocks
-	users   directoryCache
-	cache   *streamCache
+	aggs    *aggregateCache
 }
 
 // NewWriter returns a Writer over store that keeps up to
-// DefaultStreamCacheEvents events of recently written streams decoded.
+// DefaultKeptAggregates aggregates between commands.
 func NewWriter(store eventstore.Store, clock func() time.Time, m *Metrics) *Writer {
-	return NewWriterCache(store, clock, m, DefaultStreamCacheEvents)
+	return NewWriterKeeping(store, clock, m, DefaultKeptAggregates)
 }
 
-// NewWriterCache returns a Writer over store that keeps up to cacheEvents
-// events of recently written streams decoded (0: none).
-func NewWriterCache(store eventstore.Store, clock func() time.Time, m *Metrics, cacheEvents int) *Writer {
-	return &Writer{store: store, clock: clock, metrics: m, locks: newStreamLocks(), cache: newStreamCache(store, cacheEvents)}
+// NewWriterKeeping returns a Writer over store that keeps up to n
+// aggregates between commands (0: none; every command folds its stream).
+func NewWriterKeeping(store eventstore.Store, clock func() time.Time, m *Metrics, n int) *Writer {
+	locator, _ := store.(eventstore.EventLocator)
+	return &Writer{store: store, locator: locator, clock: clock, metrics: m, locks: newStreamLocks(), aggs: newAggregateCache(n)}
 }
 
 // aggregate is what update needs of a domain aggregate.
 type aggregate interface {
 	Revision() uint64
 	Changes() []domain.Event
+	// Apply folds in events appended to its stream since it was loaded.
+	Apply([]domain.Event) error
+	// Stored marks its changes as appended.
+	Stored()
 }
 
 // update loads the aggregate in stream, lets decide record its events and
@@ -95,18 +100,17 @@ func update[A aggregate](ctx context.Context, w *Writer, m *Meta, stream, id str
 	defer unlock()
 	began := time.Now() // the retry budget is wall time, whatever w.clock says
 	for attempt := 1; ; attempt++ {
-		recorded, history, err := w.cache.load(ctx, stream)
+		agg, k, err := current(ctx, w, stream, load)
 		if err != nil {
 			return Result{}, err
 		}
 		if m.IdempotencyKey != "" {
-			if res, ok, err := w.replay(m, id, recorded, firstID); ok || err != nil {
+			if res, ok, err := w.replay(ctx, m, stream, id, k.recs, firstID); ok || err != nil {
+				if err == nil {
+					w.aggs.keep(k) // untouched
+				}
 				return res, err
 			}
-		}
-		agg, err := load(history)
-		if err != nil {
-			return Result{}, fmt.Errorf("loading %s: %w", stream, err)
 		}
 		if guard != nil {
 			if err := guard(agg); err != nil {
@@ -119,8 +123,8 @@ func update[A aggregate](ctx context.Context, w *Writer, m *Meta, stream, id str
 		if err := decide(agg); err != nil {
 			return Result{}, err
 		}
-		if len(recorded) > 0 {
-			if err := domain.CheckOccurredAt(stream, occurredAt, recorded[0].OccurredAt); err != nil {
+		if !k.first.IsZero() {
+			if err := domain.CheckOccurredAt(stream, occurredAt, k.first); err != nil {
 				return Result{}, err
 			}
 		}
@@ -160,16 +164,77 @@ func update[A aggregate](ctx context.Context, w *Writer, m *Meta, stream, id str
 		}
 		w.metrics.appended.Add(float64(len(data)))
 		if res.Duplicate {
+			// Not kept: the store answered with events it already held,
+			// which need not be what agg recorded.
 			w.metrics.replays.Inc()
 		} else {
-			w.cache.appended(stream, res, data, changes)
+			w.stored(agg, k, res, data)
 		}
 		return Result{ID: id, Revision: res.LastRevision, Position: res.LastPosition, Replayed: res.Duplicate}, nil
 	}
 }
 
-// replay answers a repeated request from the events it wrote the first time.
-func (w *Writer) replay(m *Meta, id string, recorded []recordRef, firstID uuid.UUID) (Result, bool, error) {
+// stored keeps agg, whose changes (data) were just appended as res says,
+// for the next command on its stream.
+func (w *Writer) stored(agg aggregate, k *kept, res eventstore.AppendResult, data []eventstore.EventData) {
+	n := uint64(len(data))
+	if res.LastRevision-res.FirstRevision+1 != n || res.FirstRevision != agg.Revision()+1 {
+		return // not where agg thought it would land: fold afresh next time
+	}
+	agg.Stored()
+	k.agg = agg
+	if k.first.IsZero() {
+		k.first = data[0].Meta.OccurredAt
+	}
+	if w.locator == nil {
+		// A store whose positions within one append are not consecutive
+		// (the port allows gaps) does not say where the inner events
+		// landed: then the records are read back next time instead.
+		if res.LastPosition-res.FirstPosition+1 != n {
+			return
+		}
+		for i := range data {
+			k.recs = append(k.recs, recordRef{ID: data[i].ID, Revision: res.FirstRevision + uint64(i),
+				Position: res.FirstPosition + uint64(i), RequestHash: data[i].Meta.RequestHash, OccurredAt: data[i].Meta.OccurredAt})
+		}
+	}
+	w.aggs.keep(k)
+}
+
+// replay answers a repeated request from the events it wrote the first
+// time, found by their ids (or, where the store cannot find an event by id,
+// in the stream's records): a stream that already holds the first of them
+// means this request was handled before.
+func (w *Writer) replay(ctx context.Context, m *Meta, stream, id string, recorded []recordRef, firstID uuid.UUID) (Result, bool, error) {
+	if w.locator == nil {
+		return w.replayIn(m, id, recorded, firstID)
+	}
+	first, found, err := w.locator.LocateEvent(ctx, firstID)
+	if err != nil || !found || first.Stream != stream {
+		// Elsewhere, the append finds the ids taken: another resource.
+		return Result{}, false, err
+	}
+	if !bytes.Equal(first.Meta.RequestHash, m.RequestHash) {
+		return Result{}, true, domain.Errorf(domain.CodeIdempotencyMismatch,
+			"this Idempotency-Key was already used with a different request")
+	}
+	last := first
+	for n := 1; ; n++ {
+		next, found, err := w.locator.LocateEvent(ctx, eventID(m.Actor.ID, m.IdempotencyKey, n))
+		if err != nil {
+			return Result{}, true, err
+		}
+		if !found || next.Stream != stream || next.Revision != last.Revision+1 {
+			break
+		}
+		last = next
+	}
+	w.metrics.replays.Inc()
+	return Result{ID: id, Revision: last.Revision, Position: last.Position, Replayed: true}, true, nil
+}
+
+// replayIn is replay over the stream's records.
+func (w *Writer) replayIn(m *Meta, id string, recorded []recordRef, firstID uuid.UUID) (Result, bool, error) {
 	for i, ev := range recorded {
 		if ev.ID != firstID {
 			continue

@@ -1,0 +1,216 @@
+package app
+
+import (
+	"container/list"
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/actionledger/actionledger/domain"
+	"github.com/actionledger/actionledger/services/eventstore"
+	"github.com/google/uuid"
+)
+
+// DefaultKeptAggregates is how many aggregates the write path keeps between
+// commands by default: every community of ten times CLEA (120,000) and the
+// records busy at the time (a few hundred bytes each, by the size of their
+// fields; not measured).
+const DefaultKeptAggregates = 200_000
+
+// aggregateCache keeps the aggregates the write path wrote recently, each as
+// it stood after its last append (domain's Stored), so that the next command
+// on one folds in only what was appended since (by another replica or
+// process) instead of reading and folding its whole stream.
+//
+// It replaced a cache of each stream's decoded events, bounded at 200,000
+// events. A community gets a visit a week and is read by every record
+// raised in it, so its stream grows to dozens of events: at ten times CLEA
+// the communities alone hold five million. That cache thrashed, and each
+// visit read its community's whole stream back from the store; an import
+// there spent most of its time faulting the store's pages back in to do so
+// (perf on the importer at 6.7 million events: 38% in bbolt's first touch
+// of a page, a quarter more in the kernel mapping pages). An aggregate is a
+// few hundred bytes whatever its stream's length. Importing clea, the two
+// builds alternated twice: 20,775-22,553 -> 25,586-27,922 events/s, peak RSS
+// 1,100 -> 952-957 MB, system CPU 16-18 -> 6-7 s.
+//
+// It is correct without invalidation because a stream is append-only: a
+// kept aggregate is the fold of a prefix of its stream, and the tail read
+// from the store brings in whatever anyone else appended. The store stays
+// the only source of truth.
+//
+// A command takes its aggregate out and puts it back only after its append
+// succeeded: one that a refused or failed command may have changed is
+// dropped, and the next command folds the stream afresh. Within a process
+// the per-stream lock queues commands on a stream anyway.
+type aggregateCache struct {
+	max int // aggregates kept at most; 0 keeps none
+	// Streams are spread over shards, each with its own lock and its share
+	// of the bound: hundreds of concurrent commands (an import, a busy
+	// server) would otherwise queue on one mutex.
+	shards [cacheShards]aggShard
+}
+
+const cacheShards = 32
+
+type aggShard struct {
+	mu      sync.Mutex
+	max     int
+	entries map[string]*list.Element // of *kept
+	lru     list.List                // front: most recently kept
+}
+
+// kept is an aggregate between commands, with what the write path needs of
+// its stream besides the fold.
+type kept struct {
+	stream string
+	agg    any // the aggregate, at its Revision(), no changes pending
+	// first is the field time of the stream's first event: nothing may be
+	// dated before it (domain.CheckOccurredAt).
+	first time.Time
+	// recs are the stream's records, kept only for stores that cannot find
+	// an event by its id (no eventstore.EventLocator): a repeated
+	// idempotency key is looked for in them.
+	recs []recordRef
+}
+
+// recordRef is what the write path needs of a stored event besides its
+// decoded data: its identity and where it landed, for idempotent replay.
+type recordRef struct {
+	ID          uuid.UUID
+	Revision    uint64
+	Position    uint64
+	RequestHash []byte
+	OccurredAt  time.Time
+}
+
+func newAggregateCache(maxAggregates int) *aggregateCache {
+	c := &aggregateCache{max: maxAggregates}
+	for i := range c.shards {
+		c.shards[i].entries = map[string]*list.Element{}
+		c.shards[i].max = max(maxAggregates/cacheShards, 1)
+	}
+	return c
+}
+
+// shard returns the shard of stream (FNV-1a of its name).
+func (c *aggregateCache) shard(stream string) *aggShard {
+	h := uint32(2166136261)
+	for i := 0; i < len(stream); i++ {
+		h = (h ^ uint32(stream[i])) * 16777619
+	}
+	return &c.shards[h%cacheShards]
+}
+
+// take removes and returns the aggregate kept for stream.
+func (c *aggregateCache) take(stream string) (*kept, bool) {
+	if c.max <= 0 {
+		return nil, false
+	}
+	sh := c.shard(stream)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	el, ok := sh.entries[stream]
+	if !ok {
+		return nil, false
+	}
+	sh.lru.Remove(el)
+	delete(sh.entries, stream)
+	return el.Value.(*kept), true
+}
+
+// keep puts k back (or in) as the most recently used, and drops the least
+// recently used beyond the bound.
+func (c *aggregateCache) keep(k *kept) {
+	if c.max <= 0 {
+		return
+	}
+	sh := c.shard(k.stream)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if el, ok := sh.entries[k.stream]; ok {
+		// Kept meanwhile by a command that loaded the stream afresh while
+		// this one held it out: the later keep wins.
+		sh.lru.Remove(el)
+	}
+	sh.entries[k.stream] = sh.lru.PushFront(k)
+	for sh.lru.Len() > sh.max {
+		el := sh.lru.Back()
+		sh.lru.Remove(el)
+		delete(sh.entries, el.Value.(*kept).stream)
+	}
+}
+
+// current returns the aggregate of stream as the store holds it now: the
+// kept one with what was appended since folded in, or the whole stream
+// folded by load. The caller owns it until it keeps it again.
+func current[A aggregate](ctx context.Context, w *Writer, stream string, load func([]domain.Event) (A, error)) (A, *kept, error) {
+	if k, ok := w.aggs.take(stream); ok {
+		if a, ok := k.agg.(A); ok && len(a.Changes()) == 0 {
+			recs, tail, err := readAfter(ctx, w.store, stream, a.Revision())
+			if err != nil {
+				var zero A
+				return zero, nil, err
+			}
+			if err := a.Apply(tail); err == nil {
+				if w.locator == nil {
+					k.recs = append(k.recs, recs...)
+				}
+				return a, k, nil
+			}
+			// A kept aggregate that cannot take its own stream's tail is
+			// not trusted further: the stream is folded afresh, which
+			// reports what is wrong with it.
+		}
+	}
+	recs, events, err := readAfter(ctx, w.store, stream, 0)
+	if err != nil {
+		var zero A
+		return zero, nil, err
+	}
+	a, err := load(events)
+	if err != nil {
+		var zero A
+		return zero, nil, fmt.Errorf("loading %s: %w", stream, err)
+	}
+	k := &kept{stream: stream, agg: a}
+	if len(recs) > 0 {
+		k.first = recs[0].OccurredAt
+	}
+	if w.locator == nil {
+		k.recs = recs
+	}
+	return a, k, nil
+}
+
+// readAfter reads and decodes the events of stream after revision after. It
+// checks that they continue it, so that a store that does not keep streams
+// append-only is reported rather than silently mixed.
+func readAfter(ctx context.Context, s eventstore.Store, stream string, after uint64) ([]recordRef, []domain.Event, error) {
+	var recs []recordRef
+	var events []domain.Event
+	for {
+		page, err := s.ReadStream(ctx, stream, after, readPage)
+		if err != nil {
+			return nil, nil, fmt.Errorf("reading %s: %w", stream, err)
+		}
+		for i := range page {
+			ev := &page[i]
+			if ev.Revision != after+1 {
+				return nil, nil, fmt.Errorf("reading %s: revision %d follows revision %d", stream, ev.Revision, after)
+			}
+			d, err := domain.Unmarshal(ev.Type, ev.Data)
+			if err != nil {
+				return nil, nil, fmt.Errorf("stream %s revision %d: %w", ev.Stream, ev.Revision, err)
+			}
+			recs = append(recs, recordRef{ID: ev.ID, Revision: ev.Revision, Position: ev.Position, RequestHash: ev.Meta.RequestHash,
+				OccurredAt: ev.Meta.OccurredAt})
+			events = append(events, d)
+			after = ev.Revision
+		}
+		if len(page) < readPage {
+			return recs, events, nil
+		}
+	}
+}
