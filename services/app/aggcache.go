@@ -59,7 +59,16 @@ type aggShard struct {
 	max     int
 	entries map[string]*list.Element // of *kept
 	lru     list.List                // front: most recently kept
+	// recs counts the records the kept entries hold (stores without
+	// EventLocator only), bounded by maxRecs: a kept community's records
+	// grow by one a visit, where the aggregate does not.
+	recs, maxRecs int
 }
+
+// maxKeptRecords bounds the stream records kept for stores that cannot find
+// an event by id: at 80-odd bytes each, about what the decoded-events cache
+// this replaced held.
+const maxKeptRecords = 200_000
 
 // kept is an aggregate between commands, with what the write path needs of
 // its stream besides the fold.
@@ -90,6 +99,7 @@ func newAggregateCache(maxAggregates int) *aggregateCache {
 	for i := range c.shards {
 		c.shards[i].entries = map[string]*list.Element{}
 		c.shards[i].max = max(maxAggregates/cacheShards, 1)
+		c.shards[i].maxRecs = maxKeptRecords / cacheShards
 	}
 	return c
 }
@@ -117,7 +127,9 @@ func (c *aggregateCache) take(stream string) (*kept, bool) {
 	}
 	sh.lru.Remove(el)
 	delete(sh.entries, stream)
-	return el.Value.(*kept), true
+	k := el.Value.(*kept)
+	sh.recs -= len(k.recs)
+	return k, true
 }
 
 // keep puts k back (or in) as the most recently used, and drops the least
@@ -133,12 +145,16 @@ func (c *aggregateCache) keep(k *kept) {
 		// Kept meanwhile by a command that loaded the stream afresh while
 		// this one held it out: the later keep wins.
 		sh.lru.Remove(el)
+		sh.recs -= len(el.Value.(*kept).recs)
 	}
 	sh.entries[k.stream] = sh.lru.PushFront(k)
-	for sh.lru.Len() > sh.max {
+	sh.recs += len(k.recs)
+	for sh.lru.Len() > 1 && (sh.lru.Len() > sh.max || sh.recs > sh.maxRecs) {
 		el := sh.lru.Back()
 		sh.lru.Remove(el)
-		delete(sh.entries, el.Value.(*kept).stream)
+		old := el.Value.(*kept)
+		delete(sh.entries, old.stream)
+		sh.recs -= len(old.recs)
 	}
 }
 

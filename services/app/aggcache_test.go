@@ -203,3 +203,40 @@ func TestKeyReusedOnAnotherRecordIsRefused(t *testing.T) {
 		})
 	}
 }
+
+// The cache of kept aggregates is bounded per shard by count and, for
+// stores that need stream records kept, by records; the least recently
+// kept goes first, and the last one kept always stays.
+func TestKeptAggregatesAreBounded(t *testing.T) {
+	const aggregates = 32 * 4 // four a shard
+	perShardRecs := app.MaxKeptRecords / 32
+	for _, tc := range []struct {
+		name     string
+		recs     []int // records of each stream kept, in order
+		wantKept []bool
+	}{
+		{"under the bound", []int{0, 0, 0, 0}, []bool{true, true, true, true}},
+		{"one over the count", []int{0, 0, 0, 0, 0}, []bool{false, true, true, true, true}},
+		{"records over the bound", []int{perShardRecs / 2, perShardRecs / 2, 1}, []bool{false, true, true}},
+		{"one stream over the records bound stays", []int{0, perShardRecs + 1}, []bool{false, true}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := app.NewKeptCache(aggregates)
+			// Names of one shard, so that they compete.
+			var names []string
+			for i := 0; len(names) < len(tc.recs); i++ {
+				if n := fmt.Sprintf("community-%d", i); c.Shard(n) == 0 {
+					names = append(names, n)
+				}
+			}
+			for i, n := range names {
+				c.Keep(n, tc.recs[i])
+			}
+			for i, n := range names {
+				if got := c.Take(n); got != tc.wantKept[i] {
+					t.Errorf("stream %d (%d records) kept: %v, want %v", i, tc.recs[i], got, tc.wantKept[i])
+				}
+			}
+		})
+	}
+}

@@ -9,3 +9,30 @@ var IDNamespace = idNamespace
 
 // DerivedID exposes how a create's aggregate id is derived from its key.
 var DerivedID = derivedID
+
+// KeptCache is the write path's aggregate cache, for its bound's test.
+type KeptCache struct{ c *aggregateCache }
+
+func NewKeptCache(aggregates int) *KeptCache { return &KeptCache{newAggregateCache(aggregates)} }
+
+// Keep keeps a stand-in aggregate for stream holding recs stream records.
+func (k *KeptCache) Keep(stream string, recs int) {
+	k.c.keep(&kept{stream: stream, agg: stream, recs: make([]recordRef, recs)})
+}
+
+// Take reports whether stream was kept, and takes it out.
+func (k *KeptCache) Take(stream string) bool { _, ok := k.c.take(stream); return ok }
+
+// Shard returns the shard of stream, for picking names that share one.
+func (k *KeptCache) Shard(stream string) int {
+	sh := k.c.shard(stream)
+	for i := range k.c.shards {
+		if &k.c.shards[i] == sh {
+			return i
+		}
+	}
+	return -1
+}
+
+// MaxKeptRecords is the bound on records kept for stores without EventLocator.
+const MaxKeptRecords = maxKeptRecords
