@@ -6,12 +6,10 @@ import (
 	"fmt"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/actionledger/actionledger/domain"
 	"github.com/actionledger/actionledger/services/app"
 	"github.com/actionledger/actionledger/services/eventstore"
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 // The write path keeps aggregates between commands and reads only what was
@@ -32,31 +30,28 @@ var locating = []struct {
 // noLocator is a store that does not say it can find events by id.
 type noLocator struct{ eventstore.Store }
 
-func (f *fixture) replicaOn(t *testing.T, hide bool) *app.Application {
-	t.Helper()
-	var s eventstore.Store = f.store
-	if hide {
-		s = noLocator{f.store}
-	}
-	a, err := app.New(app.Config{Store: s, Clock: func() time.Time { return f.now }, Registerer: prometheus.NewRegistry(), TokenSecret: []byte("s")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return a
-}
-
-func TestKeptAggregatesSeeOtherWriters(t *testing.T) {
+// onTwoReplicas runs test once for each entry of locating, on two replicas
+// over one store, seeded.
+func onTwoReplicas(t *testing.T, test func(t *testing.T, f *fixture, a, b *app.Application)) {
 	for _, lc := range locating {
-		t.Run(lc.name, func(t *testing.T) { seeOtherWriters(t, lc.hide) })
+		t.Run(lc.name, func(t *testing.T) {
+			f := newFixture(t)
+			var s eventstore.Store = f.store
+			if lc.hide {
+				s = noLocator{f.store}
+			}
+			a, _ := f.replicaOver(t, s)
+			b, _ := f.replicaOver(t, s)
+			seed(t, a)
+			test(t, f, a, b)
+		})
 	}
 }
 
-func seeOtherWriters(t *testing.T, hide bool) {
-	f := newFixture(t)
-	a := f.replicaOn(t, hide)
-	b := f.replicaOn(t, hide)
+func TestKeptAggregatesSeeOtherWriters(t *testing.T) { onTwoReplicas(t, seeOtherWriters) }
+
+func seeOtherWriters(t *testing.T, _ *fixture, a, b *app.Application) {
 	ctx := context.Background()
-	seed(t, a)
 	visit := func(x *app.Application, key string, rating int) app.Result {
 		t.Helper()
 		h := sha256.Sum256([]byte(fmt.Sprint(rating)))
@@ -103,17 +98,9 @@ func seeOtherWriters(t *testing.T, hide bool) {
 // TestKeptAggregatesConcurrentWriters drives many commands on one stream
 // from two replicas at once, each sent twice: every command lands exactly
 // once, at a revision of its own, and its repeat answers the same.
-func TestKeptAggregatesConcurrentWriters(t *testing.T) {
-	for _, lc := range locating {
-		t.Run(lc.name, func(t *testing.T) { concurrentWriters(t, lc.hide) })
-	}
-}
+func TestKeptAggregatesConcurrentWriters(t *testing.T) { onTwoReplicas(t, concurrentWriters) }
 
-func concurrentWriters(t *testing.T, hide bool) {
-	f := newFixture(t)
-	a := f.replicaOn(t, hide)
-	b := f.replicaOn(t, hide)
-	seed(t, a)
+func concurrentWriters(t *testing.T, f *fixture, a, b *app.Application) {
 	ctx := context.Background()
 	const n = 40
 	visit := func(x *app.Application, i int) (app.Result, error) {
@@ -182,26 +169,21 @@ func concurrentWriters(t *testing.T, hide bool) {
 // same request hash, it is refused rather than answered with the first
 // record's result.
 func TestKeyReusedOnAnotherRecordIsRefused(t *testing.T) {
-	for _, lc := range locating {
-		t.Run(lc.name, func(t *testing.T) {
-			f := newFixture(t)
-			a := f.replicaOn(t, lc.hide)
-			seed(t, a)
-			ctx := context.Background()
-			h := sha256.Sum256([]byte("same request"))
-			m := app.Meta{Actor: mobilizer, IdempotencyKey: "shared", RequestHash: h[:]}
-			must(t)(a.RaiseActionPoint.Handle(ctx, app.RaiseActionPoint{Meta: app.Meta{Actor: mobilizer}, ID: "AP2", CommunityID: "C1",
-				Title: "Soap", Category: "hygiene", Kind: "continuous"}))
-			first, err := a.NoteProgress.Handle(ctx, app.NoteProgress{Meta: m, ID: "AP1", Note: "n"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			res, err := a.NoteProgress.Handle(ctx, app.NoteProgress{Meta: m, ID: "AP2", Note: "n"})
-			if domain.ErrorCode(err) != domain.CodeIdempotencyMismatch {
-				t.Errorf("the key of AP1's note (%+v) on AP2: %+v, %v; want %s", first, res, err, domain.CodeIdempotencyMismatch)
-			}
-		})
-	}
+	onTwoReplicas(t, func(t *testing.T, _ *fixture, a, _ *app.Application) {
+		ctx := context.Background()
+		h := sha256.Sum256([]byte("same request"))
+		m := app.Meta{Actor: mobilizer, IdempotencyKey: "shared", RequestHash: h[:]}
+		must(t)(a.RaiseActionPoint.Handle(ctx, app.RaiseActionPoint{Meta: app.Meta{Actor: mobilizer}, ID: "AP2", CommunityID: "C1",
+			Title: "Soap", Category: "hygiene", Kind: "continuous"}))
+		first, err := a.NoteProgress.Handle(ctx, app.NoteProgress{Meta: m, ID: "AP1", Note: "n"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := a.NoteProgress.Handle(ctx, app.NoteProgress{Meta: m, ID: "AP2", Note: "n"})
+		if domain.ErrorCode(err) != domain.CodeIdempotencyMismatch {
+			t.Errorf("the key of AP1's note (%+v) on AP2: %+v, %v; want %s", first, res, err, domain.CodeIdempotencyMismatch)
+		}
+	})
 }
 
 // The cache of kept aggregates is bounded per shard by count and, for

@@ -40,8 +40,14 @@ func newFixture(t *testing.T) *fixture {
 // actionledger process on a shared store would.
 func (f *fixture) replica(t *testing.T) (*app.Application, *prometheus.Registry) {
 	t.Helper()
+	return f.replicaOver(t, f.store)
+}
+
+// replicaOver is replica over s, which is (or wraps) the fixture's store.
+func (f *fixture) replicaOver(t *testing.T, s eventstore.Store) (*app.Application, *prometheus.Registry) {
+	t.Helper()
 	reg := prometheus.NewRegistry()
-	a, err := app.New(app.Config{Store: f.store, Clock: func() time.Time { return f.now }, Registerer: reg, TokenSecret: []byte("s")})
+	a, err := app.New(app.Config{Store: s, Clock: func() time.Time { return f.now }, Registerer: reg, TokenSecret: []byte("s")})
 	if err != nil {
 		t.Fatal(err)
 	}
