@@ -54,11 +54,20 @@ type aggregateCache struct {
 
 const cacheShards = 32
 
+// Each shard is a segmented LRU: an aggregate kept for the first time goes
+// on probation, one taken and kept again (used twice) is protected, and the
+// probation is evicted first. With one LRU, an import's stream of new
+// records (2.6 million action points, referrals and feedback items at ten
+// times CLEA, each kept once when created) pushed out the communities that
+// every visit and every new record needs, and each of those commands read
+// its community's whole stream again.
 type aggShard struct {
 	mu      sync.Mutex
 	max     int
-	entries map[string]*list.Element // of *kept
-	lru     list.List                // front: most recently kept
+	entries map[string]*list.Element // of *kept, in one of the lists
+	// front: most recently kept; protected holds at most maxProtected.
+	probation, protected list.List
+	maxProtected         int
 	// recs counts the records the kept entries hold (stores without
 	// EventLocator only), bounded by maxRecs: a kept community's records
 	// grow by one a visit, where the aggregate does not.
@@ -82,6 +91,9 @@ type kept struct {
 	// an event by its id (no eventstore.EventLocator): a repeated
 	// idempotency key is looked for in them.
 	recs []recordRef
+	// used is set when it is taken from the cache: kept again, it is
+	// protected.
+	used bool
 }
 
 // recordRef is what the write path needs of a stored event besides its
@@ -99,6 +111,7 @@ func newAggregateCache(maxAggregates int) *aggregateCache {
 	for i := range c.shards {
 		c.shards[i].entries = map[string]*list.Element{}
 		c.shards[i].max = max(maxAggregates/cacheShards, 1)
+		c.shards[i].maxProtected = c.shards[i].max * 4 / 5
 		c.shards[i].maxRecs = maxKeptRecords / cacheShards
 	}
 	return c
@@ -125,15 +138,13 @@ func (c *aggregateCache) take(stream string) (*kept, bool) {
 	if !ok {
 		return nil, false
 	}
-	sh.lru.Remove(el)
-	delete(sh.entries, stream)
-	k := el.Value.(*kept)
-	sh.recs -= len(k.recs)
+	k := sh.remove(el)
+	k.used = true
 	return k, true
 }
 
-// keep puts k back (or in) as the most recently used, and drops the least
-// recently used beyond the bound.
+// keep puts k back (or in) as the most recently used of its segment, and
+// drops the least recently used beyond the bound, probation first.
 func (c *aggregateCache) keep(k *kept) {
 	if c.max <= 0 {
 		return
@@ -144,18 +155,37 @@ func (c *aggregateCache) keep(k *kept) {
 	if el, ok := sh.entries[k.stream]; ok {
 		// Kept meanwhile by a command that loaded the stream afresh while
 		// this one held it out: the later keep wins.
-		sh.lru.Remove(el)
-		sh.recs -= len(el.Value.(*kept).recs)
+		sh.remove(el)
 	}
-	sh.entries[k.stream] = sh.lru.PushFront(k)
+	if k.used {
+		sh.entries[k.stream] = sh.protected.PushFront(k)
+	} else {
+		sh.entries[k.stream] = sh.probation.PushFront(k)
+	}
 	sh.recs += len(k.recs)
-	for sh.lru.Len() > 1 && (sh.lru.Len() > sh.max || sh.recs > sh.maxRecs) {
-		el := sh.lru.Back()
-		sh.lru.Remove(el)
-		old := el.Value.(*kept)
-		delete(sh.entries, old.stream)
-		sh.recs -= len(old.recs)
+	for sh.protected.Len() > sh.maxProtected {
+		old := sh.remove(sh.protected.Back())
+		sh.entries[old.stream] = sh.probation.PushFront(old)
+		sh.recs += len(old.recs)
 	}
+	for n := sh.probation.Len() + sh.protected.Len(); n > 1 && (n > sh.max || sh.recs > sh.maxRecs); n-- {
+		victim := sh.probation.Back()
+		if victim == nil {
+			victim = sh.protected.Back()
+		}
+		sh.remove(victim)
+	}
+}
+
+// remove takes el out of its segment and the index.
+func (sh *aggShard) remove(el *list.Element) *kept {
+	// An element is in one list; Remove leaves another list's alone.
+	sh.probation.Remove(el)
+	sh.protected.Remove(el)
+	k := el.Value.(*kept)
+	delete(sh.entries, k.stream)
+	sh.recs -= len(k.recs)
+	return k
 }
 
 // current returns the aggregate of stream as the store holds it now: the

@@ -20,6 +20,13 @@ func (k *KeptCache) Keep(stream string, recs int) {
 	k.c.keep(&kept{stream: stream, agg: stream, recs: make([]recordRef, recs)})
 }
 
+// Reuse takes stream's aggregate and keeps it again, as a command does.
+func (k *KeptCache) Reuse(stream string) {
+	if got, ok := k.c.take(stream); ok {
+		k.c.keep(got)
+	}
+}
+
 // Take reports whether stream was kept, and takes it out.
 func (k *KeptCache) Take(stream string) bool { _, ok := k.c.take(stream); return ok }
 
