@@ -81,8 +81,9 @@ type aggregate interface {
 // With an idempotency key, the events get ids derived from (actor, key), and
 // a stream that already holds the first of them means this request was
 // handled before: the first result is answered again and nothing is written.
-// Looking in the aggregate's own stream makes the record of a request and its
-// effect one atomic write, in every store.
+// The ids are the request's record, so the record of a request and its
+// effect are one atomic write, in every store; they are found by id where
+// the store can (EventLocator), else among the stream's kept records.
 func update[A aggregate](ctx context.Context, w *Writer, m *Meta, stream, id string,
 	load func([]domain.Event) (A, error), guard, decide func(A) error) (Result, error) {
 	occurredAt, err := w.occurredAt(m)

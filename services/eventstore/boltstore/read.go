@@ -66,8 +66,8 @@ func (s *Store) ReadStream(ctx context.Context, stream string, after uint64, lim
 			if rec == nil {
 				return fmt.Errorf("boltstore: stream %q revision %d: position %d is missing", stream, after+uint64(i)+1, pos)
 			}
-			// Copied field by field: the write path's stream cache keeps
-			// a part of what this returns (the request hash) for long.
+			// Copied field by field: the write path keeps a part of what
+			// this returns (the request hash) for long.
 			ev, err := decodeRecord(pos, rec)
 			if err != nil {
 				return err

@@ -49,7 +49,7 @@ type streamSlot struct {
 	same uint32 // next slot with the same name hash, + 1; 0: none
 	n    uint64 // revisions
 	// head and tail are the first and last chunk: an append and a read of
-	// the latest revisions (nearly every read: a command's stream cache
+	// the latest revisions (nearly every read: a command's kept aggregate
 	// asks for what came after what it holds) go straight to the tail.
 	head, tail uint32
 }
