@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"runtime"
 	"slices"
 	"sync"
 	"testing"
@@ -232,4 +233,37 @@ func TestKeptAggregatesAreBounded(t *testing.T) {
 			}
 		})
 	}
+}
+
+// BenchmarkKeptCommunities keeps b.N communities, each registered,
+// triggered and visited 40 times (a CLEA year), and reports the heap each
+// takes in the cache: what DefaultKeptAggregates costs.
+func BenchmarkKeptCommunities(b *testing.B) {
+	c := app.NewKeptCache(max(b.N, 1))
+	runtime.GC()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	b.ResetTimer()
+	for i := range b.N {
+		id := fmt.Sprintf("KAI-LUA-%06d", i)
+		com, _ := domain.LoadCommunity(nil)
+		err := com.Register(domain.RegisterCommunity{ID: id, Name: "Village " + id, Population: 800,
+			Place: domain.Place{District: "Kailahun", Chiefdom: "Luawa", Section: fmt.Sprintf("Section %d", i%50)}})
+		if err == nil {
+			err = com.Trigger(120)
+		}
+		for v := 0; v < 40 && err == nil; v++ {
+			err = com.RecordVisit(domain.RecordVisit{Kind: "follow_up", TrustRating: 1 + v%5})
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+		com.Stored()
+		c.KeepAggregate(domain.CommunityStream(id), com)
+	}
+	b.StopTimer()
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/float64(b.N), "heap-B/community")
+	runtime.KeepAlive(c)
 }

@@ -43,3 +43,8 @@ func (k *KeptCache) Shard(stream string) int {
 
 // MaxKeptRecords is the bound on records kept for stores without EventLocator.
 const MaxKeptRecords = maxKeptRecords
+
+// KeepAggregate keeps agg, as it stands, for stream.
+func (k *KeptCache) KeepAggregate(stream string, agg any) {
+	k.c.keep(&kept{stream: stream, agg: agg})
+}
