@@ -56,12 +56,14 @@ type aggregateCache struct {
 const cacheShards = 32
 
 // Each shard is a segmented LRU: an aggregate kept for the first time goes
-// on probation, one taken and kept again (used twice) is protected, and the
-// probation is evicted first. With one LRU, an import's stream of new
-// records (2.6 million action points, referrals and feedback items at ten
-// times CLEA, each kept once when created) pushed out the communities that
-// every visit and every new record needs, and each of those commands read
-// its community's whole stream again.
+// on probation, one taken and kept again (used twice) whose stream is long
+// (protectFrom events or more) is protected, and the probation is evicted
+// first. With one LRU, an import's stream of new records (2.6 million
+// action points, referrals and feedback items at ten times CLEA, each kept
+// when created, most touched again within days) pushed out the communities
+// that every visit and every new record needs, and each of those commands
+// read its community's whole stream again: dozens of events, where a record
+// takes a handful.
 type aggShard struct {
 	mu      sync.Mutex
 	max     int
@@ -79,6 +81,10 @@ type aggShard struct {
 // an event by id: at 80-odd bytes each, about what the decoded-events cache
 // this replaced held.
 const maxKeptRecords = 200_000
+
+// protectFrom is the stream length from which an aggregate used twice is
+// protected: a shorter one is cheap to fold again.
+const protectFrom = 8
 
 // kept is an aggregate between commands, with what the write path needs of
 // its stream besides the fold.
@@ -158,7 +164,7 @@ func (c *aggregateCache) keep(k *kept) {
 		// this one held it out: the later keep wins.
 		sh.remove(el)
 	}
-	if k.used {
+	if r, ok := k.agg.(interface{ Revision() uint64 }); ok && k.used && r.Revision() >= protectFrom {
 		sh.entries[k.stream] = sh.protected.PushFront(k)
 	} else {
 		sh.entries[k.stream] = sh.probation.PushFront(k)

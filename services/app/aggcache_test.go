@@ -190,25 +190,27 @@ func TestKeyReusedOnAnotherRecordIsRefused(t *testing.T) {
 
 // The cache of kept aggregates is bounded per shard by count and, for
 // stores that need stream records kept, by records; the least recently
-// kept goes first, one used again (protected) only after every one kept
-// once (probation), and the last one kept always stays.
+// kept goes first, one used again with a long stream (protected) only
+// after every other (probation), and the last one kept always stays.
 func TestKeptAggregatesAreBounded(t *testing.T) {
 	const aggregates = 32 * 4 // four a shard
 	perShardRecs := app.MaxKeptRecords / 32
 	for _, tc := range []struct {
 		name     string
+		short    bool  // streams of fewer than ProtectFrom events
 		recs     []int // records of each stream kept, in order
 		reused   []int // streams used again right after being kept
 		wantKept []bool
 	}{
-		{"under the bound", []int{0, 0, 0, 0}, nil, []bool{true, true, true, true}},
-		{"one over the count", []int{0, 0, 0, 0, 0}, nil, []bool{false, true, true, true, true}},
-		{"records over the bound", []int{perShardRecs / 2, perShardRecs / 2, 1}, nil, []bool{false, true, true}},
-		{"one stream over the records bound stays", []int{0, perShardRecs + 1}, nil, []bool{false, true}},
-		{"used again, it outlives newer ones kept once", []int{0, 0, 0, 0, 0, 0}, []int{0}, []bool{true, false, false, true, true, true}},
+		{"under the bound", false, []int{0, 0, 0, 0}, nil, []bool{true, true, true, true}},
+		{"one over the count", false, []int{0, 0, 0, 0, 0}, nil, []bool{false, true, true, true, true}},
+		{"records over the bound", false, []int{perShardRecs / 2, perShardRecs / 2, 1}, nil, []bool{false, true, true}},
+		{"one stream over the records bound stays", false, []int{0, perShardRecs + 1}, nil, []bool{false, true}},
+		{"used again, it outlives newer ones kept once", false, []int{0, 0, 0, 0, 0, 0}, []int{0}, []bool{true, false, false, true, true, true}},
+		{"used again but short, it goes first", true, []int{0, 0, 0, 0, 0, 0}, []int{0}, []bool{false, false, true, true, true, true}},
 		// Four a shard, three of them protected: the fourth used pushes the
 		// first used onto probation, where it goes before those used since.
-		{"protected beyond its share, the oldest used goes on probation", []int{0, 0, 0, 0, 0, 0}, []int{0, 1, 2, 3},
+		{"protected beyond its share, the oldest used goes on probation", false, []int{0, 0, 0, 0, 0, 0}, []int{0, 1, 2, 3},
 			[]bool{false, true, true, true, false, true}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -221,7 +223,11 @@ func TestKeptAggregatesAreBounded(t *testing.T) {
 				}
 			}
 			for i, n := range names {
-				c.Keep(n, tc.recs[i])
+				rev := uint64(app.ProtectFrom)
+				if tc.short {
+					rev--
+				}
+				c.Keep(n, rev, tc.recs[i])
 				if slices.Contains(tc.reused, i) {
 					c.Reuse(n)
 				}

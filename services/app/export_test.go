@@ -15,10 +15,19 @@ type KeptCache struct{ c *aggregateCache }
 
 func NewKeptCache(aggregates int) *KeptCache { return &KeptCache{newAggregateCache(aggregates)} }
 
-// Keep keeps a stand-in aggregate for stream holding recs stream records.
-func (k *KeptCache) Keep(stream string, recs int) {
-	k.c.keep(&kept{stream: stream, agg: stream, recs: make([]recordRef, recs)})
+// Keep keeps a stand-in aggregate at revision rev for stream holding recs
+// stream records.
+func (k *KeptCache) Keep(stream string, rev uint64, recs int) {
+	k.c.keep(&kept{stream: stream, agg: standIn(rev), recs: make([]recordRef, recs)})
 }
+
+type standIn uint64
+
+func (s standIn) Revision() uint64 { return uint64(s) }
+
+// ProtectFrom is the stream length from which an aggregate used twice is
+// protected.
+const ProtectFrom = protectFrom
 
 // Reuse takes stream's aggregate and keeps it again, as a command does.
 func (k *KeptCache) Reuse(stream string) {
