@@ -53,12 +53,10 @@
 # in the server at 2,000/s, restart to ready ≤ 5 s, peak RSS ≤ 3 GB for the
 # server and ≤ 1 GB for the importer. The first run generates the history
 # (15,785,437 events, 3.5 GB of ndjson) and imports it, once: on this 2-core
-# machine on 2026-12-06, generating took 6m47s (peak RSS 1.9 GB) and the
-# streamed import (users first, about 380 a second, then the items) 39m45s
-# at a load average of 2-11 (6,619 events/s, GOMEMLIMIT=2GiB, 58 minutes
-# of CPU; with the default 768 MiB heap limit the store's in-memory index
-# alone outgrows the heap past a few million events and the collector runs
-# back to back). Later
+# machine on 2026-12-07 (commit d4ef93c), generating took 3m54s (peak RSS
+# 1.8 GB) and the streamed import (users first, then the items) 23m30s
+# (11,195 events/s, GOMEMLIMIT=2GiB, 42 minutes of CPU); the whole first
+# run took 33 minutes. Later
 # runs, with the cache, copy 5 GB and rebuild 16 M events twice: count 15
 # minutes or more (BENCH_REBUILD_RUNS=1 saves one rebuild).
 # --scale tiny is a seconds-long smoke run of the same steps.
