@@ -110,7 +110,6 @@ type recordRef struct {
 	Revision    uint64
 	Position    uint64
 	RequestHash []byte
-	OccurredAt  time.Time
 }
 
 func newAggregateCache(maxAggregates int) *aggregateCache {
@@ -199,16 +198,16 @@ func (sh *aggShard) remove(el *list.Element) *kept {
 // kept one with what was appended since folded in, or the whole stream
 // folded by load. The caller owns it until it keeps it again.
 func current[A aggregate](ctx context.Context, w *Writer, stream string, load func([]domain.Event) (A, error)) (A, *kept, error) {
+	var zero A
 	if k, ok := w.aggs.take(stream); ok {
 		if a, ok := k.agg.(A); ok && len(a.Changes()) == 0 {
-			recs, tail, err := readAfter(ctx, w.store, stream, a.Revision())
+			recorded, tail, err := readTail(ctx, w.store, stream, a.Revision())
 			if err != nil {
-				var zero A
 				return zero, nil, err
 			}
 			if err := a.Apply(tail); err == nil {
 				if w.locator == nil {
-					k.recs = append(k.recs, recs...)
+					k.recs = appendRefs(k.recs, recorded)
 				}
 				return a, k, nil
 			}
@@ -217,53 +216,46 @@ func current[A aggregate](ctx context.Context, w *Writer, stream string, load fu
 			// reports what is wrong with it.
 		}
 	}
-	recs, events, err := readAfter(ctx, w.store, stream, 0)
+	recorded, events, err := readTail(ctx, w.store, stream, 0)
 	if err != nil {
-		var zero A
 		return zero, nil, err
 	}
 	a, err := load(events)
 	if err != nil {
-		var zero A
 		return zero, nil, fmt.Errorf("loading %s: %w", stream, err)
 	}
 	k := &kept{stream: stream, agg: a}
-	if len(recs) > 0 {
-		k.first = recs[0].OccurredAt
+	if len(recorded) > 0 {
+		k.first = recorded[0].Meta.OccurredAt
 	}
 	if w.locator == nil {
-		k.recs = recs
+		k.recs = appendRefs(nil, recorded)
 	}
 	return a, k, nil
 }
 
-// readAfter reads and decodes the events of stream after revision after. It
+// readTail reads and decodes the events of stream after revision after. It
 // checks that they continue it, so that a store that does not keep streams
 // append-only is reported rather than silently mixed.
-func readAfter(ctx context.Context, s eventstore.Store, stream string, after uint64) ([]recordRef, []domain.Event, error) {
-	var recs []recordRef
-	var events []domain.Event
-	for {
-		page, err := s.ReadStream(ctx, stream, after, readPage)
-		if err != nil {
-			return nil, nil, fmt.Errorf("reading %s: %w", stream, err)
-		}
-		for i := range page {
-			ev := &page[i]
-			if ev.Revision != after+1 {
-				return nil, nil, fmt.Errorf("reading %s: revision %d follows revision %d", stream, ev.Revision, after)
-			}
-			d, err := domain.Unmarshal(ev.Type, ev.Data)
-			if err != nil {
-				return nil, nil, fmt.Errorf("stream %s revision %d: %w", ev.Stream, ev.Revision, err)
-			}
-			recs = append(recs, recordRef{ID: ev.ID, Revision: ev.Revision, Position: ev.Position, RequestHash: ev.Meta.RequestHash,
-				OccurredAt: ev.Meta.OccurredAt})
-			events = append(events, d)
-			after = ev.Revision
-		}
-		if len(page) < readPage {
-			return recs, events, nil
+func readTail(ctx context.Context, s eventstore.Store, stream string, after uint64) ([]eventstore.RecordedEvent, []domain.Event, error) {
+	recorded, err := readStreamAfter(ctx, s, stream, after)
+	if err != nil {
+		return nil, nil, err
+	}
+	for i := range recorded {
+		if want := after + uint64(i) + 1; recorded[i].Revision != want {
+			return nil, nil, fmt.Errorf("reading %s: revision %d where %d belongs", stream, recorded[i].Revision, want)
 		}
 	}
+	events, err := decodeAll(recorded)
+	return recorded, events, err
+}
+
+// appendRefs appends to refs what replay needs of each recorded event.
+func appendRefs(refs []recordRef, recorded []eventstore.RecordedEvent) []recordRef {
+	for i := range recorded {
+		ev := &recorded[i]
+		refs = append(refs, recordRef{ID: ev.ID, Revision: ev.Revision, Position: ev.Position, RequestHash: ev.Meta.RequestHash})
+	}
+	return refs
 }

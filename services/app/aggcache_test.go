@@ -227,7 +227,7 @@ func TestKeptAggregatesAreBounded(t *testing.T) {
 				if tc.short {
 					rev--
 				}
-				c.Keep(n, rev, tc.recs[i])
+				c.Keep(n, app.StandIn(rev), tc.recs[i])
 				if slices.Contains(tc.reused, i) {
 					c.Reuse(n)
 				}
@@ -265,7 +265,7 @@ func BenchmarkKeptCommunities(b *testing.B) {
 			b.Fatal(err)
 		}
 		com.Stored()
-		c.KeepAggregate(domain.CommunityStream(id), com)
+		c.Keep(domain.CommunityStream(id), com, 0)
 	}
 	b.StopTimer()
 	runtime.GC()

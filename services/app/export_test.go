@@ -15,11 +15,13 @@ type KeptCache struct{ c *aggregateCache }
 
 func NewKeptCache(aggregates int) *KeptCache { return &KeptCache{newAggregateCache(aggregates)} }
 
-// Keep keeps a stand-in aggregate at revision rev for stream holding recs
-// stream records.
-func (k *KeptCache) Keep(stream string, rev uint64, recs int) {
-	k.c.keep(&kept{stream: stream, agg: standIn(rev), recs: make([]recordRef, recs)})
+// Keep keeps agg, as it stands, for stream, with recs stream records.
+func (k *KeptCache) Keep(stream string, agg any, recs int) {
+	k.c.keep(&kept{stream: stream, agg: agg, recs: make([]recordRef, recs)})
 }
+
+// StandIn is an aggregate at revision rev, for the cache alone.
+func StandIn(rev uint64) any { return standIn(rev) }
 
 type standIn uint64
 
@@ -52,8 +54,3 @@ func (k *KeptCache) Shard(stream string) int {
 
 // MaxKeptRecords is the bound on records kept for stores without EventLocator.
 const MaxKeptRecords = maxKeptRecords
-
-// KeepAggregate keeps agg, as it stands, for stream.
-func (k *KeptCache) KeepAggregate(stream string, agg any) {
-	k.c.keep(&kept{stream: stream, agg: agg})
-}

@@ -196,7 +196,7 @@ func (w *Writer) stored(agg aggregate, k *kept, res eventstore.AppendResult, dat
 		}
 		for i := range data {
 			k.recs = append(k.recs, recordRef{ID: data[i].ID, Revision: res.FirstRevision + uint64(i),
-				Position: res.FirstPosition + uint64(i), RequestHash: data[i].Meta.RequestHash, OccurredAt: data[i].Meta.OccurredAt})
+				Position: res.FirstPosition + uint64(i), RequestHash: data[i].Meta.RequestHash})
 		}
 	}
 	w.aggs.keep(k)
@@ -334,8 +334,12 @@ func staleError(ifMatch, actual uint64) error {
 
 // readStream reads a whole stream.
 func readStream(ctx context.Context, s eventstore.Store, stream string) ([]eventstore.RecordedEvent, error) {
+	return readStreamAfter(ctx, s, stream, 0)
+}
+
+// readStreamAfter reads the events of stream after revision after.
+func readStreamAfter(ctx context.Context, s eventstore.Store, stream string, after uint64) ([]eventstore.RecordedEvent, error) {
 	var out []eventstore.RecordedEvent
-	var after uint64
 	for {
 		page, err := s.ReadStream(ctx, stream, after, readPage)
 		if err != nil {

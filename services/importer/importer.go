@@ -52,8 +52,8 @@ import (
 const DefaultWorkers = 512
 
 // DefaultWindow is how many items are read and grouped at a time. A window
-// loads each of its communities' streams once (the streams of a few
-// thousand communities do not all fit the write path's cache), so a larger
+// runs each community's items together, so a community the write path has
+// not kept (app.DefaultKeptAggregates) is loaded once a window: a larger
 // window loads less; it costs about 300 bytes an item, and two are held
 // (one running, one read ahead). The first window is a quarter of it.
 const DefaultWindow = 400_000
@@ -321,10 +321,6 @@ type source struct {
 	first    []byte
 	hasFirst bool
 	part     *backlog.Partitioner
-	// communities interns community ids: the partitioner keeps one per
-	// record (millions at ten times CLEA), most of them the same few
-	// thousand strings.
-	communities map[string]string
 	// spare holds the buffers of a window that has run.
 	spare chan buffers
 	// items and bytes count what windows have read, for sizing the next.
@@ -335,7 +331,7 @@ func newSource(r io.Reader) *source {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 1<<20), backlog.MaxLine)
 	return &source{sc: sc, head: backlog.NewReader(nil), part: backlog.NewPartitioner(),
-		communities: map[string]string{}, spare: make(chan buffers, 1)}
+		spare: make(chan buffers, 1)}
 }
 
 // readHead reads the meta and user lines, up to the first item.
@@ -478,7 +474,7 @@ func (s *source) next(size int) (*window, error) {
 	byCommunity := map[string]int32{}
 	open := -1 // the segment taking groups
 	for i, h := range hints {
-		c := s.part.Resolve(backlog.Hint{Community: s.intern(h.Community), Record: h.Record, Creates: h.Creates})
+		c := s.part.Resolve(h)
 		if c == "" {
 			e := lines[i]
 			w.segments = append(w.segments, segment{alone: &e})
@@ -525,17 +521,6 @@ func (s *source) next(size int) (*window, error) {
 	}
 	w.buffers = buffers{data: data, lines: lines, flat: flat, refs: refs}
 	return w, nil
-}
-
-func (s *source) intern(c string) string {
-	if c == "" {
-		return c
-	}
-	if v, ok := s.communities[c]; ok {
-		return v
-	}
-	s.communities[c] = c
-	return c
 }
 
 // firstErrors joins the first n errors of errs (nil if none): a file with
