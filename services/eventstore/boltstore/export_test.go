@@ -1,6 +1,7 @@
 package boltstore
 
 import (
+	"fmt"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -97,7 +98,7 @@ func (w *RecentWindow) Get(after uint64, limit int) ([]eventstore.RecordedEvent,
 // open) and returns its lookup, for benchmarks: nothing shares a
 // fingerprint there, so no stored id is read.
 func IDLookup(ids [][16]byte) func(id [16]byte) (uint64, bool) {
-	x := newIDIndex(uint64(len(ids)))
+	x := newIDIndex()
 	for i, id := range ids {
 		x.load(uint64(i+1), id)
 	}
@@ -116,7 +117,7 @@ func IDLookup(ids [][16]byte) func(id [16]byte) (uint64, bool) {
 type StreamTable struct{ t *streamTable }
 
 func NewStreamTable(collide bool) *StreamTable {
-	t := newStreamTable(0)
+	t := newStreamTable()
 	if collide {
 		t.hash = func([]byte) uint64 { return 7 }
 	}
@@ -129,4 +130,35 @@ func (s *StreamTable) Streams() int                              { return s.t.sl
 func (s *StreamTable) At(name string, rev uint64) (uint64, bool) { return s.t.at(name, rev) }
 func (s *StreamTable) Positions(name string, after uint64, limit int) []uint64 {
 	return s.t.positions(nil, name, after, limit)
+}
+
+// IDIndex is the store's event-id index on its own, for its table test:
+// the ids it must tell apart are read back from Stored, by position.
+type IDIndex struct {
+	x      idIndex
+	Stored map[uint64][16]byte
+}
+
+func NewIDIndex() *IDIndex { return &IDIndex{x: newIDIndex(), Stored: map[uint64][16]byte{}} }
+
+func (t *IDIndex) idAt(pos uint64) ([16]byte, error) {
+	id, ok := t.Stored[pos]
+	if !ok {
+		return id, fmt.Errorf("nothing stored at %d", pos)
+	}
+	return id, nil
+}
+
+// Load adds an entry as open reads it; Seal sorts and checks them.
+func (t *IDIndex) Load(pos uint64, id [16]byte) { t.Stored[pos] = id; t.x.load(pos, id) }
+func (t *IDIndex) Seal() error                  { return t.x.seal(t.idAt) }
+
+// Add records a committed event as the writer does (merging when due);
+// Merge merges the recent ids now.
+func (t *IDIndex) Add(pos uint64, id [16]byte) { t.Stored[pos] = id; t.x.add(pos, id) }
+func (t *IDIndex) Merge()                      { t.x.merge() }
+func (t *IDIndex) Len() int                    { return t.x.len() }
+func (t *IDIndex) MayHold(id [16]byte) bool    { return t.x.mayHold(id) }
+func (t *IDIndex) Lookup(id [16]byte) (uint64, bool, error) {
+	return t.x.lookup(id, t.idAt)
 }

@@ -5,12 +5,12 @@ import (
 	"fmt"
 	"math/bits"
 	"slices"
-	"sort"
 )
 
 // idIndex maps event ids to positions in 16 bytes an event: a run of
-// (fingerprint, position) pairs sorted by fingerprint, plus the ids added
-// since the run was last merged, kept whole in a small map.
+// (fingerprint, position) pairs sorted by fingerprint, in pages of 1 MB
+// (idRun), plus the ids added since the run was last merged, kept whole in
+// a small map.
 //
 // It replaced a map[[16]byte]uint64, which took about 38 bytes an event and
 // was the largest single thing in a national server's heap (60 MB of its
@@ -26,7 +26,7 @@ import (
 // the id stored at each candidate position (idAt) and answers only an exact
 // match, so a shared fingerprint costs a read, never a wrong answer.
 type idIndex struct {
-	run    []idEntry
+	run    idRun
 	recent map[[16]byte]uint64
 	// dir[b] is the first entry of the run whose fingerprint's top bits
 	// (fp >> shift) are at least b: a lookup searches one bucket of about
@@ -45,8 +45,9 @@ type idEntry struct {
 }
 
 // mergeMin and mergeMax bound how many recent ids are merged into the run
-// at once: an eighth of the run in between, so that the copy a merge makes
-// (a few milliseconds at national scale, inside the writer) is paid rarely,
+// at once: an eighth of the run in between, so that the pass a merge makes
+// over the run (a few milliseconds at national scale, inside the writer) is
+// paid rarely,
 // while the map of recent ids stays small.
 const (
 	mergeMin = 1 << 16
@@ -57,13 +58,13 @@ func fingerprint(id [16]byte) uint64 {
 	return binary.LittleEndian.Uint64(id[:8]) ^ bits.RotateLeft64(binary.LittleEndian.Uint64(id[8:]), 32)
 }
 
-func newIDIndex(sizeHint uint64) idIndex {
-	return idIndex{run: make([]idEntry, 0, int(min(sizeHint, 1<<28))), recent: map[[16]byte]uint64{}}
+func newIDIndex() idIndex {
+	return idIndex{recent: map[[16]byte]uint64{}}
 }
 
 // load appends an entry read at open; seal sorts them once all are read.
 func (x *idIndex) load(pos uint64, id [16]byte) {
-	x.run = append(x.run, idEntry{fingerprint(id), pos})
+	x.run.push(idEntry{fingerprint(id), pos})
 }
 
 // seal sorts the entries load appended and refuses an id stored twice.
@@ -71,18 +72,20 @@ func (x *idIndex) load(pos uint64, id [16]byte) {
 // are told apart by it.
 func (x *idIndex) seal(idAt func(pos uint64) ([16]byte, error)) error {
 	x.sort()
-	for i := 1; i < len(x.run); i++ {
-		if x.run[i].fp != x.run[i-1].fp {
+	n := x.run.n
+	for i := 1; i < n; i++ {
+		if x.run.at(i).fp != x.run.at(i-1).fp {
 			continue
 		}
-		// Rare: compare every pair of ids under this fingerprint.
+		// Rare: compare every pair of ids under this fingerprint, in
+		// position order (sort keeps it under a shared fingerprint).
 		j := i - 1
-		for i+1 < len(x.run) && x.run[i+1].fp == x.run[j].fp {
+		for i+1 < n && x.run.at(i+1).fp == x.run.at(j).fp {
 			i++
 		}
-		same := x.run[j : i+1]
-		ids := make([][16]byte, len(same))
-		for k, e := range same {
+		ids := make([][16]byte, 0, i-j+1)
+		for k := j; k <= i; k++ {
+			e := x.run.at(k)
 			id, err := idAt(e.pos)
 			if err != nil {
 				return err
@@ -92,12 +95,10 @@ func (x *idIndex) seal(idAt func(pos uint64) ([16]byte, error)) error {
 				// the event stored there would be missing.
 				return fmt.Errorf("the index names another id than the one stored at position %d", e.pos)
 			}
-			for m := range k {
-				if ids[m] == id {
-					return fmt.Errorf("event id %x at position %d was already at an earlier one", id, e.pos)
-				}
+			if slices.Contains(ids, id) {
+				return fmt.Errorf("event id %x at position %d was already at an earlier one", id, e.pos)
 			}
-			ids[k] = id
+			ids = append(ids, id)
 		}
 	}
 	return nil
@@ -110,39 +111,66 @@ const dirBucket = 8
 // entries is keyed by.
 func dirBits(n int) int { return min(max(bits.Len(uint(n/dirBucket)), 8), 26) }
 
-// sort orders the run by fingerprint and builds its directory.
-// Fingerprints are uniform, so a counting sort by their top bits (whose
-// counts are the directory) leaves buckets of about dirBucket entries, each
-// finished by insertion: indexing the 1.6 M ids of a national history at
-// open takes 52–103 ms so, 270–292 ms with a comparison sort
-// (BenchmarkIDIndexOpen), which was a fifth of the store's open. Both passes
-// are stable: entries loaded at open, in log order, keep position order
-// under a shared fingerprint.
+// less orders entries by fingerprint, then position.
+func (e idEntry) less(o idEntry) bool { return e.fp < o.fp || e.fp == o.fp && e.pos < o.pos }
+
+// sort orders the run by fingerprint (then position) in place and builds
+// its directory. Entries are moved into place by an in-place radix sort
+// (American flag sort): first by the fingerprint's top 8 bits, which
+// streams through 256 buckets at once, then each of those buckets (a few
+// hundred KB at ten times CLEA, in cache) by the rest of the directory's
+// bits, leaving buckets of about dirBucket entries, each finished by
+// insertion. Sorting in place, not into a copy, matters at scale: at ten
+// times CLEA the run is 250 MB, and its copy was the largest passing
+// allocation of a restart and of an import.
 func (x *idIndex) sort() {
-	x.shift = 64 - uint(dirBits(len(x.run)))
-	start := make([]uint32, 1<<(64-x.shift)+1)
-	for _, e := range x.run {
-		start[e.fp>>x.shift+1]++
+	n := x.run.n
+	d := dirBits(n)
+	x.shift = 64 - uint(d)
+	var count []int
+	count = x.run.flagSort(0, n, func(fp uint64) int { return int(fp >> 56) }, 256, count)
+	if d > 8 {
+		top := make([]int, 257)
+		for i := range n {
+			top[x.run.at(i).fp>>56+1]++
+		}
+		for b := 1; b <= 256; b++ {
+			top[b] += top[b-1]
+		}
+		mask := uint64(1)<<(d-8) - 1
+		for b := range 256 {
+			count = x.run.flagSort(top[b], top[b+1], func(fp uint64) int { return int(fp >> x.shift & mask) }, 1<<(d-8), count)
+		}
+	}
+	x.dir = x.directory()
+	for b := 0; b+1 < len(x.dir); b++ {
+		lo, hi := int(x.dir[b]), int(x.dir[b+1])
+		for i := lo + 1; i < hi; i++ {
+			for j := i; j > lo && x.run.at(j).less(*x.run.at(j - 1)); j-- {
+				p, q := x.run.at(j), x.run.at(j-1)
+				*p, *q = *q, *p
+			}
+		}
+	}
+}
+
+// directory counts the run's entries by their top bits (fp >> shift) and
+// returns where each bucket starts (and, last, the run's length); in a
+// sorted run that is the directory.
+func (x *idIndex) directory() []uint32 {
+	start := x.dir
+	if want := 1<<(64-x.shift) + 1; len(start) == want {
+		clear(start)
+	} else {
+		start = make([]uint32, want)
+	}
+	for i := range x.run.n {
+		start[x.run.at(i).fp>>x.shift+1]++
 	}
 	for b := 1; b < len(start); b++ {
 		start[b] += start[b-1]
 	}
-	out := make([]idEntry, len(x.run))
-	next := slices.Clone(start[:len(start)-1])
-	for _, e := range x.run {
-		b := e.fp >> x.shift
-		out[next[b]] = e
-		next[b]++
-	}
-	for b := 0; b+1 < len(start); b++ {
-		bucket := out[start[b]:start[b+1]]
-		for i := 1; i < len(bucket); i++ {
-			for j := i; j > 0 && bucket[j].fp < bucket[j-1].fp; j-- {
-				bucket[j], bucket[j-1] = bucket[j-1], bucket[j]
-			}
-		}
-	}
-	x.run, x.dir = out, start
+	return start
 }
 
 // lookup returns the position of id. idAt reads the id stored at a position.
@@ -150,28 +178,46 @@ func (x *idIndex) lookup(id [16]byte, idAt func(pos uint64) ([16]byte, error)) (
 	if pos, ok := x.recent[id]; ok {
 		return pos, true, nil
 	}
-	if len(x.run) == 0 {
+	if x.run.n == 0 {
 		return 0, false, nil
 	}
 	fp := fingerprint(id)
-	for i := x.first(fp); i < len(x.run) && x.run[i].fp == fp; i++ {
-		got, err := idAt(x.run[i].pos)
+	for i := x.first(fp); i < x.run.n && x.run.at(i).fp == fp; i++ {
+		pos := x.run.at(i).pos
+		got, err := idAt(pos)
 		if err != nil {
 			return 0, false, err
 		}
 		if got == id {
-			return x.run[i].pos, true, nil
+			return pos, true, nil
 		}
 	}
 	return 0, false, nil
 }
 
 // first returns the first entry of the run whose fingerprint is at least
-// fp (the run must not be empty).
+// fp (the run must not be empty). A bucket is a few entries, almost always
+// on one page: they are searched there.
 func (x *idIndex) first(fp uint64) int {
 	top := fp >> x.shift
 	lo, hi := int(x.dir[top]), int(x.dir[top+1])
-	return lo + sort.Search(hi-lo, func(i int) bool { return x.run[lo+i].fp >= fp })
+	if lo < hi && lo>>idPageBits == (hi-1)>>idPageBits {
+		page := x.run.pages[lo>>idPageBits][lo&idPageMask : (hi-1)&idPageMask+1]
+		i, j := 0, len(page)
+		for i < j {
+			h := int(uint(i+j) >> 1)
+			if page[h].fp < fp {
+				i = h + 1
+			} else {
+				j = h
+			}
+		}
+		return lo + i
+	}
+	for lo < hi && x.run.at(lo).fp < fp {
+		lo++
+	}
+	return lo
 }
 
 // mayHold reports whether id may be indexed: it is a recent id, or an
@@ -181,32 +227,120 @@ func (x *idIndex) mayHold(id [16]byte) bool {
 	if _, ok := x.recent[id]; ok {
 		return true
 	}
-	if len(x.run) == 0 {
+	if x.run.n == 0 {
 		return false
 	}
 	fp := fingerprint(id)
 	i := x.first(fp)
-	return i < len(x.run) && x.run[i].fp == fp
+	return i < x.run.n && x.run.at(i).fp == fp
 }
 
 // add records a committed event. Ids are unique (the writer checked).
 func (x *idIndex) add(pos uint64, id [16]byte) {
 	x.recent[id] = pos
-	if len(x.recent) >= min(max(mergeMin, len(x.run)/8), mergeMax) {
+	if len(x.recent) >= min(max(mergeMin, x.run.n/8), mergeMax) {
 		x.merge()
 	}
 }
 
-// merge moves the recent ids into the run. The run is sorted already, so
-// the sort finds its buckets all but in order.
+// merge moves the recent ids into the run: sorted apart (at most mergeMax
+// of them), then merged into the run from its end, in place, the run
+// growing by pages. Nothing the size of the run is allocated.
 func (x *idIndex) merge() {
-	x.run = slices.Grow(x.run, len(x.recent))
-	for id, pos := range x.recent {
-		x.run = append(x.run, idEntry{fingerprint(id), pos})
+	if len(x.recent) == 0 {
+		return
 	}
-	x.sort()
+	add := make([]idEntry, 0, len(x.recent))
+	for id, pos := range x.recent {
+		add = append(add, idEntry{fingerprint(id), pos})
+	}
+	slices.SortFunc(add, func(a, b idEntry) int {
+		if a.less(b) {
+			return -1
+		}
+		return 1
+	})
+	i := x.run.n - 1
+	x.run.grow(len(add))
+	for k, j := x.run.n-1, len(add)-1; j >= 0; k-- {
+		if i >= 0 && add[j].less(*x.run.at(i)) {
+			*x.run.at(k) = *x.run.at(i)
+			i--
+		} else {
+			*x.run.at(k) = add[j]
+			j--
+		}
+	}
+	x.shift = 64 - uint(dirBits(x.run.n))
+	x.dir = x.directory()
 	clear(x.recent)
 }
 
 // len is how many ids are indexed.
-func (x *idIndex) len() int { return len(x.run) + len(x.recent) }
+func (x *idIndex) len() int { return x.run.n + len(x.recent) }
+
+// idRun is the run's array, in pages of 2^idPageBits entries (1 MB): it
+// grows a page at a time and is sorted and merged in place, so it is never
+// copied and never needs room for itself twice.
+type idRun struct {
+	pages [][]idEntry
+	n     int
+}
+
+const (
+	idPageBits = 16
+	idPageMask = 1<<idPageBits - 1
+)
+
+func (r *idRun) at(i int) *idEntry { return &r.pages[i>>idPageBits][i&idPageMask] }
+
+func (r *idRun) push(e idEntry) {
+	if r.n&idPageMask == 0 {
+		r.pages = append(r.pages, make([]idEntry, 1<<idPageBits))
+	}
+	r.pages[r.n>>idPageBits][r.n&idPageMask] = e
+	r.n++
+}
+
+// grow lengthens the run by k entries (their values are left to the caller).
+func (r *idRun) grow(k int) {
+	r.n += k
+	for len(r.pages)<<idPageBits < r.n {
+		r.pages = append(r.pages, make([]idEntry, 1<<idPageBits))
+	}
+}
+
+// flagSort orders entries [lo, hi) by key (in [0, buckets)) in place, by
+// cycles of swaps; count is scratch space, returned for reuse.
+func (r *idRun) flagSort(lo, hi int, key func(fp uint64) int, buckets int, count []int) []int {
+	if hi-lo < 2 {
+		return count
+	}
+	if cap(count) < 2*buckets+1 {
+		count = make([]int, 2*buckets+1)
+	}
+	start, next := count[:buckets+1], count[buckets+1:2*buckets+1]
+	clear(start)
+	for i := lo; i < hi; i++ {
+		start[key(r.at(i).fp)+1]++
+	}
+	start[0] = lo
+	for b := 1; b <= buckets; b++ {
+		start[b] += start[b-1]
+	}
+	copy(next, start[:buckets])
+	for b := range buckets {
+		for next[b] < start[b+1] {
+			i := next[b]
+			e := *r.at(i)
+			for t := key(e.fp); t != b; t = key(e.fp) {
+				dst := r.at(next[t])
+				next[t]++
+				e, *dst = *dst, e
+			}
+			*r.at(i) = e
+			next[b]++
+		}
+	}
+	return count
+}

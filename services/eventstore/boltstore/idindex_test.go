@@ -3,9 +3,11 @@ package boltstore_test
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"math/bits"
 	"math/rand/v2"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/google/uuid"
@@ -192,5 +194,104 @@ func BenchmarkIDIndexOpen(b *testing.B) {
 	}
 	for b.Loop() {
 		boltstore.IDLookup(ids)
+	}
+}
+
+// TestIDIndexTable: however the index was built — loaded at open and
+// sealed, added by the writer and merged in batches, both, across many
+// pages of its run and directories of several sizes, with ids that share a
+// fingerprint in the run and among the recent ones — every stored id is
+// found at its position and no unstored one is found.
+func TestIDIndexTable(t *testing.T) {
+	type build struct {
+		load, add  int  // ids loaded at open, then added by the writer
+		mergeEvery int  // explicit merge after this many adds (0: only as the writer merges)
+		twins      bool // every tenth id is a twin of an earlier one
+	}
+	cases := []struct {
+		name string
+		b    build
+	}{
+		{"loaded at open, one page", build{load: 1_000}},
+		{"loaded at open, many pages", build{load: 20_000}},
+		{"added and merged in batches", build{add: 30_000, mergeEvery: 1_777}},
+		{"added past the writer's own merge", build{add: 70_000}},
+		{"loaded, then added and merged", build{load: 10_000, add: 12_000, mergeEvery: 5_000}},
+		{"twins loaded, added, merged and recent", build{load: 9_000, add: 9_000, mergeEvery: 4_000, twins: true}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(7, uint64(c.b.load+c.b.add)))
+			x := boltstore.NewIDIndex()
+			var ids []uuid.UUID
+			next := func() uuid.UUID {
+				if c.b.twins && len(ids) > 0 && len(ids)%10 == 0 {
+					return twin(t, ids[rng.IntN(len(ids))], rng)
+				}
+				return uuid.New()
+			}
+			for range c.b.load {
+				ids = append(ids, next())
+				x.Load(uint64(len(ids)), ids[len(ids)-1])
+			}
+			if err := x.Seal(); err != nil {
+				t.Fatalf("seal: %v", err)
+			}
+			for i := range c.b.add {
+				ids = append(ids, next())
+				x.Add(uint64(len(ids)), ids[len(ids)-1])
+				if c.b.mergeEvery > 0 && (i+1)%c.b.mergeEvery == 0 {
+					x.Merge()
+				}
+			}
+			if x.Len() != len(ids) {
+				t.Fatalf("Len = %d, want %d", x.Len(), len(ids))
+			}
+			for i, id := range ids {
+				pos, ok, err := x.Lookup(id)
+				if err != nil || !ok || pos != uint64(i+1) {
+					t.Fatalf("lookup of id %d: %d, %v, %v; want %d", i+1, pos, ok, err, i+1)
+				}
+				if !x.MayHold(id) {
+					t.Fatalf("MayHold(id %d) = false for a stored id", i+1)
+				}
+			}
+			for range 500 {
+				for _, id := range []uuid.UUID{uuid.New(), twin(t, ids[rng.IntN(len(ids))], rng)} {
+					if pos, ok, err := x.Lookup(id); ok || err != nil {
+						t.Fatalf("an unstored id was found at %d (%v, %v)", pos, ok, err)
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestIDIndexSealRefusesRepeatedID: an id the index bucket names twice
+// (damage) is refused at open, naming the later position, whether the two
+// are neighbours in the log or far apart.
+func TestIDIndexSealRefusesRepeatedID(t *testing.T) {
+	for _, c := range []struct {
+		name       string
+		n, at, dup int // dup repeats the id at position at
+	}{
+		{"neighbours", 100, 50, 51},
+		{"pages apart", 10_000, 3, 9_000},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			x := boltstore.NewIDIndex()
+			ids := make([]uuid.UUID, c.n+1)
+			for pos := 1; pos <= c.n; pos++ {
+				ids[pos] = uuid.New()
+				if pos == c.dup {
+					ids[pos] = ids[c.at]
+				}
+				x.Load(uint64(pos), ids[pos])
+			}
+			err := x.Seal()
+			if want := fmt.Sprintf("at position %d was already at an earlier one", c.dup); err == nil || !strings.Contains(err.Error(), want) {
+				t.Fatalf("seal: %v, want an error saying %q", err, want)
+			}
+		})
 	}
 }

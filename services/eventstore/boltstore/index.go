@@ -34,8 +34,8 @@ type index struct {
 	tail indexChunks
 }
 
-func newIndex(sizeHint uint64) *index {
-	return &index{ids: newIDIndex(sizeHint), streams: newStreamTable(sizeHint)}
+func newIndex() *index {
+	return &index{ids: newIDIndex(), streams: newStreamTable()}
 }
 
 // add records an event read back at open; events arrive in log order, so the
@@ -50,7 +50,7 @@ func (x *index) add(pos uint64, id [16]byte, stream []byte) {
 func (x *index) release() {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	x.ids, x.streams = idIndex{}, newStreamTable(0)
+	x.ids, x.streams = newIDIndex(), newStreamTable()
 }
 
 // revision returns the committed revision of stream.
@@ -94,7 +94,7 @@ func loadFromIndexBucket(tx *bolt.Tx, head headState, release func()) (*index, e
 	if err != nil {
 		return nil, err
 	}
-	x := newIndex(head.pos)
+	x := newIndex()
 	c := tx.Bucket(bucketIndex).Cursor()
 	var last, released uint64
 	for k, v := c.First(); k != nil; k, v = c.Next() {
@@ -130,7 +130,7 @@ func loadFromIndexBucket(tx *bolt.Tx, head headState, release func()) (*index, e
 }
 
 func loadFromRecords(tx *bolt.Tx, head headState, release func()) (*index, error) {
-	x := newIndex(head.pos)
+	x := newIndex()
 	if err := addFromRecords(tx, x, 0, head, release, nil); err != nil {
 		return nil, err
 	}
