@@ -53,12 +53,12 @@
 # in the server at 2,000/s, restart to ready ≤ 5 s, peak RSS ≤ 3 GB for the
 # server and ≤ 1 GB for the importer. The first run generates the history
 # (15,785,437 events, 3.5 GB of ndjson) and imports it, once: on this 2-core
-# machine on 2026-12-07 (commit d4ef93c), generating took 3m54s (peak RSS
-# 1.8 GB) and the streamed import (users first, then the items) 23m30s
-# (11,195 events/s, GOMEMLIMIT=2GiB, 42 minutes of CPU); the whole first
-# run took 33 minutes. Later
-# runs, with the cache, copy 5 GB and rebuild 16 M events twice: count 15
-# minutes or more (BENCH_REBUILD_RUNS=1 saves one rebuild).
+# machine on 2026-12-07, generating took 3m54s–4m33s (peak RSS 1.8 GB) and
+# the streamed import (users first, then the items) 12m07s at commit 14526a5
+# (21,729 events/s, GOMEMLIMIT=2GiB, 21 minutes of CPU; 23m30s at d4ef93c);
+# the whole first run took 33 minutes at d4ef93c. Later runs, with the
+# cache, copy 7 GB and rebuild 16 M events twice: 5 minutes at 14526a5,
+# 15 or more on a busier machine (BENCH_REBUILD_RUNS=1 saves one rebuild).
 # --scale tiny is a seconds-long smoke run of the same steps.
 #
 # Every step runs on its own: when one fails, its row says **failed**, why,
