@@ -15,7 +15,11 @@
 #   for i in 1 2; do for b in ./old ./new; do bash scripts/commands-load.sh DIR $b; done; done
 #
 # SERVER_GOMEMLIMIT (default 400MiB, as scripts/bench.sh) and PORT (default
-# 18610) may be set. Needs Go, curl, awk.
+# 18610) may be set. SLOW=8ms also lists, for each rate, the commands slower
+# than that by the tenth of a second they were due in, and the server's
+# collections in the same run (when each started, its mark phase's wall
+# time), on one time line: that is how the tail at 2,000/s was traced to
+# the collector (README, Benchmarks). Needs Go, curl, awk.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ $# -ge 2 ] || { echo "usage: $0 DATA_DIR BINARY [RATE...]" >&2; exit 2; }
@@ -31,6 +35,7 @@ WORK=$(mktemp -d)
 LOADGEN="$WORK/loadgen"
 go build -o "$LOADGEN" ./scripts/loadgen
 cp -r --reflink=auto "$SRC" "$WORK/data"
+started=$(date +%s.%N)
 GODEBUG=gctrace=1 GOMEMLIMIT=${SERVER_GOMEMLIMIT:-400MiB} "$BIN" serve --addr "127.0.0.1:$PORT" \
 	--data-dir "$WORK/data" --log-level warn >"$WORK/serve.log" 2>"$WORK/gc.log" &
 PID=$!
@@ -45,8 +50,24 @@ ticks=$(getconf CLK_TCK)
 echo "$(basename "$BIN") on a copy of $SRC, GOMEMLIMIT=${SERVER_GOMEMLIMIT:-400MiB}"
 for r in "${RATES[@]}"; do
 	c0=$(cpu) g0=$(gcs) a0=$(allocated)
-	"$LOADGEN" commands --server "$BASE" --rate "$r" --duration 10s
+	if [ -n "${SLOW:-}" ]; then
+		"$LOADGEN" commands --server "$BASE" --rate "$r" --duration 10s --slow "$SLOW" 2>"$WORK/slow.txt" ||
+			{ cat "$WORK/slow.txt" >&2; exit 1; }
+	else
+		"$LOADGEN" commands --server "$BASE" --rate "$r" --duration 10s
+	fi
 	c1=$(cpu) g1=$(gcs) a1=$(allocated)
+	if [ -n "${SLOW:-}" ]; then
+		cat "$WORK/slow.txt"
+		from=$(grep -o 'from [0-9.]*' "$WORK/slow.txt" | awk '{print $2}')
+		# gctrace: "gc N @S.SSSs P%: a+MARK+c ms clock, ..."; S is seconds
+		# since the server started.
+		awk -v started="$started" -v from="$from" '/^gc / {
+			at = started + substr($3, 2, length($3) - 2) - from
+			split($5, clock, "+")
+			if (at >= 0 && at <= 11) printf "  collection at +%.1fs, mark %s ms\n", at, clock[2]
+		}' "$WORK/gc.log"
+	fi
 	n=$((r * 10))
 	echo "  server: $(((c1 - c0) * 1000 / ticks)) ms of CPU for $n commands, $((g1 - g0)) collections, $(((a1 - a0) / n)) bytes allocated a command (the setup's replays included), peak RSS $(awk '/VmHWM/ {print int($2 / 1024)}' "/proc/$PID/status") MB"
 done

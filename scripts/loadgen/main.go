@@ -55,6 +55,7 @@ func main() {
 	since := fs.Int64("since-ns", 0, "start time in unix nanoseconds (ready)")
 	timeout := fs.Duration("timeout", 5*time.Minute, "give up after (ready)")
 	label := fs.String("label", "", "row label prefix")
+	slow := fs.Duration("slow", 0, "report the calls slower than this, by when they were due (commands; 0: off)")
 	_ = fs.Parse(os.Args[2:])
 
 	g := &gen{base: strings.TrimRight(*server, "/"), admin: os.Getenv("ACTIONLEDGER_ADMIN_TOKEN"),
@@ -67,7 +68,7 @@ func main() {
 		err = g.ready(*since, *timeout)
 	case "commands":
 		if err = g.setup(ctx, *communities); err == nil {
-			err = g.commands(*rate, *duration, *label)
+			err = g.commands(*rate, *duration, *slow, *label)
 		}
 	case "sync":
 		if err = g.setup(ctx, *communities); err == nil {
@@ -189,7 +190,11 @@ func (g *gen) setup(ctx context.Context, n int) error {
 
 // openLoop calls fire rate times a second for d and returns the latencies
 // of the successes, measured from when each call was due, and the failures.
-func openLoop(rate float64, d time.Duration, fire func(i int) error) (lat []time.Duration, failed int, took time.Duration) {
+// With slow > 0 it also reports on stderr the calls that took longer than
+// slow, counted by the tenth of a second they were due in: bursts that
+// line up with the server's collections (GODEBUG=gctrace=1, see
+// scripts/commands-load.sh) or anything else periodic show as such.
+func openLoop(rate float64, d, slow time.Duration, fire func(i int) error) (lat []time.Duration, failed int, took time.Duration) {
 	n := int(rate * d.Seconds())
 	interval := time.Duration(float64(time.Second) / rate)
 	lat = make([]time.Duration, n)
@@ -212,6 +217,9 @@ func openLoop(rate float64, d time.Duration, fire func(i int) error) (lat []time
 	}
 	wg.Wait()
 	took = time.Since(start)
+	if slow > 0 {
+		reportSlow(start, interval, lat, ok, slow)
+	}
 	out := lat[:0]
 	for i := range lat {
 		if ok[i] {
@@ -219,6 +227,40 @@ func openLoop(rate float64, d time.Duration, fire func(i int) error) (lat []time
 		}
 	}
 	return out, int(fails.Load()), took
+}
+
+// reportSlow writes to stderr how many calls took longer than slow, and
+// when they were due: by tenths of a second since start (a unix time, to
+// line up with the server's own clock), with the slowest of each tenth.
+func reportSlow(start time.Time, interval time.Duration, lat []time.Duration, ok []bool, slow time.Duration) {
+	type tenth struct {
+		n   int
+		max time.Duration
+	}
+	var tenths []tenth
+	n, done := 0, 0
+	for i := range lat {
+		if !ok[i] {
+			continue
+		}
+		done++
+		if lat[i] <= slow {
+			continue
+		}
+		n++
+		t := int(time.Duration(i) * interval / (100 * time.Millisecond))
+		for len(tenths) <= t {
+			tenths = append(tenths, tenth{})
+		}
+		tenths[t].n++
+		tenths[t].max = max(tenths[t].max, lat[i])
+	}
+	fmt.Fprintf(os.Stderr, "slower than %s: %d of %d calls; by when they were due, from %.3f (unix seconds):\n", slow, n, done, float64(start.UnixNano())/1e9)
+	for t, b := range tenths {
+		if b.n > 0 {
+			fmt.Fprintf(os.Stderr, "  +%.1fs: %d, slowest %s\n", float64(t)/10, b.n, ms(b.max))
+		}
+	}
 }
 
 func pct(lat []time.Duration, p float64) time.Duration {
@@ -233,9 +275,9 @@ func pct(lat []time.Duration, p float64) time.Duration {
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond)) }
 
-func (g *gen) commands(rate float64, d time.Duration, label string) error {
+func (g *gen) commands(rate float64, d, slow time.Duration, label string) error {
 	var firstErr atomic.Value
-	lat, failed, took := openLoop(rate, d, func(i int) error {
+	lat, failed, took := openLoop(rate, d, slow, func(i int) error {
 		c := g.comms[i%len(g.comms)]
 		status, raw, err := g.do("POST", "/v1/communities/"+c+"/visits", g.mob, fmt.Sprintf("bench/%s/v/%d", g.run, i),
 			map[string]any{"kind": "follow_up", "trust_rating": 1 + i%5})
@@ -376,7 +418,7 @@ func serverP99(before, after map[float64]float64) (string, string) {
 func (g *gen) stats(rate float64, d time.Duration, path string) error {
 	route, _, _ := strings.Cut(path, "?")
 	before, _ := g.serverHistogram(route)
-	lat, failed, took := openLoop(rate, d, func(int) error {
+	lat, failed, took := openLoop(rate, d, 0, func(int) error {
 		status, raw, err := g.do("GET", path, g.coord, "", nil)
 		if err == nil && status != 200 {
 			err = fmt.Errorf("%d %s", status, raw)
