@@ -8,9 +8,10 @@ import (
 )
 
 // idIndex maps event ids to positions in 16 bytes an event: a run of
-// (fingerprint, position) pairs sorted by fingerprint, in pages of 1 MB
-// (idRun), plus the ids added since the run was last merged, kept whole in
-// a small map.
+// (fingerprint, position) pairs sorted by fingerprint, in pages (paged, as
+// the stream table's), plus the ids added since the run was last merged,
+// kept whole in a small map. The run is sorted and merged in place, so it
+// is never copied and never needs room for itself twice.
 //
 // It replaced a map[[16]byte]uint64, which took about 38 bytes an event and
 // was the largest single thing in a national server's heap (60 MB of its
@@ -26,7 +27,7 @@ import (
 // the id stored at each candidate position (idAt) and answers only an exact
 // match, so a shared fingerprint costs a read, never a wrong answer.
 type idIndex struct {
-	run    idRun
+	run    paged[idEntry]
 	recent map[[16]byte]uint64
 	// dir[b] is the first entry of the run whose fingerprint's top bits
 	// (fp >> shift) are at least b: a lookup searches one bucket of about
@@ -72,8 +73,8 @@ func (x *idIndex) load(pos uint64, id [16]byte) {
 // are told apart by it.
 func (x *idIndex) seal(idAt func(pos uint64) ([16]byte, error)) error {
 	x.sort()
-	n := x.run.n
-	for i := 1; i < n; i++ {
+	n := uint32(x.run.len())
+	for i := uint32(1); i < n; i++ {
 		if x.run.at(i).fp != x.run.at(i-1).fp {
 			continue
 		}
@@ -124,27 +125,21 @@ func (e idEntry) less(o idEntry) bool { return e.fp < o.fp || e.fp == o.fp && e.
 // times CLEA the run is 250 MB, and its copy was the largest passing
 // allocation of a restart and of an import.
 func (x *idIndex) sort() {
-	n := x.run.n
-	d := dirBits(n)
+	n := uint32(x.run.len())
+	d := dirBits(int(n))
 	x.shift = 64 - uint(d)
-	var count []int
-	count = x.run.flagSort(0, n, func(fp uint64) int { return int(fp >> 56) }, 256, count)
+	count := flagSort(&x.run, 0, n, func(fp uint64) uint32 { return uint32(fp >> 56) }, 256, nil)
 	if d > 8 {
-		top := make([]int, 257)
-		for i := range n {
-			top[x.run.at(i).fp>>56+1]++
-		}
-		for b := 1; b <= 256; b++ {
-			top[b] += top[b-1]
-		}
+		// count starts with where the first pass's 256 buckets begin.
+		top := slices.Clone(count[:257])
 		mask := uint64(1)<<(d-8) - 1
 		for b := range 256 {
-			count = x.run.flagSort(top[b], top[b+1], func(fp uint64) int { return int(fp >> x.shift & mask) }, 1<<(d-8), count)
+			count = flagSort(&x.run, top[b], top[b+1], func(fp uint64) uint32 { return uint32(fp >> x.shift & mask) }, 1<<(d-8), count)
 		}
 	}
 	x.dir = x.directory()
 	for b := 0; b+1 < len(x.dir); b++ {
-		lo, hi := int(x.dir[b]), int(x.dir[b+1])
+		lo, hi := x.dir[b], x.dir[b+1]
 		for i := lo + 1; i < hi; i++ {
 			for j := i; j > lo && x.run.at(j).less(*x.run.at(j - 1)); j-- {
 				p, q := x.run.at(j), x.run.at(j-1)
@@ -164,7 +159,7 @@ func (x *idIndex) directory() []uint32 {
 	} else {
 		start = make([]uint32, want)
 	}
-	for i := range x.run.n {
+	for i := range uint32(x.run.len()) {
 		start[x.run.at(i).fp>>x.shift+1]++
 	}
 	for b := 1; b < len(start); b++ {
@@ -178,11 +173,12 @@ func (x *idIndex) lookup(id [16]byte, idAt func(pos uint64) ([16]byte, error)) (
 	if pos, ok := x.recent[id]; ok {
 		return pos, true, nil
 	}
-	if x.run.n == 0 {
+	n := uint32(x.run.len())
+	if n == 0 {
 		return 0, false, nil
 	}
 	fp := fingerprint(id)
-	for i := x.first(fp); i < x.run.n && x.run.at(i).fp == fp; i++ {
+	for i := x.first(fp); i < n && x.run.at(i).fp == fp; i++ {
 		pos := x.run.at(i).pos
 		got, err := idAt(pos)
 		if err != nil {
@@ -198,11 +194,11 @@ func (x *idIndex) lookup(id [16]byte, idAt func(pos uint64) ([16]byte, error)) (
 // first returns the first entry of the run whose fingerprint is at least
 // fp (the run must not be empty). A bucket is a few entries, almost always
 // on one page: they are searched there.
-func (x *idIndex) first(fp uint64) int {
+func (x *idIndex) first(fp uint64) uint32 {
 	top := fp >> x.shift
-	lo, hi := int(x.dir[top]), int(x.dir[top+1])
-	if lo < hi && lo>>idPageBits == (hi-1)>>idPageBits {
-		page := x.run.pages[lo>>idPageBits][lo&idPageMask : (hi-1)&idPageMask+1]
+	lo, hi := x.dir[top], x.dir[top+1]
+	if lo < hi && lo>>pageBits == (hi-1)>>pageBits {
+		page := x.run.pages[lo>>pageBits][lo&pageMask : (hi-1)&pageMask+1]
 		i, j := 0, len(page)
 		for i < j {
 			h := int(uint(i+j) >> 1)
@@ -212,7 +208,7 @@ func (x *idIndex) first(fp uint64) int {
 				j = h
 			}
 		}
-		return lo + i
+		return lo + uint32(i)
 	}
 	for lo < hi && x.run.at(lo).fp < fp {
 		lo++
@@ -227,18 +223,18 @@ func (x *idIndex) mayHold(id [16]byte) bool {
 	if _, ok := x.recent[id]; ok {
 		return true
 	}
-	if x.run.n == 0 {
+	if x.run.len() == 0 {
 		return false
 	}
 	fp := fingerprint(id)
 	i := x.first(fp)
-	return i < x.run.n && x.run.at(i).fp == fp
+	return int(i) < x.run.len() && x.run.at(i).fp == fp
 }
 
 // add records a committed event. Ids are unique (the writer checked).
 func (x *idIndex) add(pos uint64, id [16]byte) {
 	x.recent[id] = pos
-	if len(x.recent) >= min(max(mergeMin, x.run.n/8), mergeMax) {
+	if len(x.recent) >= min(max(mergeMin, x.run.len()/8), mergeMax) {
 		x.merge()
 	}
 }
@@ -260,64 +256,33 @@ func (x *idIndex) merge() {
 		}
 		return 1
 	})
-	i := x.run.n - 1
-	x.run.grow(len(add))
-	for k, j := x.run.n-1, len(add)-1; j >= 0; k-- {
-		if i >= 0 && add[j].less(*x.run.at(i)) {
-			*x.run.at(k) = *x.run.at(i)
+	// i walks the old run down, j the new entries, k where the larger of
+	// the two goes (int: i ends at -1).
+	i := x.run.len() - 1
+	x.run.grow(uint32(len(add)))
+	for k, j := x.run.len()-1, len(add)-1; j >= 0; k-- {
+		if i >= 0 && add[j].less(*x.run.at(uint32(i))) {
+			*x.run.at(uint32(k)) = *x.run.at(uint32(i))
 			i--
 		} else {
-			*x.run.at(k) = add[j]
+			*x.run.at(uint32(k)) = add[j]
 			j--
 		}
 	}
-	x.shift = 64 - uint(dirBits(x.run.n))
+	x.shift = 64 - uint(dirBits(x.run.len()))
 	x.dir = x.directory()
 	clear(x.recent)
 }
 
 // len is how many ids are indexed.
-func (x *idIndex) len() int { return x.run.n + len(x.recent) }
+func (x *idIndex) len() int { return x.run.len() + len(x.recent) }
 
-// idRun is the run's array, in pages of 2^idPageBits entries (1 MB): it
-// grows a page at a time and is sorted and merged in place, so it is never
-// copied and never needs room for itself twice.
-type idRun struct {
-	pages [][]idEntry
-	n     int
-}
-
-const (
-	idPageBits = 16
-	idPageMask = 1<<idPageBits - 1
-)
-
-func (r *idRun) at(i int) *idEntry { return &r.pages[i>>idPageBits][i&idPageMask] }
-
-func (r *idRun) push(e idEntry) {
-	if r.n&idPageMask == 0 {
-		r.pages = append(r.pages, make([]idEntry, 1<<idPageBits))
-	}
-	r.pages[r.n>>idPageBits][r.n&idPageMask] = e
-	r.n++
-}
-
-// grow lengthens the run by k entries (their values are left to the caller).
-func (r *idRun) grow(k int) {
-	r.n += k
-	for len(r.pages)<<idPageBits < r.n {
-		r.pages = append(r.pages, make([]idEntry, 1<<idPageBits))
-	}
-}
-
-// flagSort orders entries [lo, hi) by key (in [0, buckets)) in place, by
-// cycles of swaps; count is scratch space, returned for reuse.
-func (r *idRun) flagSort(lo, hi int, key func(fp uint64) int, buckets int, count []int) []int {
-	if hi-lo < 2 {
-		return count
-	}
-	if cap(count) < 2*buckets+1 {
-		count = make([]int, 2*buckets+1)
+// flagSort orders the run's entries [lo, hi) by key (in [0, buckets)) in
+// place, by cycles of swaps. count is scratch space; it is returned, and
+// starts with where each bucket begins (buckets+1 of them, the last hi).
+func flagSort(r *paged[idEntry], lo, hi uint32, key func(fp uint64) uint32, buckets uint32, count []uint32) []uint32 {
+	if cap(count) < int(2*buckets+1) {
+		count = make([]uint32, 2*buckets+1)
 	}
 	start, next := count[:buckets+1], count[buckets+1:2*buckets+1]
 	clear(start)
@@ -325,7 +290,7 @@ func (r *idRun) flagSort(lo, hi int, key func(fp uint64) int, buckets int, count
 		start[key(r.at(i).fp)+1]++
 	}
 	start[0] = lo
-	for b := 1; b <= buckets; b++ {
+	for b := uint32(1); b <= buckets; b++ {
 		start[b] += start[b-1]
 	}
 	copy(next, start[:buckets])

@@ -165,22 +165,35 @@ type paged[T any] struct {
 	n     uint32
 }
 
-const pageBits = 12 // 4,096 elements: 160 KB of chunks, 128 KB of slots
+// pageBits: 4,096 elements a page, 160 KB of chunks, 128 KB of slots, 64 KB
+// of the id index's entries.
+const (
+	pageBits = 12
+	pageMask = 1<<pageBits - 1
+)
 
 func (p *paged[T]) len() int { return int(p.n) }
 
 // at returns element i (i < len).
-func (p *paged[T]) at(i uint32) *T { return &p.pages[i>>pageBits][i&(1<<pageBits-1)] }
+func (p *paged[T]) at(i uint32) *T { return &p.pages[i>>pageBits][i&pageMask] }
 
 // push appends v and returns its index.
 func (p *paged[T]) push(v T) uint32 {
-	if p.n&(1<<pageBits-1) == 0 {
+	if p.n&pageMask == 0 {
 		p.pages = append(p.pages, make([]T, 1<<pageBits))
 	}
 	i := p.n
 	*p.at(i) = v
 	p.n++
 	return i
+}
+
+// grow lengthens p by k zero elements, for the caller to fill.
+func (p *paged[T]) grow(k uint32) {
+	p.n += k
+	for len(p.pages)<<pageBits < int(p.n) {
+		p.pages = append(p.pages, make([]T, 1<<pageBits))
+	}
 }
 
 // nameArena holds stream names back to back in pages of namePage bytes
