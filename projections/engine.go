@@ -39,8 +39,8 @@ const (
 // stored value ends with its CRC-32C (seal). 5: activity keeps per-week
 // counts of each actor's events. 6: the lists, referral, feedback and
 // completion models' snapshots are a binary encoding of their own
-// (lists_codec.go, indicator_codec.go), not gob.
-const stateVersion = 6
+// (lists_codec.go, indicator_codec.go), not gob. 7: so is the trust model's.
+const stateVersion = 7
 
 // Config wires an Engine.
 type Config struct {

@@ -240,3 +240,112 @@ func (m *Completion) decode(data []byte) error {
 	}
 	return nil
 }
+
+// The trust model's snapshot, in the same layout: per community its id and
+// place, then its visits (times and positions as deltas from the visit
+// before: a national history holds half a million of them), feedback items,
+// suspected cases, registration and replaced closures. What the model
+// derives from them (the span, the range of weeks, the weekly sums) is
+// rebuilt by UnmarshalBinary, and the weights are the server's own.
+func (m *Trust) encode(dst []byte) []byte {
+	e := newSnapEncoder(m.snap)
+	r := e.rows
+	r.Uvarint(uint64(len(m.comms)))
+	for i := range m.comms {
+		c := &m.comms[i]
+		e.own(c.ID)
+		e.place(c.Place)
+		r.Uvarint(uint64(len(c.Visits)))
+		var at int64
+		var pos uint64
+		for _, v := range c.Visits {
+			r.Varint(v.At - at)
+			r.Varint(int64(v.Pos - pos))
+			r.Varint(int64(v.Rating))
+			at, pos = v.At, v.Pos
+		}
+		r.Uvarint(uint64(len(c.Feedback)))
+		for _, f := range c.Feedback {
+			e.own(f.ID)
+			r.Varint(f.ReceivedAt)
+			r.Varint(f.ClosedAt)
+			r.Uvarint(f.Pos)
+			r.Uvarint(f.ClosePos)
+			r.Varint(f.CloseAt)
+			r.Bool(f.Negative)
+		}
+		r.Uvarint(uint64(len(c.Cases)))
+		for _, k := range c.Cases {
+			r.Varint(k.RaisedAt)
+			r.Uvarint(k.Pos)
+			r.Bool(k.Within)
+		}
+		r.Uvarint(c.RegPos)
+		r.Varint(c.RegAt)
+		r.Uvarint(uint64(len(c.Reclosed)))
+		for _, k := range c.Reclosed {
+			r.Varint(int64(k.Item))
+			r.Uvarint(k.Pos)
+			r.Varint(k.At)
+			r.Varint(k.ClosedAt)
+		}
+	}
+	return e.finish(dst, m.snap)
+}
+
+// decode reads the communities of a snapshot, with their strings interned
+// in m's interner; UnmarshalBinary sets them up.
+func (m *Trust) decode(data []byte) ([]trustCommunity, error) {
+	ld, err := newSnapDecoder(data, m.names)
+	if err != nil {
+		return nil, fmt.Errorf("trust snapshot: %w", err)
+	}
+	d := ld.d
+	comms := make([]trustCommunity, ld.count())
+	for i := range comms {
+		c := &comms[i]
+		c.ID = ld.own()
+		c.Place = ld.place()
+		if n := ld.count(); n > 0 {
+			c.Visits = make(visitList, n)
+			var at int64
+			var pos uint64
+			for j := range c.Visits {
+				at += d.Varint()
+				pos += uint64(d.Varint())
+				c.Visits[j] = trustVisit{At: at, Pos: pos, Rating: int8(d.Varint())}
+			}
+		}
+		if n := ld.count(); n > 0 {
+			c.Feedback = make([]trustFeedback, n)
+			for j := range c.Feedback {
+				c.Feedback[j] = trustFeedback{ID: ld.own(), ReceivedAt: d.Varint(), ClosedAt: d.Varint(),
+					Pos: d.Uvarint(), ClosePos: d.Uvarint(), CloseAt: d.Varint(), Negative: d.Bool()}
+			}
+		}
+		if n := ld.count(); n > 0 {
+			c.Cases = make([]trustCase, n)
+			for j := range c.Cases {
+				c.Cases[j] = trustCase{RaisedAt: d.Varint(), Pos: d.Uvarint(), Within: d.Bool()}
+			}
+		}
+		c.RegPos = d.Uvarint()
+		c.RegAt = d.Varint()
+		if n := ld.count(); n > 0 {
+			c.Reclosed = make([]trustClosure, n)
+			for j := range c.Reclosed {
+				c.Reclosed[j] = trustClosure{Item: int32(d.Varint()), Pos: d.Uvarint(), At: d.Varint(), ClosedAt: d.Varint()}
+				if item := c.Reclosed[j].Item; item < 0 || int(item) >= len(c.Feedback) {
+					return nil, fmt.Errorf("trust snapshot, community %d: a closure names feedback item %d of %d", i, item, len(c.Feedback))
+				}
+			}
+		}
+		if err := ld.failed(); err != nil {
+			return nil, fmt.Errorf("trust snapshot, community %d: %w", i, err)
+		}
+	}
+	if err := ld.done(); err != nil {
+		return nil, fmt.Errorf("trust snapshot: %w", err)
+	}
+	return comms, nil
+}

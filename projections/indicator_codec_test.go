@@ -10,9 +10,10 @@ import (
 	"github.com/actionledger/actionledger/projections"
 )
 
-// feedModel folds a history into m with every state the referral, feedback
-// and completion snapshots carry: transitions, a second completion and a
-// second loop closure (kept as prior), symptom onsets, due dates.
+// feedModel folds a history into m with every state the referral, feedback,
+// completion and trust snapshots carry: transitions, a second completion and
+// a second loop closure (kept as prior), symptom onsets, due dates, visits
+// (one reported late, with an earlier field time than the one before it).
 func feedModel(t *testing.T, m projections.Model) {
 	t.Helper()
 	var pos uint64
@@ -26,6 +27,11 @@ func feedModel(t *testing.T, m projections.Model) {
 		}
 	}
 	bo := domain.Place{District: "Bo", Chiefdom: "Kakua", Section: "Sewa"}
+	add(domain.CommunityStream("C0"), t0, &domain.CommunityRegistered{ID: "C0", Name: "Gbo", Place: kenema, Population: 300})
+	add(domain.CommunityStream("C1"), t0, &domain.CommunityRegistered{ID: "C1", Name: "Sembehun", Place: bo, Population: 500})
+	add(domain.CommunityStream("C1"), t0.Add(48*time.Hour), &domain.VisitRecorded{Kind: "initial", TrustRating: 2})
+	add(domain.CommunityStream("C1"), t0.Add(24*time.Hour), &domain.VisitRecorded{Kind: "follow_up", TrustRating: 5})
+	add(domain.CommunityStream("C0"), t0.Add(200*time.Hour), &domain.VisitRecorded{Kind: "follow_up", TrustRating: 4})
 	for i := range 4 {
 		at := t0.Add(time.Duration(i) * time.Hour)
 		place := kenema
@@ -49,11 +55,11 @@ func feedModel(t *testing.T, m projections.Model) {
 	add(domain.ReferralStream("R1"), t0.Add(30*time.Hour), &domain.ReferralCompleted{Outcome: "admitted", ArrivedAt: t0.Add(28 * time.Hour)})
 	add(domain.ReferralStream("R1"), t0.Add(31*time.Hour), &domain.ReferralCompleted{Outcome: "died", ArrivedAt: t0.Add(29 * time.Hour)})
 	add(domain.FeedbackStream("F2"), t0.Add(8*time.Hour), &domain.FeedbackReferred{To: "health"})
-	add(domain.FeedbackStream("F2"), t0.Add(9*time.Hour), &domain.FeedbackLoopClosed{CommunicatedAt: t0.Add(9 * time.Hour), Satisfied: true})
-	add(domain.FeedbackStream("F2"), t0.Add(10*time.Hour), &domain.FeedbackLoopClosed{CommunicatedAt: t0.Add(10 * time.Hour)})
+	add(domain.FeedbackStream("F2"), t0.Add(9*time.Hour), &domain.FeedbackLoopClosed{CommunicatedAt: t0.Add(8 * time.Hour), Satisfied: true})
+	add(domain.FeedbackStream("F2"), t0.Add(10*time.Hour), &domain.FeedbackLoopClosed{CommunicatedAt: t0.Add(9*time.Hour + 30*time.Minute)})
 }
 
-// A snapshot of the referral, feedback and completion models restores them
+// A snapshot of the referral, feedback, completion and trust models restores them
 // whole (the restored model encodes to the same bytes and answers the
 // same), and every cut of one is refused with an error, not a panic.
 func TestIndicatorSnapshots(t *testing.T) {
@@ -74,6 +80,11 @@ func TestIndicatorSnapshots(t *testing.T) {
 		{"completion", func() projections.Model { return projections.NewCompletion() }, func(m projections.Model) any {
 			return []any{m.(*projections.Completion).Stats(projections.Filter{Now: now}, true),
 				m.(*projections.Completion).Stats(projections.Filter{District: "bo", Now: now}, true)}
+		}},
+		{"trust", func() projections.Model { return projections.NewTrustMin([4]float64{}, 1) }, func(m projections.Model) any {
+			return []any{m.(*projections.Trust).Stats(projections.Filter{Now: now}),
+				m.(*projections.Trust).Stats(projections.Filter{District: "bo", Now: now}),
+				m.(*projections.Trust).Stats(projections.Filter{Now: now, To: t0.Add(30 * time.Hour)})}
 		}},
 	}
 	for _, tc := range cases {

@@ -1,10 +1,6 @@
 package projections
 
 import (
-	"bytes"
-	"encoding/binary"
-	"encoding/gob"
-	"errors"
 	"math"
 	"strconv"
 	"time"
@@ -31,6 +27,8 @@ const DefaultTrustMinVisits = 5
 // Trust is the trust-trend read model: per community, its visits, feedback
 // items and suspected-case referrals, reduced to what T1–T4 need.
 type Trust struct {
+	// snap sizes the next save's buffers (snapSizes).
+	snap    *snapSizes
 	weights [4]float64
 	comms   []trustCommunity
 	byID    map[string]int32
@@ -83,51 +81,6 @@ type trustVisit struct {
 // visitList is a community's visits, in log order.
 type visitList []trustVisit
 
-// GobEncode packs the visits as varints (time and position as deltas from
-// the visit before): snapshots hold half a million of them.
-func (l visitList) GobEncode() ([]byte, error) {
-	b := make([]byte, 0, 2+len(l)*12)
-	b = binary.AppendUvarint(b, uint64(len(l)))
-	var at int64
-	var pos uint64
-	for _, v := range l {
-		b = binary.AppendVarint(b, v.At-at)
-		b = binary.AppendUvarint(b, v.Pos-pos)
-		b = append(b, byte(v.Rating))
-		at, pos = v.At, v.Pos
-	}
-	return b, nil
-}
-
-var errBadVisits = errors.New("projections: bad visit list in snapshot")
-
-// GobDecode unpacks what GobEncode packed.
-func (l *visitList) GobDecode(b []byte) error {
-	n, k := binary.Uvarint(b)
-	if k <= 0 || n > uint64(len(b)) {
-		return errBadVisits
-	}
-	b = b[k:]
-	out := make(visitList, n)
-	var at int64
-	var pos uint64
-	for i := range out {
-		da, k1 := binary.Varint(b)
-		if k1 <= 0 {
-			return errBadVisits
-		}
-		dp, k2 := binary.Uvarint(b[k1:])
-		if k2 <= 0 || len(b) < k1+k2+1 {
-			return errBadVisits
-		}
-		at, pos = at+da, pos+dp
-		out[i] = trustVisit{At: at, Pos: pos, Rating: int8(b[k1+k2])}
-		b = b[k1+k2+1:]
-	}
-	*l = out
-	return nil
-}
-
 type trustFeedback struct {
 	ID         string
 	ReceivedAt int64
@@ -166,7 +119,7 @@ func NewTrustMin(weights [4]float64, minVisits int) *Trust {
 		minVisits = DefaultTrustMinVisits
 	}
 	return &Trust{weights: weights, minVisits: minVisits, byID: map[string]int32{}, idx: index{}, names: newInterner(), fbByID: map[string][2]int32{},
-		weekly: map[string]*weekSums{}}
+		weekly: map[string]*weekSums{}, snap: new(snapSizes)}
 }
 
 // community returns the index of a community, adding it at p if new (an
@@ -762,27 +715,28 @@ func (m *Trust) week(aggs []trustAgg, first, w int64, self *trustAgg) TrustWeek 
 	return tw
 }
 
-type trustSnapshot struct {
-	Weights [4]float64
-	Comms   []trustCommunity
-}
-
 // MarshalBinary implements Model.
 func (m *Trust) MarshalBinary() ([]byte, error) {
-	var b bytes.Buffer
-	err := gob.NewEncoder(&b).Encode(trustSnapshot{Weights: m.weights, Comms: m.comms})
-	return b.Bytes(), err
+	return m.encode(nil), nil
 }
 
-// UnmarshalBinary implements Model.
+// AppendBinary implements encoding.BinaryAppender: the engine encodes a
+// save after its checkpoint in one buffer.
+func (m *Trust) AppendBinary(b []byte) ([]byte, error) {
+	return m.encode(b), nil
+}
+
+// UnmarshalBinary implements Model. The weights and minimum of visits are
+// the model's own (the server's configuration), not the snapshot's.
 func (m *Trust) UnmarshalBinary(data []byte) error {
-	var s trustSnapshot
-	if err := gob.NewDecoder(bytes.NewReader(data)).Decode(&s); err != nil {
+	fresh := NewTrustMin(m.weights, m.minVisits)
+	comms, err := fresh.decode(data)
+	if err != nil {
 		return err
 	}
-	fresh := NewTrustMin(m.weights, m.minVisits)
-	for _, c := range s.Comms {
-		c.Place = fresh.names.place(c.Place)
+	fresh.comms = make([]trustCommunity, 0, len(comms))
+	fresh.byID = make(map[string]int32, len(comms))
+	for _, c := range comms {
 		c.summarize()
 		n := fresh.community(c.ID, c.Place)
 		c.sums = fresh.comms[n].sums
