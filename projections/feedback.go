@@ -273,9 +273,9 @@ func (m *Feedback) UnmarshalBinary(data []byte) error {
 	if err := m.decode(data); err != nil {
 		return err
 	}
-	// Each record is set up as add does, with the scope keys built once
-	// per place (see scopeCache); its strings come interned.
-	scopes := scopeCache{}
+	// Each record is set up as add does, and indexed in bulk (bulkIndex);
+	// its strings come interned.
+	ix := newBulkIndex(len(m.recs))
 	m.byID = make(map[string]int32, len(m.recs))
 	for i := range m.recs {
 		r := &m.recs[i]
@@ -284,7 +284,8 @@ func (m *Feedback) UnmarshalBinary(data []byte) error {
 			return err
 		}
 		m.byID[r.ID] = int32(i)
-		m.idx.addKeys(scopes.keys(r.Place), int32(i))
+		ix.add(r.Place)
 	}
+	ix.fill(m.idx, nil)
 	return nil
 }

@@ -112,20 +112,6 @@ func (f *Filter) scopeKey() string {
 	return ""
 }
 
-// scopeCache remembers the scope keys of each place seen, for a snapshot
-// restore: records of a place share its keys, where scopeKeys builds three
-// strings for every record.
-type scopeCache map[place][4]string
-
-func (c scopeCache) keys(p place) [4]string {
-	k, ok := c[p]
-	if !ok {
-		k = scopeKeys(p)
-		c[p] = k
-	}
-	return k
-}
-
 // index lists record numbers by scope key.
 type index map[string][]int32
 

@@ -14,7 +14,7 @@ import (
 // completion and trust snapshots carry: transitions, a second completion and
 // a second loop closure (kept as prior), symptom onsets, due dates, visits
 // (one reported late, with an earlier field time than the one before it).
-func feedModel(t *testing.T, m projections.Model) {
+func feedModel(t *testing.T, m projections.Model) (last uint64) {
 	t.Helper()
 	var pos uint64
 	rev := map[string]uint64{}
@@ -57,6 +57,78 @@ func feedModel(t *testing.T, m projections.Model) {
 	add(domain.FeedbackStream("F2"), t0.Add(8*time.Hour), &domain.FeedbackReferred{To: "health"})
 	add(domain.FeedbackStream("F2"), t0.Add(9*time.Hour), &domain.FeedbackLoopClosed{CommunicatedAt: t0.Add(8 * time.Hour), Satisfied: true})
 	add(domain.FeedbackStream("F2"), t0.Add(10*time.Hour), &domain.FeedbackLoopClosed{CommunicatedAt: t0.Add(9*time.Hour + 30*time.Minute)})
+	return pos
+}
+
+// feedMore folds, after position pos, new records in both places and
+// transitions of records feedModel made.
+func feedMore(t *testing.T, m projections.Model, pos uint64) {
+	t.Helper()
+	add := func(stream string, rev uint64, at time.Time, data domain.Event) {
+		t.Helper()
+		pos++
+		if err := m.Apply(&projections.Event{Position: pos, Stream: stream, Revision: rev, OccurredAt: at, RecordedAt: at, ActorID: "u2", Data: data}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bo := domain.Place{District: "Bo", Chiefdom: "Kakua", Section: "Sewa"}
+	at := t0.Add(300 * time.Hour)
+	add(domain.ActionPointStream("AP9"), 1, at, &domain.ActionPointRaised{ID: "AP9", CommunityID: "C0", Place: kenema,
+		Title: "Title AP9", Category: "surveillance", Kind: "continuous", DueDate: "2015-03-01"})
+	add(domain.ActionPointStream("AP8"), 1, at, &domain.ActionPointRaised{ID: "AP8", CommunityID: "C1", Place: bo,
+		Title: "Title AP8", Category: "hygiene", Kind: "one_off", DueDate: "2015-03-02"})
+	add(domain.ReferralStream("R9"), 1, at, &domain.ReferralRaised{ID: "R9", CommunityID: "C0", Place: kenema, Kind: "suspected_case",
+		Channel: "hotline_117", PersonRef: "person R9", SymptomOnset: at.Add(-2 * time.Hour)})
+	add(domain.FeedbackStream("F9"), 1, at, &domain.FeedbackReceived{ID: "F9", CommunityID: "C1", Place: bo, Type: "question",
+		NeedCategory: "basic", Channel: "meeting"})
+	add(domain.CommunityStream("C0"), 3, at, &domain.VisitRecorded{Kind: "follow_up", TrustRating: 1})
+	add(domain.ActionPointStream("AP0"), 2, at.Add(time.Hour), &domain.ActionPointStarted{})
+	add(domain.ReferralStream("R0"), 2, at.Add(time.Hour), &domain.ReferralAcknowledged{})
+}
+
+// A model restored from its snapshot and then fed more events answers as
+// the same model that folded them all without a restart: the lists a
+// restore builds in bulk take new records as lists built one by one do.
+func TestRestoredModelsGoOn(t *testing.T) {
+	now := t0.AddDate(0, 1, 0)
+	filters := []projections.Filter{{Now: now}, {District: "bo", Now: now}, {District: "kenema", Chiefdom: "nongowa", Now: now},
+		{CommunityID: "C0", Now: now}, {CommunityID: "C1", Now: now}}
+	cases := []struct {
+		name    string
+		new     func() projections.Model
+		answers func(m projections.Model, f projections.Filter) any
+	}{
+		{"referrals", func() projections.Model { return projections.NewReferrals() }, func(m projections.Model, f projections.Filter) any {
+			return m.(*projections.Referrals).Stats(f)
+		}},
+		{"feedback", func() projections.Model { return projections.NewFeedback() }, func(m projections.Model, f projections.Filter) any {
+			return m.(*projections.Feedback).Stats(f, true)
+		}},
+		{"completion", func() projections.Model { return projections.NewCompletion() }, func(m projections.Model, f projections.Filter) any {
+			return m.(*projections.Completion).Stats(f, true)
+		}},
+		{"trust", func() projections.Model { return projections.NewTrustMin([4]float64{}, 1) }, func(m projections.Model, f projections.Filter) any {
+			return m.(*projections.Trust).Stats(f)
+		}},
+		{"lists", func() projections.Model { return projections.NewLists() }, func(m projections.Model, f projections.Filter) any {
+			return listsAnswers(m.(*projections.Lists), f)
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			m := tc.new()
+			last := feedModel(t, m)
+			restored := tc.new()
+			roundTrip(t, m, restored)
+			feedMore(t, m, last)
+			feedMore(t, restored, last)
+			for _, f := range filters {
+				if got, want := jsonOf(t, tc.answers(restored, f)), jsonOf(t, tc.answers(m, f)); got != want {
+					t.Errorf("%+v: restored then fed, the model answers\n%s\nwant\n%s", f, got, want)
+				}
+			}
+		})
+	}
 }
 
 // A snapshot of the referral, feedback, completion and trust models restores them

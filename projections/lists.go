@@ -402,45 +402,60 @@ func (m *Lists) UnmarshalBinary(data []byte) error {
 	if err := m.decode(data); err != nil {
 		return err
 	}
-	// The rows are listed in bulk (appendKeys, then settle): adding them
+	// The rows are listed in bulk (bulkIndex, then settle): adding them
 	// one by one, each shifted into its place in every list, was most of a
-	// restart. Their shared strings come interned from the decoder.
-	scopes := scopeCache{}
+	// restart. A row's lists are its community's place's, numbered once
+	// per community. Their shared strings come interned from the decoder.
+	commIx := newBulkIndex(len(m.comms))
+	commPlace := make([]int32, len(m.comms))
 	m.commByID = make(map[string]int32, len(m.comms))
 	for i := range m.comms {
 		c := &m.comms[i]
 		c.setKeys()
 		m.commByID[c.ID] = int32(i)
-		m.commIdx.appendKeys(scopes.keys(c.Place), int32(i))
+		commPlace[i] = commIx.placeOf(c.Place)
+		commIx.addPlace(commPlace[i])
+	}
+	rowIx := func(n int, comm func(i int) int32) (*bulkIndex, error) {
+		ix := commIx.rows(n)
+		for i := range n {
+			c := comm(i)
+			if c < 0 || int(c) >= len(m.comms) {
+				return nil, errBadComm
+			}
+			ix.addPlace(commPlace[c])
+		}
+		return ix, nil
+	}
+	apIx, err := rowIx(len(m.aps), func(i int) int32 { return m.aps[i].Comm })
+	if err != nil {
+		return err
+	}
+	refIx, err := rowIx(len(m.refs), func(i int) int32 { return m.refs[i].Comm })
+	if err != nil {
+		return err
+	}
+	fbIx, err := rowIx(len(m.fbs), func(i int) int32 { return m.fbs[i].Comm })
+	if err != nil {
+		return err
 	}
 	m.apByID = make(map[string]int32, len(m.aps))
 	for i := range m.aps {
-		r := &m.aps[i]
-		if r.Comm < 0 || int(r.Comm) >= len(m.comms) {
-			return errBadComm
-		}
-		m.apByID[r.ID] = int32(i)
-		m.apIdx.addKeys(scopes.keys(m.comms[r.Comm].Place), int32(i))
+		m.apByID[m.aps[i].ID] = int32(i)
 	}
 	m.countOpen()
 	m.refByID = make(map[string]int32, len(m.refs))
 	for i := range m.refs {
-		r := &m.refs[i]
-		if r.Comm < 0 || int(r.Comm) >= len(m.comms) {
-			return errBadComm
-		}
-		m.refByID[r.ID] = int32(i)
-		m.refIdx.appendKeys(scopes.keys(m.comms[r.Comm].Place), int32(i))
+		m.refByID[m.refs[i].ID] = int32(i)
 	}
 	m.fbByID = make(map[string]int32, len(m.fbs))
 	for i := range m.fbs {
-		r := &m.fbs[i]
-		if r.Comm < 0 || int(r.Comm) >= len(m.comms) {
-			return errBadComm
-		}
-		m.fbByID[r.ID] = int32(i)
-		m.fbIdx.appendKeys(scopes.keys(m.comms[r.Comm].Place), int32(i))
+		m.fbByID[m.fbs[i].ID] = int32(i)
 	}
+	commIx.fill(m.commIdx.lists, nil)
+	apIx.fill(m.apIdx, commIx)
+	refIx.fill(m.refIdx.lists, commIx)
+	fbIx.fill(m.fbIdx.lists, commIx)
 	m.commIdx.settle()
 	m.refIdx.settle()
 	m.fbIdx.settle()

@@ -56,16 +56,7 @@ func (ix *sortedIndex) add(p place, n int32) {
 	}
 }
 
-// appendKeys lists record n last under keys, in no order: a bulk load (a
-// snapshot restore) appends every record, then settles the lists once,
-// where add would shift records into place one by one.
-func (ix *sortedIndex) appendKeys(keys [4]string, n int32) {
-	for _, s := range keys {
-		ix.lists[s] = append(ix.lists[s], n)
-	}
-}
-
-// settle marks the lists appendKeys left out of order for sorting by the
+// settle marks the lists a bulk load (bulkIndex) left out of order for sorting by the
 // next reader, as add does with a record that lands far from its place.
 func (ix *sortedIndex) settle() {
 	for s, l := range ix.lists {

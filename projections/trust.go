@@ -734,7 +734,10 @@ func (m *Trust) UnmarshalBinary(data []byte) error {
 	if err != nil {
 		return err
 	}
-	fresh.comms = make([]trustCommunity, 0, len(comms))
+	// The communities are set up in the decoded slice itself: the one
+	// community() appends lands at or before the one being read, which
+	// range has already copied.
+	fresh.comms = comms[:0]
 	fresh.byID = make(map[string]int32, len(comms))
 	for _, c := range comms {
 		c.summarize()
