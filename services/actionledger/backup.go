@@ -180,6 +180,11 @@ func restoreCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err := os.Rename(staged, final); err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
+	// The check's close left the index image beside the copy: it is the
+	// copy's, and spares the first start rebuilding the index.
+	if err := os.Rename(boltstore.ImagePath(staged), boltstore.ImagePath(final)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("restore: %w", err)
+	}
 	if err := os.Remove(staging); err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -107,6 +108,11 @@ func rawUpdate(t *testing.T, path string, fn func(tx *bolt.Tx) error) {
 	defer db.Close()
 	if err := db.Update(fn); err != nil {
 		t.Fatalf("raw update: %v", err)
+	}
+	// The damage these tests make is to the file; the index image the last
+	// Close wrote would let the next open skip the index bucket they damage.
+	if err := os.Remove(path + boltstore.ImageSuffix); err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
 	}
 }
 

@@ -18,6 +18,12 @@ var (
 	KeyVersion   = keyVersion
 )
 
+// ImageSuffix names the index image beside a store's file.
+const ImageSuffix = imageSuffix
+
+// FromImage reports whether s read its index from the image at open.
+func FromImage(s *Store) bool { return s.fromImage }
+
 // PosKey is the events-bucket key of pos.
 func PosKey(pos uint64) []byte { return posKey(nil, pos) }
 

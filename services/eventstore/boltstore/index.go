@@ -74,11 +74,19 @@ func (x *index) streamPositions(stream string, after uint64, limit int) []uint64
 // store then keeps tens of megabytes of the file resident, not all of it.
 const releaseOpenEvery = 1 << 16
 
-func loadIndex(tx *bolt.Tx, head headState, release func()) (*index, error) {
-	x, err := loadFromIndexBucket(tx, head, release)
+// When path is not empty and the index image beside it (image.go) matches
+// the file, the index is read from the image instead, and only the events
+// after it are indexed from the bucket and the records.
+func loadIndex(tx *bolt.Tx, head headState, release func(), path string) (x *index, fromImage bool, err error) {
+	if path != "" {
+		if x, err := loadFromImage(tx, path, head, release); err == nil {
+			return x, true, nil
+		}
+	}
+	x, err = loadFromIndexBucket(tx, head, release)
 	if err == nil {
 		if err = x.ids.seal(storedID(tx)); err == nil {
-			return x, nil
+			return x, false, nil
 		}
 	}
 	x, err2 := loadFromRecords(tx, head, release)
@@ -86,9 +94,9 @@ func loadIndex(tx *bolt.Tx, head headState, release func()) (*index, error) {
 		err2 = x.ids.seal(storedID(tx))
 	}
 	if err2 != nil {
-		return nil, fmt.Errorf("rebuild index: %w (index bucket: %v)", err2, err)
+		return nil, false, fmt.Errorf("rebuild index: %w (index bucket: %v)", err2, err)
 	}
-	return x, nil
+	return x, false, nil
 }
 
 func loadFromIndexBucket(tx *bolt.Tx, head headState, release func()) (*index, error) {
@@ -125,7 +133,7 @@ func loadFromIndexBucket(tx *bolt.Tx, head headState, release func()) (*index, e
 	}
 	// The bucket lags the log by the entries the writer had not flushed
 	// (see indexFlushBytes): those events are read from the records.
-	if err := addFromRecords(tx, x, last, head, release, &x.tail); err != nil {
+	if err := addFromRecords(tx, x, last, head, release, &x.tail, 0, x.add); err != nil {
 		return nil, err
 	}
 	return x, nil
@@ -133,15 +141,95 @@ func loadFromIndexBucket(tx *bolt.Tx, head headState, release func()) (*index, e
 
 func loadFromRecords(tx *bolt.Tx, head headState, release func()) (*index, error) {
 	x := newIndex()
-	if err := addFromRecords(tx, x, 0, head, release, nil); err != nil {
+	if err := addFromRecords(tx, x, 0, head, release, nil, 0, x.add); err != nil {
 		return nil, err
 	}
 	return x, nil
 }
 
-// addFromRecords indexes the events after position last, up to the head,
-// from the records, and adds their index entries to tail unless it is nil.
-func addFromRecords(tx *bolt.Tx, x *index, last uint64, head headState, release func(), tail *indexChunks) error {
+// loadFromImage reads the index image beside path and indexes the events
+// after it from the index bucket and the records, as loadFromIndexBucket
+// does from the first event. The ids of those events join the recent ids
+// (the image's run is sorted already), each checked first against the ids
+// indexed, as seal checks a load's.
+func loadFromImage(tx *bolt.Tx, path string, head headState, release func()) (*index, error) {
+	x, from, err := readImage(tx, path, head)
+	if err != nil {
+		return nil, err
+	}
+	indexed, err := indexedUpTo(tx, head.pos)
+	if err != nil {
+		return nil, err
+	}
+	idAt := storedID(tx)
+	add := func(pos uint64, id [16]byte, stream []byte) {
+		x.ids.add(pos, id)
+		x.streams.add(stream, pos)
+	}
+	var dup error
+	checked := func(pos uint64, id [16]byte, stream []byte) {
+		if dup != nil {
+			return
+		}
+		if x.ids.mayHold(id) {
+			if at, found, err := x.ids.lookup(id, idAt); err != nil || found {
+				dup = fmt.Errorf("event id %x at position %d was already at %d (%v)", id, pos, at, err)
+				return
+			}
+		}
+		add(pos, id, stream)
+	}
+	next := from + 1
+	if from < indexed {
+		// The entry holding from+1 starts at it or before it: the seek
+		// finds the first entry after, and the one before may hold it.
+		c := tx.Bucket(bucketIndex).Cursor()
+		k, v := c.Seek(posKey(nil, next))
+		if pk, pv := c.Prev(); pk != nil {
+			k, v = pk, pv
+		} else if k == nil {
+			k, v = c.First()
+		}
+		for ; k != nil && next <= indexed; k, v = c.Next() {
+			e, err := parseIndexEntry(k, v)
+			if err != nil {
+				return nil, err
+			}
+			for e.more() {
+				pos, id, stream, err := e.take()
+				if err != nil {
+					return nil, err
+				}
+				switch {
+				case pos < next:
+				case pos == next:
+					checked(pos, id, stream)
+					next++
+				default:
+					return nil, fmt.Errorf("index entry %x after position %d", k, next-1)
+				}
+			}
+		}
+		if next != indexed+1 {
+			return nil, fmt.Errorf("index ends at position %d, it should cover %d (head %d)", next-1, indexed, head.pos)
+		}
+	}
+	// The records after the bucket's end are read for the writer's next
+	// flush (tail) whether or not the image holds them.
+	if err := addFromRecords(tx, x, indexed, head, release, &x.tail, from, checked); err != nil {
+		return nil, err
+	}
+	if dup != nil {
+		return nil, dup
+	}
+	return x, nil
+}
+
+// addFromRecords indexes (add) the events after position last, up to the
+// head, from the records, and adds their index entries to tail unless it is
+// nil. Events up to skip are already indexed: they only go to tail.
+func addFromRecords(tx *bolt.Tx, x *index, last uint64, head headState, release func(), tail *indexChunks, skip uint64,
+	add func(pos uint64, id [16]byte, stream []byte)) error {
 	c := tx.Bucket(bucketEvents).Cursor()
 	for k, v := c.Seek(posKey(nil, last+1)); k != nil; k, v = c.Next() {
 		if last%releaseOpenEvery == releaseOpenEvery-1 {
@@ -155,9 +243,11 @@ func addFromRecords(tx *bolt.Tx, x *index, last uint64, head headState, release 
 		if err != nil {
 			return err
 		}
-		x.add(last, id, []byte(stream))
-		if got := x.revision(stream); got != rev {
-			return fmt.Errorf("record at position %d has revision %d of %q, its place in the log says %d", last, rev, stream, got)
+		if last > skip {
+			add(last, id, []byte(stream))
+			if got := x.revision(stream); got != rev {
+				return fmt.Errorf("record at position %d has revision %d of %q, its place in the log says %d", last, rev, stream, got)
+			}
 		}
 		if tail != nil {
 			tail.add(last, id, stream)

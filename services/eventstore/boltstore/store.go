@@ -84,6 +84,8 @@ type Store struct {
 	failure atomic.Pointer[error]
 
 	head atomic.Uint64 // last committed position
+	// fromImage: the open read the index from its image (image.go).
+	fromImage bool
 	// scanned counts roughly how many events reads went through since the
 	// memory map's pages were last released (see mapped.Release).
 	scanned atomic.Uint64
@@ -137,8 +139,9 @@ func Open(path string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("boltstore: open %s: %w", path, err)
 	}
 	var (
-		head headState
-		idx  *index
+		head      headState
+		idx       *index
+		fromImage bool
 	)
 	err = guard(path, func() error {
 		var fresh bool
@@ -152,7 +155,7 @@ func Open(path string, opts Options) (*Store, error) {
 				if head, err = initLayout(tx); err != nil {
 					return err
 				}
-				idx, err = loadIndex(tx, head, func() {})
+				idx, _, err = loadIndex(tx, head, func() {}, "")
 				return err
 			})
 		}
@@ -177,7 +180,7 @@ func Open(path string, opts Options) (*Store, error) {
 				return err
 			}
 			release := func() { mapped.Release(db.Info().Data, int(tx.Size())) }
-			idx, err = loadIndex(tx, head, release)
+			idx, fromImage, err = loadIndex(tx, head, release, path)
 			release()
 			return err
 		})
@@ -200,6 +203,7 @@ func Open(path string, opts Options) (*Store, error) {
 		writerDone: make(chan struct{}),
 		headCh:     make(chan struct{}),
 		index:      idx,
+		fromImage:  fromImage,
 		pending:    newOverlay(),
 	}
 	s.head.Store(head.pos)
@@ -280,6 +284,11 @@ func (s *Store) Close() error {
 		s.isClosed.Store(true)
 		close(s.closing)
 		<-s.writerDone
+		// A store that failed a commit keeps no image: its index is not
+		// to be trusted (see failure).
+		if s.writerErr == nil && s.failure.Load() == nil {
+			s.saveImage()
+		}
 		s.index.release()
 		s.recent.reset()
 		s.closeErr = s.writerErr
