@@ -228,7 +228,9 @@ func readImage(tx *bolt.Tx, path string, head headState) (*index, uint64, error)
 	// The sizes are checked against the file's before anything the size
 	// of the index is allocated.
 	fixed := int64(binary.Size(h)) + int64(h.IDs)*int64(h.IDSize) + int64(h.Slots)*int64(h.SlotSize) + int64(h.Chunks)*int64(h.ChunkSize)
-	if fixed+4*int64(h.NamePages)+4 > st.Size() {
+	// A name page holds at least one stream's name: no more pages than
+	// streams, which bounds the page table allocated below.
+	if h.NamePages > h.Slots || fixed+4*int64(h.NamePages)+4 > st.Size() {
 		return nil, 0, fmt.Errorf("%w: shorter than its header says", errImage)
 	}
 	x := newIndex()
