@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"syscall"
 	"testing"
+	"time"
 	"unsafe"
 
 	"github.com/actionledger/actionledger/services/mapped"
@@ -67,4 +68,60 @@ func TestFileResidentFollowsAMap(t *testing.T) {
 		t.Fatalf("writing %d bytes of heap added %d bytes of files resident", size, got)
 	}
 	runtime.KeepAlive(heap)
+}
+
+// ReadAhead brings a file the page cache does not hold into it, without
+// the caller touching it: the store's open reads its file ahead of the walk
+// over its pages.
+func TestReadAheadFillsThePageCache(t *testing.T) {
+	const size = 32 << 20
+	path := filepath.Join(t.TempDir(), "file")
+	data := make([]byte, size)
+	for i := range data {
+		data[i] = byte(i * 7)
+	}
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := f.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	const fadvDontNeed = 4
+	if _, _, errno := syscall.Syscall6(syscall.SYS_FADVISE64, f.Fd(), 0, 0, fadvDontNeed, 0, 0); errno != 0 {
+		t.Skipf("fadvise: %v", errno)
+	}
+	b, err := syscall.Mmap(int(f.Fd()), 0, size, syscall.PROT_READ, syscall.MAP_SHARED)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Munmap(b)
+	cached := func() int {
+		t.Helper()
+		vec := make([]byte, size/os.Getpagesize())
+		if _, _, errno := syscall.Syscall(syscall.SYS_MINCORE, uintptr(unsafe.Pointer(&b[0])), size, uintptr(unsafe.Pointer(&vec[0]))); errno != 0 {
+			t.Fatalf("mincore: %v", errno)
+		}
+		n := 0
+		for _, v := range vec {
+			n += int(v & 1)
+		}
+		return n * os.Getpagesize()
+	}
+	if before := cached(); before > size/4 {
+		t.Skipf("the page cache kept %d of the file's %d bytes after fadvise", before, size)
+	}
+	stop := mapped.ReadAhead(path)
+	defer stop()
+	deadline := time.Now().Add(10 * time.Second)
+	for cached() < size*3/4 {
+		if time.Now().After(deadline) {
+			t.Fatalf("after ReadAhead, %d of the file's %d bytes are in the page cache", cached(), size)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }

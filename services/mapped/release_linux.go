@@ -24,6 +24,45 @@ func Release(addr uintptr, size int) {
 	_, _, _ = syscall.Syscall(syscall.SYS_MADVISE, addr, uintptr(size), syscall.MADV_DONTNEED)
 }
 
+// ReadAhead has the kernel read the file at path into its page cache from
+// its start, a few megabytes at a time (readahead(2): nothing is copied to
+// this process), until stop is called or the file ends. A pass over a bbolt
+// file's tree (Bucket.Stats walking every page at open) touches its pages in
+// the tree's order, scattered over the file: on a cold page cache (a machine
+// just started) it walked a ten-times-CLEA store (6.7 GB) in 74 s of random
+// reads alone, and in 4.3 s beside a sequential read of the file. On a warm
+// cache each step only finds its pages there.
+func ReadAhead(path string) (stop func()) {
+	f, err := os.Open(path)
+	if err != nil {
+		return func() {}
+	}
+	const step = 4 << 20
+	done, stopped := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(stopped)
+		defer f.Close()
+		st, err := f.Stat()
+		if err != nil {
+			return
+		}
+		for off := int64(0); off < st.Size(); off += step {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			if _, _, errno := syscall.Syscall(syscall.SYS_READAHEAD, f.Fd(), uintptr(off), step); errno != 0 {
+				return
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		<-stopped
+	}
+}
+
 // FileResident returns how many bytes of files this process has mapped and
 // resident (the "shared" column of /proc/self/statm: file-backed and shared
 // memory pages), which is what memory maps add to its RSS; ok is false when
