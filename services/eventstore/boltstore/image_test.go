@@ -18,6 +18,10 @@ type history struct {
 	pos map[uuid.UUID]uint64
 }
 
+func newHistory() *history {
+	return &history{ids: map[string][]uuid.UUID{}, pos: map[uuid.UUID]uint64{}}
+}
+
 // appendSome appends about n events over streams named prefix-0 …
 // prefix-(k-1), mostly four at a time and every fifth append one, so that
 // streams span several chunks of the stream table, not always from a
@@ -107,6 +111,36 @@ func copyFile(t *testing.T, from, to string) {
 	}
 }
 
+// anotherStoresImage puts beside a store the image of another store of n
+// events over k streams: the image of a store as long as the test's (n
+// 20,000) ends at the head, one of a shorter store inside the log.
+func anotherStoresImage(n, k int) func(*testing.T, string, *history) bool {
+	return func(t *testing.T, path string, _ *history) bool {
+		other := filepath.Join(t.TempDir(), "other.db")
+		s := openStore(t, other, boltstore.Options{})
+		newHistory().appendSome(t, s, "s", n, k)
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		copyFile(t, other+boltstore.ImageSuffix, path+boltstore.ImageSuffix)
+		return false
+	}
+}
+
+// editedImage rewrites the image beside a store with edit.
+func editedImage(edit func([]byte) []byte) func(*testing.T, string, *history) bool {
+	return func(t *testing.T, path string, _ *history) bool {
+		b, err := os.ReadFile(path + boltstore.ImageSuffix)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path+boltstore.ImageSuffix, edit(b), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return false
+	}
+}
+
 // A closed store leaves an image of its index, and the next open reads it
 // instead of the index bucket when it matches the file, with the events
 // appended after it indexed from the file. An image that does not match is
@@ -156,60 +190,23 @@ func TestIndexImage(t *testing.T) {
 		{"ahead of the log (a file restored from a backup)", func(t *testing.T, path string, h *history) bool {
 			copyFile(t, path, path+".backup")
 			s := openStore(t, path, boltstore.Options{})
-			(&history{ids: map[string][]uuid.UUID{}, pos: map[uuid.UUID]uint64{}}).appendSome(t, s, "lost", 100, 10)
+			newHistory().appendSome(t, s, "lost", 100, 10)
 			if err := s.Close(); err != nil {
 				t.Fatal(err)
 			}
 			copyFile(t, path+".backup", path)
 			return false
 		}},
-		{"of another store", func(t *testing.T, path string, _ *history) bool {
-			other := filepath.Join(t.TempDir(), "other.db")
-			s := openStore(t, other, boltstore.Options{})
-			(&history{ids: map[string][]uuid.UUID{}, pos: map[uuid.UUID]uint64{}}).appendSome(t, s, "s", 20000, 5000)
-			if err := s.Close(); err != nil {
-				t.Fatal(err)
-			}
-			copyFile(t, other+boltstore.ImageSuffix, path+boltstore.ImageSuffix)
-			return false
-		}},
-		{"of another store, shorter than this one", func(t *testing.T, path string, _ *history) bool {
-			other := filepath.Join(t.TempDir(), "other.db")
-			s := openStore(t, other, boltstore.Options{})
-			(&history{ids: map[string][]uuid.UUID{}, pos: map[uuid.UUID]uint64{}}).appendSome(t, s, "s", 8000, 2000)
-			if err := s.Close(); err != nil {
-				t.Fatal(err)
-			}
-			copyFile(t, other+boltstore.ImageSuffix, path+boltstore.ImageSuffix)
-			return false
-		}},
-		{"cut short", func(t *testing.T, path string, _ *history) bool {
-			b, err := os.ReadFile(path + boltstore.ImageSuffix)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(path+boltstore.ImageSuffix, b[:len(b)/2], 0o600); err != nil {
-				t.Fatal(err)
-			}
-			return false
-		}},
-		{"a byte changed", func(t *testing.T, path string, _ *history) bool {
-			b, err := os.ReadFile(path + boltstore.ImageSuffix)
-			if err != nil {
-				t.Fatal(err)
-			}
-			b[len(b)/3] ^= 1
-			if err := os.WriteFile(path+boltstore.ImageSuffix, b, 0o600); err != nil {
-				t.Fatal(err)
-			}
-			return false
-		}},
+		{"of another store", anotherStoresImage(20000, 5000)},
+		{"of another store, shorter than this one", anotherStoresImage(8000, 2000)},
+		{"cut short", editedImage(func(b []byte) []byte { return b[:len(b)/2] })},
+		{"a byte changed", editedImage(func(b []byte) []byte { b[len(b)/3] ^= 1; return b })},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			path := filepath.Join(t.TempDir(), "events.db")
-			h := &history{ids: map[string][]uuid.UUID{}, pos: map[uuid.UUID]uint64{}}
+			h := newHistory()
 			s := openStore(t, path, boltstore.Options{})
 			// Over 4,096 ids, streams and chunks: more than a page of
 			// each of the index's arrays.
