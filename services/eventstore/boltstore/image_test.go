@@ -113,8 +113,9 @@ func copyFile(t *testing.T, from, to string) {
 
 // anotherStoresImage puts beside a store the image of another store of n
 // events over k streams: the image of a store as long as the test's (n
-// 20,000) ends at the head, one of a shorter store inside the log.
-func anotherStoresImage(n, k int) func(*testing.T, string, *history) bool {
+// 20,000) ends at the head, one of a shorter store inside the log. use is
+// whether the open is to take it.
+func anotherStoresImage(n, k int, use bool) func(*testing.T, string, *history) bool {
 	return func(t *testing.T, path string, _ *history) bool {
 		other := filepath.Join(t.TempDir(), "other.db")
 		s := openStore(t, other, boltstore.Options{})
@@ -123,7 +124,7 @@ func anotherStoresImage(n, k int) func(*testing.T, string, *history) bool {
 			t.Fatal(err)
 		}
 		copyFile(t, other+boltstore.ImageSuffix, path+boltstore.ImageSuffix)
-		return false
+		return use
 	}
 }
 
@@ -197,8 +198,11 @@ func TestIndexImage(t *testing.T) {
 			copyFile(t, path+".backup", path)
 			return false
 		}},
-		{"of another store", anotherStoresImage(20000, 5000)},
-		{"of another store, shorter than this one", anotherStoresImage(8000, 2000)},
+		// An empty log starts every log: the open takes it and indexes
+		// the whole index bucket after it.
+		{"of an empty store", anotherStoresImage(0, 1, true)},
+		{"of another store", anotherStoresImage(20000, 5000, false)},
+		{"of another store, shorter than this one", anotherStoresImage(8000, 2000, false)},
 		{"cut short", editedImage(func(b []byte) []byte { return b[:len(b)/2] })},
 		{"a byte changed", editedImage(func(b []byte) []byte { b[len(b)/3] ^= 1; return b })},
 	}

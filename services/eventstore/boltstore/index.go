@@ -182,12 +182,12 @@ func loadFromImage(tx *bolt.Tx, path string, head headState, release func()) (*i
 	next := from + 1
 	if from < indexed {
 		// The entry holding from+1 starts at it or before it: the seek
-		// finds the first entry after, and the one before may hold it.
+		// finds the first entry after it (or none), so the walk starts
+		// at the one before that, or at the first.
 		c := tx.Bucket(bucketIndex).Cursor()
-		k, v := c.Seek(posKey(nil, next))
-		if pk, pv := c.Prev(); pk != nil {
-			k, v = pk, pv
-		} else if k == nil {
+		c.Seek(posKey(nil, next))
+		k, v := c.Prev()
+		if k == nil {
 			k, v = c.First()
 		}
 		for ; k != nil && next <= indexed; k, v = c.Next() {
