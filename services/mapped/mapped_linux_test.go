@@ -115,7 +115,7 @@ func TestReadAheadFillsThePageCache(t *testing.T) {
 	if before := cached(); before > size/4 {
 		t.Skipf("the page cache kept %d of the file's %d bytes after fadvise", before, size)
 	}
-	stop := mapped.ReadAhead(path)
+	stop := mapped.ReadAhead(path, uintptr(unsafe.Pointer(&b[0])), size)
 	defer stop()
 	deadline := time.Now().Add(10 * time.Second)
 	for cached() < size*3/4 {
