@@ -286,6 +286,6 @@ func (m *Feedback) UnmarshalBinary(data []byte) error {
 		m.byID[r.ID] = int32(i)
 		ix.add(r.Place)
 	}
-	ix.fill(m.idx, nil)
+	ix.fill(m.idx)
 	return nil
 }

@@ -12,21 +12,25 @@ package projections
 // have made.
 type bulkIndex struct {
 	listOf     map[string]int32 // scope key -> list number
-	keys       []string         // list number -> scope key
 	places     map[place]int32  // place -> place number
 	placeLists [][4]int32       // place number -> its lists
-	recs       []int32          // each record's place number, in record order
+	// numbering is the builder whose place numbers recs holds: b itself,
+	// or the one rows was called on.
+	numbering *bulkIndex
+	recs      []int32 // each record's place number, in record order
 }
 
 func newBulkIndex(records int) *bulkIndex {
-	return &bulkIndex{listOf: map[string]int32{}, places: map[place]int32{}, recs: make([]int32, 0, records)}
+	b := &bulkIndex{listOf: map[string]int32{}, places: map[place]int32{}, recs: make([]int32, 0, records)}
+	b.numbering = b
+	return b
 }
 
-// rows returns an empty builder for n records whose places b numbered
-// (addPlace only), filled with b's lists (fill(dst, b)): the lists model's
-// three row indexes have its communities' places.
+// rows returns an empty builder for n records whose places b numbers
+// (placeOf on b, addPlace on the new builder): the lists model's three row
+// indexes have its communities' places.
 func (b *bulkIndex) rows(n int) *bulkIndex {
-	return &bulkIndex{recs: make([]int32, 0, n)}
+	return &bulkIndex{numbering: b, recs: make([]int32, 0, n)}
 }
 
 // placeOf returns p's place number.
@@ -53,19 +57,16 @@ func (b *bulkIndex) placeOf(p place) int32 {
 // are added) under the keys of p.
 func (b *bulkIndex) add(p place) { b.addPlace(b.placeOf(p)) }
 
-// addPlace lists the next record under the keys of the place placeOf
-// numbered n (on this builder, or on the one rows was called on).
+// addPlace lists the next record under the keys of the place numbered n.
 func (b *bulkIndex) addPlace(n int32) { b.recs = append(b.recs, n) }
 
 // fill adds every list that holds a record to dst, which must not hold any
-// of their keys. shared is the builder that numbered the places (nil: b).
-func (b *bulkIndex) fill(dst map[string][]int32, shared *bulkIndex) {
-	if shared == nil {
-		shared = b
-	}
-	counts := make([]int32, len(shared.listOf))
+// of their keys.
+func (b *bulkIndex) fill(dst map[string][]int32) {
+	num := b.numbering
+	counts := make([]int32, len(num.listOf))
 	for _, p := range b.recs {
-		for _, n := range shared.placeLists[p] {
+		for _, n := range num.placeLists[p] {
 			counts[n]++
 		}
 	}
@@ -79,11 +80,11 @@ func (b *bulkIndex) fill(dst map[string][]int32, shared *bulkIndex) {
 		at += int(c)
 	}
 	for r, p := range b.recs {
-		for _, n := range shared.placeLists[p] {
+		for _, n := range num.placeLists[p] {
 			lists[n] = append(lists[n], int32(r))
 		}
 	}
-	for k, n := range shared.listOf {
+	for k, n := range num.listOf {
 		if len(lists[n]) > 0 {
 			dst[k] = lists[n]
 		}

@@ -452,10 +452,10 @@ func (m *Lists) UnmarshalBinary(data []byte) error {
 	for i := range m.fbs {
 		m.fbByID[m.fbs[i].ID] = int32(i)
 	}
-	commIx.fill(m.commIdx.lists, nil)
-	apIx.fill(m.apIdx, commIx)
-	refIx.fill(m.refIdx.lists, commIx)
-	fbIx.fill(m.fbIdx.lists, commIx)
+	commIx.fill(m.commIdx.lists)
+	apIx.fill(m.apIdx)
+	refIx.fill(m.refIdx.lists)
+	fbIx.fill(m.fbIdx.lists)
 	m.commIdx.settle()
 	m.refIdx.settle()
 	m.fbIdx.settle()

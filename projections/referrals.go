@@ -246,6 +246,6 @@ func (m *Referrals) UnmarshalBinary(data []byte) error {
 		m.byID[r.ID] = int32(i)
 		ix.add(r.Place)
 	}
-	ix.fill(m.idx, nil)
+	ix.fill(m.idx)
 	return nil
 }

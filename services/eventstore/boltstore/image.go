@@ -61,20 +61,22 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // nativeLittleEndian: the sections are written as they lie in memory,
 // which the header's little-endian numbers describe only on such a machine.
-var nativeLittleEndian = func() bool {
-	x := uint16(1)
-	return *(*byte)(unsafe.Pointer(&x)) == 1
-}()
+var nativeLittleEndian = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
+
+// imageLayout is the header's part that says which build can read an
+// image: its magic, version and the sizes of the element types.
+func imageLayout() imageHeader {
+	h := imageHeader{Version: imageVersion,
+		IDSize: uint32(unsafe.Sizeof(idEntry{})), SlotSize: uint32(unsafe.Sizeof(streamSlot{})), ChunkSize: uint32(unsafe.Sizeof(streamChunk{}))}
+	copy(h.Magic[:], imageMagic)
+	return h
+}
 
 func newImageHeader(pos uint64, hash [32]byte, x *index) imageHeader {
-	h := imageHeader{
-		Version: imageVersion,
-		IDSize:  uint32(unsafe.Sizeof(idEntry{})), SlotSize: uint32(unsafe.Sizeof(streamSlot{})), ChunkSize: uint32(unsafe.Sizeof(streamChunk{})),
-		Pos: pos, Hash: hash,
-		IDs: uint32(x.ids.run.len()), Slots: uint32(x.streams.slots.len()), Chunks: uint32(x.streams.chunks.len()),
-		NamePages: uint32(len(x.streams.names.pages)),
-	}
-	copy(h.Magic[:], imageMagic)
+	h := imageLayout()
+	h.Pos, h.Hash = pos, hash
+	h.IDs, h.Slots, h.Chunks = uint32(x.ids.run.len()), uint32(x.streams.slots.len()), uint32(x.streams.chunks.len())
+	h.NamePages = uint32(len(x.streams.names.pages))
 	return h
 }
 
@@ -215,8 +217,7 @@ func readImage(tx *bolt.Tx, path string, head headState) (*index, uint64, error)
 	if err := binary.Read(r, binary.LittleEndian, &h); err != nil {
 		return nil, 0, err
 	}
-	want := newImageHeader(h.Pos, h.Hash, newIndex())
-	if h.Magic != want.Magic || h.Version != want.Version || h.IDSize != want.IDSize || h.SlotSize != want.SlotSize || h.ChunkSize != want.ChunkSize {
+	if layout := (imageHeader{Magic: h.Magic, Version: h.Version, IDSize: h.IDSize, SlotSize: h.SlotSize, ChunkSize: h.ChunkSize}); layout != imageLayout() {
 		return nil, 0, fmt.Errorf("%w: another version or layout", errImage)
 	}
 	if h.Pos > head.pos || uint64(h.IDs) != h.Pos {

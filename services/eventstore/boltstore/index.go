@@ -162,10 +162,6 @@ func loadFromImage(tx *bolt.Tx, path string, head headState, release func()) (*i
 		return nil, err
 	}
 	idAt := storedID(tx)
-	add := func(pos uint64, id [16]byte, stream []byte) {
-		x.ids.add(pos, id)
-		x.streams.add(stream, pos)
-	}
 	var dup error
 	checked := func(pos uint64, id [16]byte, stream []byte) {
 		if dup != nil {
@@ -177,7 +173,8 @@ func loadFromImage(tx *bolt.Tx, path string, head headState, release func()) (*i
 				return
 			}
 		}
-		add(pos, id, stream)
+		x.ids.add(pos, id)
+		x.streams.add(stream, pos)
 	}
 	next := from + 1
 	if from < indexed {
