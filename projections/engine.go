@@ -393,6 +393,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	router.AddMiddleware(receivedMiddleware(byName), middleware.CorrelationID, poison, firstTryThen(retry), middleware.Recoverer, handlerMiddleware(byName))
 	for _, p := range e.projs {
 		sub, err := pubsub.NewSubscriber(e.cfg.Store, pubsub.SubscriberConfig{
+			EventInContext: true,
 			StartAfter: func(context.Context, string) (uint64, error) {
 				p.mu.RLock()
 				defer p.mu.RUnlock()

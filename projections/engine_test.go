@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -232,7 +233,8 @@ func TestPoisonedEventIsSkippedAndListed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(items) != 1 || items[0].Projection != "fragile" || items[0].EventType != "ActionPointAchieved.v1" || items[0].Position != 3 {
+	if len(items) != 1 || items[0].Projection != "fragile" || items[0].EventType != "ActionPointAchieved.v1" || items[0].Position != 3 ||
+		!strings.HasSuffix(items[0].Stream, "AP1") || items[0].EventID == "" {
 		t.Fatalf("poison queue: %+v", items)
 	}
 	st, _ := e.CompletionStats(projections.Filter{}, false)

@@ -36,11 +36,18 @@ type poisonPublisher struct {
 func (pp *poisonPublisher) Publish(_ string, msgs ...*message.Message) error {
 	for _, msg := range msgs {
 		md := msg.Metadata
-		pos, _ := strconv.ParseUint(md.Get(pubsub.MetaPosition), 10, 64)
-		rec, _ := pubsub.EventFromMessage(msg)
+		// The engine's messages carry their event in their context, not in
+		// metadata; one whose event cannot be read is listed as its
+		// metadata has it.
+		rec, err := pubsub.EventFromMessage(msg)
+		pos, typ, stream := rec.Position, rec.Type, rec.Stream
+		if err != nil {
+			pos, _ = strconv.ParseUint(md.Get(pubsub.MetaPosition), 10, 64)
+			typ, stream = md.Get(pubsub.MetaEventType), md.Get(pubsub.MetaStream)
+		}
 		p := Poisoned{
 			Projection: md.Get(middleware.PoisonedHandlerKey), Position: pos, EventID: msg.UUID,
-			EventType: md.Get(pubsub.MetaEventType), Stream: md.Get(pubsub.MetaStream),
+			EventType: typ, Stream: stream,
 			Reason: md.Get(middleware.ReasonForPoisonedKey), PoisonedAt: pp.e.cfg.Clock().UTC(),
 		}
 		val, err := json.Marshal(p)

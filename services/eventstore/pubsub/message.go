@@ -157,6 +157,32 @@ func domainMessage(ev *eventstore.RecordedEvent) *message.Message {
 	return msg
 }
 
+// eventKey is the context key of an EventInContext message's event.
+type eventKey struct{}
+
+// leanMessage is ev as an EventInContext message, and the event its context
+// is to carry: the one EventFromMessage would read back from a metadata
+// message (times in UTC, no RequestHash or hash chain), with the message's
+// payload as its Data.
+func leanMessage(ev *eventstore.RecordedEvent) (*message.Message, *eventstore.RecordedEvent) {
+	msg := message.NewMessage(ev.ID.String(), ev.Data)
+	in := &eventstore.RecordedEvent{
+		EventData: eventstore.EventData{ID: ev.ID, Type: ev.Type, Data: msg.Payload, Meta: ev.Meta},
+		Stream:    ev.Stream, Revision: ev.Revision, Position: ev.Position, RecordedAt: inUTC(ev.RecordedAt),
+	}
+	in.Meta.OccurredAt = inUTC(ev.Meta.OccurredAt)
+	in.Meta.RequestHash = nil
+	return msg, in
+}
+
+// inUTC is t in UTC as a metadata round trip gives it back: zero stays zero.
+func inUTC(t time.Time) time.Time {
+	if t.IsZero() {
+		return time.Time{}
+	}
+	return t.UTC()
+}
+
 func formatTime(t time.Time) string {
 	if t.IsZero() {
 		return ""
@@ -182,8 +208,15 @@ func parseTime(key, v string) (time.Time, error) {
 //
 // A message without an event_type (one published as a plain Watermill
 // message, or a foreign one) fails with ErrNotEvent; a message whose envelope
-// is present but malformed fails with a descriptive error.
+// is present but malformed fails with a descriptive error. A message from
+// a subscriber with EventInContext gives back the event its context
+// carries, its Data msg.Payload.
 func EventFromMessage(msg *message.Message) (eventstore.RecordedEvent, error) {
+	if in, ok := msg.Context().Value(eventKey{}).(*eventstore.RecordedEvent); ok {
+		ev := *in
+		ev.Data = msg.Payload
+		return ev, nil
+	}
 	var ev eventstore.RecordedEvent
 	md := msg.Metadata
 	ev.Type = md.Get(MetaEventType)

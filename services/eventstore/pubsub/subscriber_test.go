@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"maps"
+	"reflect"
 	"slices"
 	"strconv"
 	"sync"
@@ -516,4 +517,95 @@ func TestStoreErrorReopensSubscriptionWithoutGapOrDuplicate(t *testing.T) {
 	if errs := logger.find("error"); len(errs) != 1 {
 		t.Errorf("want the failure logged once as an error; log:\n%s", logger)
 	}
+}
+
+// TestEventInContextGivesWhatMetadataGives: the read models' subscriber
+// (EventInContext) hands over every event as a subscriber with metadata
+// does, down to the time zone, without the metadata; a resend after a nack
+// carries the event as first stored, whatever the handler did to the
+// payload; a message published through Publisher comes as the raw event.
+func TestEventInContextGivesWhatMetadataGives(t *testing.T) {
+	checkNoLeaks(t)
+	store := openStore(t)
+	appendTo(t, store, "users", eventstore.EventData{ID: domainEvent("x", "").ID, Type: "UserCreated.v1"})
+	appendTo(t, store, "referral-R9", domainEvent("ReferralRaised.v1", "r"))
+	if err := newPublisher(t, store).Publish("integration-1", message.NewMessage("plain-1", []byte("plain"))); err != nil {
+		t.Fatal(err)
+	}
+	withMeta, err := newSubscriber(t, store, pubsub.SubscriberConfig{}, nil).Subscribe(context.Background(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := make([]eventstore.RecordedEvent, 2)
+	for i, m := range recvAll(t, withMeta, 2) {
+		if want[i], err = pubsub.EventFromMessage(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// A store may give its times in any zone (this one in West Africa
+	// Time, UTC+1); the metadata round trip gives them in UTC.
+	zoned := zonedStore{Store: store, zone: time.FixedZone("WAT", 3600)}
+	lean := newSubscriber(t, zoned, pubsub.SubscriberConfig{EventInContext: true, NackResendSleep: 5 * time.Millisecond}, nil)
+	msgs, err := lean.Subscribe(context.Background(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameAs := func(m *message.Message, want eventstore.RecordedEvent) {
+		t.Helper()
+		if len(m.Metadata) != 0 {
+			t.Errorf("message %s has metadata %v, want none", m.UUID, m.Metadata)
+		}
+		got, err := pubsub.EventFromMessage(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("event differs from the metadata subscriber's:\n got %+v\nwant %+v", got, want)
+		}
+	}
+	for i, w := range want {
+		m := recv(t, msgs)
+		sameAs(m, w)
+		if i == 1 {
+			m.Payload[0] = 'X'
+			m.Nack()
+			again := recv(t, msgs)
+			if again == m {
+				t.Fatal("the same *Message was sent again; it can be acked only once")
+			}
+			sameAs(again, w)
+			m = again
+		}
+		m.Ack()
+	}
+	raw, err := pubsub.EventFromMessage(recv(t, msgs))
+	if err != nil || raw.Type != pubsub.MessageEventType || raw.Position != 3 {
+		t.Errorf("published message: %s at %d (%v), want the raw %s event at 3", raw.Type, raw.Position, err, pubsub.MessageEventType)
+	}
+}
+
+// zonedStore gives the times of the events it delivers in zone.
+type zonedStore struct {
+	eventstore.Store
+	zone *time.Location
+}
+
+func (z zonedStore) Subscribe(ctx context.Context, after uint64) (eventstore.Subscription, error) {
+	sub, err := z.Store.Subscribe(ctx, after)
+	return zonedSub{sub, z.zone}, err
+}
+
+type zonedSub struct {
+	eventstore.Subscription
+	zone *time.Location
+}
+
+func (z zonedSub) Recv() (eventstore.RecordedEvent, error) {
+	ev, err := z.Subscription.Recv()
+	ev.RecordedAt = ev.RecordedAt.In(z.zone)
+	if !ev.Meta.OccurredAt.IsZero() {
+		ev.Meta.OccurredAt = ev.Meta.OccurredAt.In(z.zone)
+	}
+	return ev, err
 }
