@@ -199,13 +199,6 @@ type fromModel struct {
 	after uint64
 }
 
-// Reserve passes a replay's sizing on to a model that starts empty.
-func (m *fromModel) Reserve(streams map[string]int) {
-	if r, ok := m.Model.(reserver); ok && m.after == 0 {
-		r.Reserve(streams)
-	}
-}
-
 func (m *fromModel) Apply(ev *Event) error {
 	if ev.Position <= m.after {
 		return nil

@@ -72,9 +72,6 @@ func replay(ctx context.Context, store eventstore.Store, after, until uint64, se
 	if until <= after {
 		return after, 0, nil
 	}
-	if after == 0 {
-		reserve(ctx, store, models)
-	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	work := make(chan *batch, 2*runtime.GOMAXPROCS(0))

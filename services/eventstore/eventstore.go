@@ -63,14 +63,6 @@ type EventLocator interface {
 	LocateEvent(ctx context.Context, id uuid.UUID) (RecordedEvent, bool, error)
 }
 
-// StreamCounter is implemented by stores that can count their streams by
-// category (a stream's name up to its first '-', all of it when it has
-// none) without reading the log. A rebuild of the read models sizes their
-// rows with it before replaying the log from its start.
-type StreamCounter interface {
-	StreamCounts(ctx context.Context) (map[string]int, error)
-}
-
 // Subscription is a catch-up-then-live stream of the global log.
 type Subscription interface {
 	// Recv blocks until the next event, or returns an error when the

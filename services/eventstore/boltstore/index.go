@@ -58,13 +58,6 @@ func (x *index) release() {
 // revision returns the committed revision of stream.
 func (x *index) revision(stream string) uint64 { return x.streams.revision(stream) }
 
-// streamCategories counts the committed streams by category.
-func (x *index) streamCategories() map[string]int {
-	x.mu.RLock()
-	defer x.mu.RUnlock()
-	return x.streams.categories()
-}
-
 // streamPositions returns a copy of the positions of stream's revisions in
 // (after, after+limit].
 func (x *index) streamPositions(stream string, after uint64, limit int) []uint64 {

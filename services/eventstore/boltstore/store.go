@@ -104,10 +104,7 @@ type Store struct {
 	headCh chan struct{}
 }
 
-var (
-	_ eventstore.Store         = (*Store)(nil)
-	_ eventstore.StreamCounter = (*Store)(nil)
-)
+var _ eventstore.Store = (*Store)(nil)
 
 // Open opens or creates the store file at path.
 func Open(path string, opts Options) (*Store, error) {
@@ -267,18 +264,6 @@ func (s *Store) Head(ctx context.Context) (uint64, error) {
 		return 0, err
 	}
 	return s.head.Load(), nil
-}
-
-// StreamCounts implements eventstore.StreamCounter from the in-memory
-// stream table: the streams of committed events.
-func (s *Store) StreamCounts(ctx context.Context) (map[string]int, error) {
-	if s.isClosed.Load() {
-		return nil, eventstore.ErrClosed
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	return s.index.streamCategories(), nil
 }
 
 // failed returns the error that stopped the store, or nil.

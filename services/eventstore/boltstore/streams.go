@@ -115,28 +115,6 @@ func (t *streamTable) add(name []byte, pos uint64) {
 	s.n++
 }
 
-// categories counts the streams by category: a name up to its first '-',
-// all of it when it has none.
-func (t *streamTable) categories() map[string]int {
-	counts := map[string]*int{} // looked up by a name's bytes without a copy
-	for i := range uint32(t.slots.len()) {
-		cat := t.names.bytes(t.slots.at(i).name)
-		if k := bytes.IndexByte(cat, '-'); k >= 0 {
-			cat = cat[:k]
-		}
-		if n := counts[string(cat)]; n != nil {
-			*n++
-		} else {
-			counts[string(cat)] = new(1)
-		}
-	}
-	out := make(map[string]int, len(counts))
-	for cat, n := range counts {
-		out[cat] = *n
-	}
-	return out
-}
-
 // at returns the position of name's revision rev, if it has one.
 func (t *streamTable) at(name string, rev uint64) (uint64, bool) {
 	s := t.slot(bytesOf(name))

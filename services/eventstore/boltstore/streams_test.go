@@ -1,19 +1,13 @@
 package boltstore_test
 
 import (
-	"context"
-	"errors"
-	"maps"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 
-	"github.com/actionledger/actionledger/services/eventstore"
 	"github.com/actionledger/actionledger/services/eventstore/boltstore"
 )
 
@@ -124,48 +118,4 @@ func BenchmarkStreamTableAdd(b *testing.B) {
 	runtime.ReadMemStats(&after)
 	b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/float64(b.N), "live-B/event")
 	runtime.KeepAlive(table)
-}
-
-// TestStreamCounts: the store counts its streams by category (the name up
-// to its first '-'), not its events, the same after a reopen from the index
-// image and from the index bucket, and refuses once closed.
-func TestStreamCounts(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "events.db")
-	s := openStore(t, path, boltstore.Options{})
-	for _, stream := range []string{"community-C1", "community-C2", "community-C1", "actionpoint-AP-1",
-		"feedback-F-1-2", "users", "users", "referral-R1"} {
-		if _, err := s.Append(context.Background(), stream, eventstore.Any, ev("E.v1", stream)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want := map[string]int{"community": 2, "actionpoint": 1, "feedback": 1, "users": 1, "referral": 1}
-	check := func(s *boltstore.Store, when string) {
-		t.Helper()
-		got, err := s.StreamCounts(context.Background())
-		if err != nil || !maps.Equal(got, want) {
-			t.Errorf("%s: counts %v (%v), want %v", when, got, err, want)
-		}
-	}
-	check(s, "as written")
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.StreamCounts(context.Background()); !errors.Is(err, eventstore.ErrClosed) {
-		t.Errorf("closed store: err %v, want ErrClosed", err)
-	}
-	for _, from := range []string{"the image", "the index bucket"} {
-		if from == "the index bucket" {
-			if err := os.Remove(boltstore.ImagePath(path)); err != nil {
-				t.Fatal(err)
-			}
-		}
-		s := openStore(t, path, boltstore.Options{})
-		if got := boltstore.FromImage(s); got != (from == "the image") {
-			t.Fatalf("opened from the image: %v, want it from %s", got, from)
-		}
-		check(s, "reopened from "+from)
-		if err := s.Close(); err != nil {
-			t.Fatal(err)
-		}
-	}
 }
