@@ -84,6 +84,7 @@ func feedMore(t *testing.T, m projections.Model, pos uint64) {
 	add(domain.CommunityStream("C0"), 3, at, &domain.VisitRecorded{Kind: "follow_up", TrustRating: 1})
 	add(domain.ActionPointStream("AP0"), 2, at.Add(time.Hour), &domain.ActionPointStarted{})
 	add(domain.ReferralStream("R0"), 2, at.Add(time.Hour), &domain.ReferralAcknowledged{})
+	add(domain.FeedbackStream("F1"), 2, at.Add(2*time.Hour), &domain.FeedbackLoopClosed{CommunicatedAt: at.Add(time.Hour), Satisfied: true})
 }
 
 // A model restored from its snapshot and then fed more events answers as
