@@ -14,7 +14,9 @@
 // is the event's data exactly as stored (the domain's binary encoding; this
 // package never decodes it) and whose metadata carry the envelope (see the
 // Meta* keys). EventFromMessage turns such a message back into a
-// RecordedEvent.
+// RecordedEvent. A subscriber with EventInContext (the read models', in the
+// same process) skips the metadata: each message carries its event in its
+// context, and EventFromMessage gives that back.
 //
 // The Publisher exists so that Watermill's universal Pub/Sub suite can run
 // against the subscriber, and for integrations that want to put plain
