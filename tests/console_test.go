@@ -29,10 +29,11 @@ type consoleUser struct {
 var (
 	csrfFieldRE = regexp.MustCompile(`name="csrf" value="([^"]*)"`)
 	// A figure may be a link to its list: its text is the figure.
-	figureRE   = regexp.MustCompile(`<dd id="([a-z-]+)"(?: class="[^"]*")?>(?:<a href="[^"]*">)?([^<]*)(?:</a>)?</dd>`)
-	countsRE   = regexp.MustCompile(`<p class="meta" id="ap-counts">([^<]*)</p>`)
-	areaRE     = regexp.MustCompile(`<span id="area">([^<]*)</span>`)
-	fallingRE  = regexp.MustCompile(`<tr><th scope="row">([^<]*)</th>`)
+	figureRE = regexp.MustCompile(`<dd id="([a-z-]+)"(?: class="[^"]*")?>(?:<a href="[^"]*">)?([^<]*)(?:</a>)?</dd>`)
+	countsRE = regexp.MustCompile(`<p class="meta" id="ap-counts">([^<]*)</p>`)
+	areaRE   = regexp.MustCompile(`<span id="area">([^<]*)</span>`)
+	// A falling place's name links to its trends page.
+	fallingRE  = regexp.MustCompile(`<tr><th scope="row">(?:<a href="[^"]*">)?([^<]*)(?:</a>)?</th>`)
 	positionRE = regexp.MustCompile(`include the log up to event (\d+)\.`)
 )
 
