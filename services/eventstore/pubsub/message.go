@@ -164,12 +164,12 @@ type eventKey struct{}
 
 // leanMessage is ev as an EventInContext message, and the event its context
 // is to carry: the one EventFromMessage would read back from a metadata
-// message (times in UTC, no RequestHash or hash chain), with the message's
-// payload as its Data.
+// message (times in UTC, no RequestHash or hash chain). Its Data is left
+// out: EventFromMessage gives the message's payload.
 func leanMessage(ev *eventstore.RecordedEvent) (*message.Message, *eventstore.RecordedEvent) {
 	msg := message.NewMessage(ev.ID.String(), ev.Data)
 	in := &eventstore.RecordedEvent{
-		EventData: eventstore.EventData{ID: ev.ID, Type: ev.Type, Data: msg.Payload, Meta: ev.Meta},
+		EventData: eventstore.EventData{ID: ev.ID, Type: ev.Type, Meta: ev.Meta},
 		Stream:    ev.Stream, Revision: ev.Revision, Position: ev.Position, RecordedAt: inUTC(ev.RecordedAt),
 	}
 	in.Meta.OccurredAt = inUTC(ev.Meta.OccurredAt)

@@ -257,23 +257,21 @@ func (r *run) consume(sub eventstore.Subscription) error {
 			continue
 		}
 		if r.matches(ev.Stream) {
-			if r.s.cfg.EventInContext {
-				if !r.deliver(&ev, nil, false) {
-					return nil
+			// With EventInContext, deliver makes every message itself.
+			var msg *message.Message
+			var raw bool
+			if !r.s.cfg.EventInContext {
+				var err error
+				msg, err = eventMessage(&ev)
+				if raw = err != nil; raw {
+					// A damaged envelope must not stall the consumer for
+					// ever: hand over the raw event, whose event_type says
+					// what it is, and let the handler (or poison queue) judge.
+					r.logger.Error("Cannot decode published message; delivering the raw event", err, watermill.LogFields{
+						"position": ev.Position, "stream": ev.Stream, "event_id": ev.ID.String(),
+					})
+					msg = domainMessage(&ev)
 				}
-				r.after = ev.Position
-				continue
-			}
-			msg, err := eventMessage(&ev)
-			raw := err != nil
-			if raw {
-				// A damaged envelope must not stall the consumer for
-				// ever: hand over the raw event, whose event_type says
-				// what it is, and let the handler (or poison queue) judge.
-				r.logger.Error("Cannot decode published message; delivering the raw event", err, watermill.LogFields{
-					"position": ev.Position, "stream": ev.Stream, "event_id": ev.ID.String(),
-				})
-				msg = domainMessage(&ev)
 			}
 			if !r.deliver(&ev, msg, raw) {
 				return nil
