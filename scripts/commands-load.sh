@@ -19,7 +19,13 @@
 # than that by the tenth of a second they were due in, and the server's
 # collections in the same run (when each started, its mark phase's wall
 # time), on one time line: that is how the tail at 2,000/s was traced to
-# the collector (README, Benchmarks). Needs Go, curl, awk.
+# the collector (README, Benchmarks). TRACE=DIR also takes a Go execution
+# trace of the server from the 2nd to the 8th second of each rate
+# (DIR/commands-RATE.trace, through --debug-addr) and prints what
+# scripts/tailtrace finds in it: where the slowest requests' time went
+# (waiting for the store's writer, for a core) and how long the writer's
+# syncs took. Tracing costs the server some CPU of its own. Needs Go, curl,
+# awk.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ $# -ge 2 ] || { echo "usage: $0 DATA_DIR BINARY [RATE...]" >&2; exit 2; }
@@ -36,8 +42,14 @@ LOADGEN="$WORK/loadgen"
 go build -o "$LOADGEN" ./scripts/loadgen
 cp -r --reflink=auto "$SRC" "$WORK/data"
 started=$(date +%s.%N)
+DEBUG=()
+if [ -n "${TRACE:-}" ]; then
+	mkdir -p "$TRACE"
+	go build -o "$WORK/tailtrace" ./scripts/tailtrace
+	DEBUG=(--debug-addr "127.0.0.1:$((PORT + 1))")
+fi
 GODEBUG=gctrace=1 GOMEMLIMIT=${SERVER_GOMEMLIMIT:-400MiB} "$BIN" serve --addr "127.0.0.1:$PORT" \
-	--data-dir "$WORK/data" --log-level warn >"$WORK/serve.log" 2>"$WORK/gc.log" &
+	--data-dir "$WORK/data" --log-level warn ${DEBUG[@]+"${DEBUG[@]}"} >"$WORK/serve.log" 2>"$WORK/gc.log" &
 PID=$!
 trap 'kill $PID 2>/dev/null; wait $PID 2>/dev/null; rm -rf "$WORK"' EXIT
 "$LOADGEN" ready --server "$BASE" --timeout 5m >/dev/null
@@ -50,6 +62,10 @@ ticks=$(getconf CLK_TCK)
 echo "$(basename "$BIN") on a copy of $SRC, GOMEMLIMIT=${SERVER_GOMEMLIMIT:-400MiB}"
 for r in "${RATES[@]}"; do
 	c0=$(cpu) g0=$(gcs) a0=$(allocated)
+	if [ -n "${TRACE:-}" ]; then
+		(sleep 2 && curl -sf -o "$TRACE/commands-$r.trace" "http://127.0.0.1:$((PORT + 1))/debug/pprof/trace?seconds=6") &
+		tracer=$!
+	fi
 	if [ -n "${SLOW:-}" ]; then
 		"$LOADGEN" commands --server "$BASE" --rate "$r" --duration 10s --slow "$SLOW" 2>"$WORK/slow.txt" ||
 			{ cat "$WORK/slow.txt" >&2; exit 1; }
@@ -57,6 +73,10 @@ for r in "${RATES[@]}"; do
 		"$LOADGEN" commands --server "$BASE" --rate "$r" --duration 10s
 	fi
 	c1=$(cpu) g1=$(gcs) a1=$(allocated)
+	if [ -n "${TRACE:-}" ]; then
+		wait "$tracer" || { echo "no trace taken at $r/s" >&2; exit 1; }
+		"$WORK/tailtrace" "$TRACE/commands-$r.trace" | sed 's/^/  /'
+	fi
 	if [ -n "${SLOW:-}" ]; then
 		cat "$WORK/slow.txt"
 		from=$(grep -o 'from [0-9.]*' "$WORK/slow.txt" | awk '{print $2}')
