@@ -2,8 +2,9 @@
 // (scripts/commands-load.sh with TRACE set takes one) and says where the
 // requests' time went: for the slowest requests and for the typical ones, how
 // long each spent waiting for the store's writer, waiting for a core, running
-// and in system calls; and, for the writer, how long its system calls took
-// (the data sync and the meta sync of each commit apart).
+// and in system calls; who ran on the cores (the requests, the read models,
+// the writer, the collector); and, for the writer, how long its system calls
+// took (the data sync and the meta sync of each commit apart).
 //
 //	go run ./scripts/tailtrace server.trace
 //
@@ -68,21 +69,51 @@ type analysis struct {
 	writer   map[string]trace.Time
 	syscalls map[string][]trace.Time
 	span     trace.Time
+	// running is the time goroutines of each role ran on a core.
+	running map[string]trace.Time
 }
 
-// role names the goroutines the report follows, from a stack it was seen
-// with: "conn" for net/http's connection goroutines, "writer" for the
-// store's writer, "" for the rest.
+// roles name goroutines by a function on a stack they were seen with (the
+// function a goroutine starts in, when the trace saw it created): "conn" for
+// net/http's connection goroutines and "writer" for the store's writer,
+// which the report follows; the others only to say who ran on the cores.
+var roles = []struct{ name, fn string }{
+	{"conn", "net/http.(*conn).serve"},
+	{"writer", "boltstore.(*Store).writer"},
+	{"read models", "watermill/message.(*handler).handleMessage"},
+	{"read models", "eventstore/pubsub.(*Subscriber).Subscribe"},
+	{"read models", "watermill/message.(*handler).run"},
+	{"read models", "projections.(*Engine)"},
+	{"HTTP server (other)", "net/http."},
+	{"collector", "runtime.gcBgMarkWorker"},
+	{"collector", "runtime.bgsweep"},
+	{"collector", "runtime.bgscavenge"},
+}
+
+// role names a goroutine from a stack it was seen with: the first of roles
+// that any of its frames matches; "" when none does.
 func role(s trace.Stack) string {
-	for f := range s.Frames() {
-		switch {
-		case strings.HasPrefix(f.Func, "net/http.(*conn).serve"):
-			return "conn"
-		case strings.HasSuffix(f.Func, "boltstore.(*Store).writer"):
-			return "writer"
+	for _, r := range roles {
+		for f := range s.Frames() {
+			if strings.Contains(f.Func, r.fn) {
+				return r.name
+			}
 		}
 	}
 	return ""
+}
+
+// shown is how a role reads in the report.
+func shown(role string) string {
+	switch role {
+	case "conn":
+		return "requests"
+	case "writer":
+		return "the store's writer"
+	case "":
+		return "other"
+	}
+	return role
 }
 
 // caller names a system call by the first two frames above the syscall and
@@ -139,8 +170,9 @@ func analyse(r io.Reader) (*analysis, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &analysis{writer: map[string]trace.Time{}, syscalls: map[string][]trace.Time{}}
-	roles := map[trace.GoID]string{}
+	a := &analysis{writer: map[string]trace.Time{}, syscalls: map[string][]trace.Time{}, running: map[string]trace.Time{}}
+	roleOf := map[trace.GoID]string{}
+	ranSince := map[trace.GoID]trace.Time{}
 	conns := map[trace.GoID]*conn{}
 	type writerG struct {
 		since   trace.Time
@@ -171,10 +203,19 @@ func analyse(r io.Reader) (*analysis, error) {
 		}
 		g := st.Resource.Goroutine()
 		from, to := st.Goroutine()
-		if roles[g] == "" {
-			roles[g] = role(st.Stack)
+		if roleOf[g] == "" {
+			roleOf[g] = role(st.Stack)
 		}
-		switch roles[g] {
+		if from == trace.GoRunning {
+			if since, ok := ranSince[g]; ok {
+				a.running[roleOf[g]] += t - since
+				delete(ranSince, g)
+			}
+		}
+		if to == trace.GoRunning {
+			ranSince[g] = t
+		}
+		switch roleOf[g] {
 		case "writer":
 			w := writers[g]
 			if w == nil {
@@ -261,6 +302,14 @@ func (a *analysis) report(w io.Writer) {
 			}
 		}
 		fmt.Fprintln(w)
+	}
+	var ran trace.Time
+	for _, d := range a.running {
+		ran += d
+	}
+	fmt.Fprintf(w, "\nwho ran on the cores (%s of running in all):\n", ms(ran))
+	for _, r := range byValue(a.running) {
+		fmt.Fprintf(w, "  %s: %s (%.0f%%)\n", shown(r), ms(a.running[r]), 100*float64(a.running[r])/float64(ran))
 	}
 	fmt.Fprintln(w, "\nthe store's writer, time in each state:")
 	for _, s := range byValue(a.writer) {

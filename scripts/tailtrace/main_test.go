@@ -24,8 +24,8 @@ import (
 
 // TestTailtraceFindsTheWritersWait traces a real HTTP server whose handler
 // appends to a real store, as the server's commands do, and checks that
-// tailtrace counts the requests, puts their wait in Store.Append, and finds
-// the writer's data and meta syncs.
+// tailtrace counts the requests, puts their wait in Store.Append, finds the
+// writer's data and meta syncs, and counts both among who ran on the cores.
 func TestTailtraceFindsTheWritersWait(t *testing.T) {
 	dir := t.TempDir()
 	store, err := boltstore.Open(filepath.Join(dir, "events.db"), boltstore.Options{})
@@ -95,6 +95,8 @@ func TestTailtraceFindsTheWritersWait(t *testing.T) {
 		`go\.etcd\.io/bbolt\.fdatasync ← go\.etcd\.io/bbolt\.\(\*Tx\)\.write: \d+`,
 		`go\.etcd\.io/bbolt\.fdatasync ← go\.etcd\.io/bbolt\.\(\*Tx\)\.writeMeta: \d+`,
 		`the store's writer, time in each state:\n  \S`,
+		`who ran on the cores[^\n]*\n(  [^\n]*\n)*  requests: \d`,
+		`who ran on the cores[^\n]*\n(  [^\n]*\n)*  the store's writer: \d`,
 	} {
 		if !regexp.MustCompile(want).MatchString(report) {
 			t.Errorf("report does not match %s:\n%s", want, report)
