@@ -53,13 +53,16 @@ type request struct {
 	in    map[string]trace.Time
 }
 
-// conn follows one connection goroutine.
-type conn struct {
-	start  trace.Time // 0: not in a request
-	since  trace.Time // when the goroutine entered state
-	state  string
-	reason string
-	in     map[string]trace.Time
+// goroutine is what analyse keeps of one goroutine: its role, the state it
+// is in and since when, and for a connection the request under way.
+type goroutine struct {
+	role    string
+	since   trace.Time
+	state   string // stateName's, with where it blocked for a connection
+	reason  string
+	syscall string     // the writer's, while in one: who made it
+	start   trace.Time // a connection's request under way; 0: none
+	in      map[string]trace.Time
 }
 
 type analysis struct {
@@ -116,36 +119,37 @@ func shown(role string) string {
 	return role
 }
 
-// caller names a system call by the first two frames above the syscall and
-// os packages: bbolt's fdatasync called from Tx.write (the data) or from
-// Tx.writeMeta (the meta page), a write of pages, and so on.
-func caller(s trace.Stack) string {
-	var names []string
+// calls are the functions on s, innermost first, without those whose name
+// starts with one of skip.
+func calls(s trace.Stack, skip ...string) []string {
+	var out []string
 	for f := range s.Frames() {
-		if strings.HasPrefix(f.Func, "syscall.") || strings.HasPrefix(f.Func, "internal/") || strings.HasPrefix(f.Func, "os.") {
-			continue
-		}
-		names = append(names, f.Func)
-		if len(names) == 2 {
-			break
+		if !slices.ContainsFunc(skip, func(p string) bool { return strings.HasPrefix(f.Func, p) }) {
+			out = append(out, f.Func)
 		}
 	}
+	return out
+}
+
+// caller names a system call by the first two functions above the syscall
+// and os packages: bbolt's fdatasync called from Tx.write (the data) or from
+// Tx.writeMeta (the meta page), a write of pages, and so on.
+func caller(s trace.Stack) string {
+	names := calls(s, "syscall.", "internal/", "os.")
 	if len(names) == 0 {
 		return "(no stack)"
 	}
-	return strings.Join(names, " ← ")
+	return strings.Join(names[:min(2, len(names))], " ← ")
 }
 
 // site is the first function outside the runtime on a blocked goroutine's
 // stack, without its package path: where a request waited.
 func site(s trace.Stack) string {
-	for f := range s.Frames() {
-		if strings.HasPrefix(f.Func, "runtime.") || strings.HasPrefix(f.Func, "internal/") {
-			continue
-		}
-		return f.Func[strings.LastIndex(f.Func, "/")+1:]
+	names := calls(s, "runtime.", "internal/")
+	if len(names) == 0 {
+		return ""
 	}
-	return ""
+	return names[0][strings.LastIndex(names[0], "/")+1:]
 }
 
 func stateName(s trace.GoState, reason string) string {
@@ -171,15 +175,7 @@ func analyse(r io.Reader) (*analysis, error) {
 		return nil, err
 	}
 	a := &analysis{writer: map[string]trace.Time{}, syscalls: map[string][]trace.Time{}, running: map[string]trace.Time{}}
-	roleOf := map[trace.GoID]string{}
-	ranSince := map[trace.GoID]trace.Time{}
-	conns := map[trace.GoID]*conn{}
-	type writerG struct {
-		since   trace.Time
-		state   string
-		syscall string
-	}
-	writers := map[trace.GoID]*writerG{}
+	gs := map[trace.GoID]*goroutine{}
 	var first, last trace.Time
 	for {
 		ev, err := tr.ReadEvent()
@@ -201,65 +197,53 @@ func analyse(r io.Reader) (*analysis, error) {
 		if st.Resource.Kind != trace.ResourceGoroutine {
 			continue
 		}
-		g := st.Resource.Goroutine()
 		from, to := st.Goroutine()
-		if roleOf[g] == "" {
-			roleOf[g] = role(st.Stack)
+		if from == trace.GoWaiting && to == trace.GoWaiting && st.Reason == "" {
+			// A state said again at a trace generation's start: the wait
+			// goes on, for the reason already known.
+			continue
 		}
-		if from == trace.GoRunning {
-			if since, ok := ranSince[g]; ok {
-				a.running[roleOf[g]] += t - since
-				delete(ranSince, g)
+		g := gs[st.Resource.Goroutine()]
+		if g == nil {
+			g = &goroutine{}
+			gs[st.Resource.Goroutine()] = g
+		}
+		if g.role == "" {
+			g.role = role(st.Stack)
+		}
+		// The time in the state g leaves, where the report counts it.
+		if g.since != 0 {
+			d := t - g.since
+			if from == trace.GoRunning {
+				a.running[g.role] += d
 			}
-		}
-		if to == trace.GoRunning {
-			ranSince[g] = t
-		}
-		switch roleOf[g] {
-		case "writer":
-			w := writers[g]
-			if w == nil {
-				w = &writerG{}
-				writers[g] = w
-			}
-			if w.since != 0 {
-				d := t - w.since
-				a.writer[w.state] += d
-				if w.state == "in a system call" {
-					a.syscalls[w.syscall] = append(a.syscalls[w.syscall], d)
+			switch {
+			case g.role == "writer":
+				a.writer[g.state] += d
+				if from == trace.GoSyscall {
+					a.syscalls[g.syscall] = append(a.syscalls[g.syscall], d)
 				}
+			case g.role == "conn" && g.start != 0:
+				g.in[g.state] += d
 			}
-			w.since, w.state = t, stateName(to, st.Reason)
-			if to == trace.GoSyscall {
-				w.syscall = caller(st.Stack)
+		}
+		if g.role == "conn" {
+			if from == trace.GoWaiting && g.reason == "network" {
+				g.start, g.in = t, map[string]trace.Time{}
 			}
-		case "conn":
-			c := conns[g]
-			if c == nil {
-				c = &conn{}
-				conns[g] = c
+			if to == trace.GoWaiting && st.Reason == "network" && g.start != 0 {
+				a.requests = append(a.requests, request{total: t - g.start, in: g.in})
+				g.start = 0
 			}
-			if from == trace.GoWaiting && to == trace.GoWaiting && st.Reason == "" {
-				// A state said again at a trace generation's start: the
-				// wait goes on, for the reason already known.
-				continue
+		}
+		g.since, g.state, g.reason = t, stateName(to, st.Reason), st.Reason
+		if g.role == "conn" && to == trace.GoWaiting {
+			if at := site(st.Stack); at != "" {
+				g.state += " in " + at
 			}
-			if c.start != 0 {
-				c.in[c.state] += t - c.since
-			}
-			if from == trace.GoWaiting && c.reason == "network" {
-				c.start, c.in = t, map[string]trace.Time{}
-			}
-			if to == trace.GoWaiting && st.Reason == "network" && c.start != 0 {
-				a.requests = append(a.requests, request{total: t - c.start, in: c.in})
-				c.start = 0
-			}
-			c.since, c.state, c.reason = t, stateName(to, st.Reason), st.Reason
-			if to == trace.GoWaiting {
-				if at := site(st.Stack); at != "" {
-					c.state += " in " + at
-				}
-			}
+		}
+		if g.role == "writer" && to == trace.GoSyscall {
+			g.syscall = caller(st.Stack)
 		}
 	}
 	a.span = last - first
