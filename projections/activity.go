@@ -16,8 +16,23 @@ const NameActivity = "activity"
 // few thousand users by the weeks of a response, whatever the size of the
 // log.
 type Activity struct {
-	last  map[string]time.Time
-	weeks map[string]map[int32]int
+	actors map[string]*actorActivity
+	// week is the ISO week last worked out, for the events that follow:
+	// recorded_at only moves forward, so nearly every event is in it.
+	week weekSpan
+}
+
+// actorActivity is one actor's: one lookup an event, where a map for each
+// figure took three.
+type actorActivity struct {
+	last  time.Time
+	weeks map[int32]int
+}
+
+// weekSpan is an ISO week (UTC) and the instants it covers, [from, to).
+type weekSpan struct {
+	key      int32
+	from, to int64 // unix nanoseconds
 }
 
 // activityState is Activity's snapshot.
@@ -28,7 +43,7 @@ type activityState struct {
 
 // NewActivity returns an empty Activity.
 func NewActivity() *Activity {
-	return &Activity{last: map[string]time.Time{}, weeks: map[string]map[int32]int{}}
+	return &Activity{actors: map[string]*actorActivity{}}
 }
 
 // isoWeek keys a week as year*100+week of the ISO calendar, in UTC.
@@ -37,30 +52,57 @@ func isoWeek(t time.Time) int32 {
 	return int32(y*100 + w)
 }
 
+// weekOf is isoWeek(t), remembering the week's span for the next call.
+func (m *Activity) weekOf(t time.Time) int32 {
+	ns := t.UnixNano()
+	if m.week.to != 0 && ns >= m.week.from && ns < m.week.to {
+		return m.week.key
+	}
+	// An ISO week starts on Monday, 00:00 UTC.
+	u := t.UTC()
+	day := time.Date(u.Year(), u.Month(), u.Day(), 0, 0, 0, 0, time.UTC)
+	monday := day.AddDate(0, 0, -((int(day.Weekday()) + 6) % 7))
+	m.week = weekSpan{key: isoWeek(u), from: monday.UnixNano(), to: monday.AddDate(0, 0, 7).UnixNano()}
+	return m.week.key
+}
+
 // Apply implements Model.
 func (m *Activity) Apply(ev *Event) error {
 	if ev.ActorID == "" {
 		return nil
 	}
-	if ev.RecordedAt.After(m.last[ev.ActorID]) {
-		m.last[ev.ActorID] = ev.RecordedAt
+	a := m.actors[ev.ActorID]
+	if a == nil {
+		a = &actorActivity{weeks: map[int32]int{}}
+		m.actors[ev.ActorID] = a
 	}
-	w := m.weeks[ev.ActorID]
-	if w == nil {
-		w = map[int32]int{}
-		m.weeks[ev.ActorID] = w
+	if ev.RecordedAt.After(a.last) {
+		a.last = ev.RecordedAt
 	}
-	w[isoWeek(ev.RecordedAt)]++
+	a.weeks[m.weekOf(ev.RecordedAt)]++
 	return nil
 }
 
 // InWeek is how many events id wrote in the ISO week (UTC) that holds at.
-func (m *Activity) InWeek(id string, at time.Time) int { return m.weeks[id][isoWeek(at)] }
+func (m *Activity) InWeek(id string, at time.Time) int {
+	if a := m.actors[id]; a != nil {
+		return a.weeks[isoWeek(at)]
+	}
+	return 0
+}
 
-// MarshalBinary implements Model.
+// MarshalBinary implements Model. The snapshot keeps its layout of two
+// maps by actor.
 func (m *Activity) MarshalBinary() ([]byte, error) {
+	st := activityState{Last: make(map[string]time.Time, len(m.actors)), Weeks: make(map[string]map[int32]int, len(m.actors))}
+	for id, a := range m.actors {
+		if !a.last.IsZero() {
+			st.Last[id] = a.last
+		}
+		st.Weeks[id] = a.weeks
+	}
 	var b bytes.Buffer
-	err := gob.NewEncoder(&b).Encode(activityState{Last: m.last, Weeks: m.weeks})
+	err := gob.NewEncoder(&b).Encode(st)
 	return b.Bytes(), err
 }
 
@@ -70,12 +112,21 @@ func (m *Activity) UnmarshalBinary(data []byte) error {
 	if err := gob.NewDecoder(bytes.NewReader(data)).Decode(&st); err != nil {
 		return err
 	}
-	m.last, m.weeks = st.Last, st.Weeks
-	if m.last == nil {
-		m.last = map[string]time.Time{}
+	m.actors = make(map[string]*actorActivity, len(st.Weeks))
+	m.week = weekSpan{}
+	for id, w := range st.Weeks {
+		if w == nil {
+			w = map[int32]int{}
+		}
+		m.actors[id] = &actorActivity{weeks: w}
 	}
-	if m.weeks == nil {
-		m.weeks = map[string]map[int32]int{}
+	for id, t := range st.Last {
+		a := m.actors[id]
+		if a == nil {
+			a = &actorActivity{weeks: map[int32]int{}}
+			m.actors[id] = a
+		}
+		a.last = t
 	}
 	return nil
 }
@@ -90,8 +141,8 @@ func (e *Engine) LastSeen(ids []string) map[string]time.Time {
 	e.read(NameActivity, func(m Model) {
 		a := m.(*Activity)
 		for _, id := range ids {
-			if t, ok := a.last[id]; ok {
-				out[id] = t
+			if x := a.actors[id]; x != nil && !x.last.IsZero() {
+				out[id] = x.last
 			}
 		}
 	})

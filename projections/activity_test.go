@@ -1,6 +1,7 @@
 package projections_test
 
 import (
+	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -105,5 +106,41 @@ func TestActivityEventsInWeek(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// The week each event counts in is the ISO week of its recorded_at (UTC)
+// whatever came before it: Apply remembers the last week's span, and times
+// that go back, jump years or fall on a week's first and last instants
+// must not land in the remembered week.
+func TestActivityCountsEachEventInItsOwnWeek(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 11))
+	base := time.Date(2014, 12, 28, 0, 0, 0, 0, time.UTC) // a Sunday: ISO 2014-W52
+	var times []time.Time
+	for range 3000 {
+		switch r.IntN(4) {
+		case 0: // a week's edges
+			monday := base.AddDate(0, 0, 1+7*r.IntN(160))
+			times = append(times, monday, monday.Add(-time.Nanosecond))
+		case 1: // back in time
+			times = append(times, base.Add(-time.Duration(r.Int64N(int64(3*365*24*time.Hour)))))
+		default:
+			times = append(times, base.Add(time.Duration(r.Int64N(int64(3*365*24*time.Hour)))))
+		}
+	}
+	m := projections.NewActivity()
+	want := map[int32]int{}
+	for i, at := range times {
+		if err := m.Apply(&projections.Event{Position: uint64(i + 1), ActorID: "mob-1", RecordedAt: at}); err != nil {
+			t.Fatal(err)
+		}
+		y, w := at.ISOWeek()
+		want[int32(y*100+w)]++
+	}
+	for _, at := range times {
+		y, w := at.ISOWeek()
+		if got := m.InWeek("mob-1", at); got != want[int32(y*100+w)] {
+			t.Fatalf("InWeek(%v) = %d, want %d (ISO %d-W%02d)", at, got, want[int32(y*100+w)], y, w)
+		}
 	}
 }

@@ -489,7 +489,7 @@ func (e *Engine) apply(p *proj, rec *eventstore.RecordedEvent) error {
 	case err != nil:
 		return err
 	default:
-		if err := p.model.Apply(&ev); err != nil {
+		if err := p.model.Apply(ev); err != nil {
 			return fmt.Errorf("%s at position %d: %w", p.def.Name, rec.Position, err)
 		}
 	}

@@ -62,12 +62,15 @@ type decodeCache struct {
 
 type decodedSlot struct {
 	pos uint64
-	ev  Event
+	ev  *Event
 	err error
 }
 
-// decode returns Decode(rec), decoding it only if no other model did.
-func (c *decodeCache) decode(rec *eventstore.RecordedEvent) (Event, error) {
+// decode returns Decode(rec), decoding it only if no other model did. The
+// models get the one decoded event, not a copy each: a copy handed to a
+// model's Apply escapes to the heap, six allocations an event where one
+// does.
+func (c *decodeCache) decode(rec *eventstore.RecordedEvent) (*Event, error) {
 	slot := &c.slots[rec.Position%decodeSlots]
 	c.mu.Lock()
 	if slot.pos == rec.Position && rec.Position != 0 {
@@ -76,7 +79,9 @@ func (c *decodeCache) decode(rec *eventstore.RecordedEvent) (Event, error) {
 		return ev, err
 	}
 	c.mu.Unlock()
-	ev, err := Decode(rec)
+	ev := new(Event)
+	var err error
+	*ev, err = Decode(rec)
 	c.mu.Lock()
 	*slot = decodedSlot{pos: rec.Position, ev: ev, err: err}
 	c.mu.Unlock()

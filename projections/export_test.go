@@ -68,7 +68,12 @@ func (e *Engine) ClockSamples() (int, uint64) {
 }
 
 // ActivityLastSeen reads one actor's last write from an Activity model.
-func ActivityLastSeen(m *Activity, id string) time.Time { return m.last[id] }
+func ActivityLastSeen(m *Activity, id string) time.Time {
+	if a := m.actors[id]; a != nil {
+		return a.last
+	}
+	return time.Time{}
+}
 
 // FirstTryThen exposes the read models' retry middleware.
 var FirstTryThen = firstTryThen
