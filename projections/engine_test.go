@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -290,5 +292,104 @@ func TestDuplicateDeliveryChangesNothing(t *testing.T) {
 	st, pos := e.CompletionStats(projections.Filter{}, false)
 	if pos != 2 || st.Total != 1 || st.InProgress != 1 {
 		t.Fatalf("at %d: %+v", pos, st.Counts)
+	}
+}
+
+// positionsModel records the position of every event it applies, and
+// refuses the events of one type: always (fails < 0) or that many times
+// each.
+type positionsModel struct {
+	countingModel
+	mu     sync.Mutex
+	seen   []uint64
+	refuse string
+	fails  int
+	tries  map[uint64]int
+}
+
+func (m *positionsModel) Apply(ev *projections.Event) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if ev.Data.EventType() == m.refuse {
+		if m.tries == nil {
+			m.tries = map[uint64]int{}
+		}
+		m.tries[ev.Position]++
+		if m.fails < 0 || m.tries[ev.Position] <= m.fails {
+			return errors.New("refused on purpose")
+		}
+	}
+	m.seen = append(m.seen, ev.Position)
+	return nil
+}
+
+func (m *positionsModel) applied() []uint64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Clone(m.seen)
+}
+
+// Events committed together reach a read model in one message. One that the
+// model cannot apply must cost it that event alone: the events after it in
+// the same message are applied, once each and in order, the failing one is
+// retried as a single event would be, and only it is poisoned (or, when a
+// retry succeeds, none is).
+func TestAFailingEventInABatchIsRetriedAndPoisonedAlone(t *testing.T) {
+	for _, tc := range []struct {
+		name         string
+		fails        int // per try of the refused event; -1: always
+		wantPoisoned bool
+	}{
+		{name: "always refused: poisoned, the rest applied", fails: -1, wantPoisoned: true},
+		{name: "refused twice: applied on a retry", fails: 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorld(t)
+			m := &positionsModel{refuse: "ActionPointStarted.v1", fails: tc.fails}
+			e := w.engine(projections.Config{Models: []projections.Definition{
+				{Name: projections.NameCompletion, New: func() projections.Model { return projections.NewCompletion() }},
+				{Name: "fragile", New: func() projections.Model { return m }},
+			}})
+			run(t, e)
+			first := w.actionPoint("AP0", t0)
+			waitFor(t, e, first)
+			// One append: the model's subscription reads the six together.
+			last := w.append(domain.ActionPointStream("AP1"), t0,
+				&domain.ActionPointRaised{ID: "AP1", CommunityID: "C1", Place: kenema, Title: "t", Category: "hygiene", Kind: "one_off", DueDate: "2015-02-20"},
+				&domain.ActionPointProgressNoted{Note: "a"},
+				&domain.ActionPointStarted{},
+				&domain.ActionPointProgressNoted{Note: "b"},
+				&domain.ActionPointAchieved{},
+				&domain.ActionPointReopened{Reason: "c"})
+			waitFor(t, e, last)
+			started := first + 3
+			var want []uint64
+			for pos := uint64(1); pos <= last; pos++ {
+				if pos != started || !tc.wantPoisoned {
+					want = append(want, pos)
+				}
+			}
+			if got := m.applied(); !slices.Equal(got, want) {
+				t.Errorf("the model applied positions %v, want %v", got, want)
+			}
+			items, err := e.Poisoned()
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch {
+			case tc.wantPoisoned && (len(items) != 1 || items[0].Position != started || items[0].Projection != "fragile" ||
+				items[0].EventType != "ActionPointStarted.v1"):
+				t.Errorf("poison queue %+v, want the start at %d alone", items, started)
+			case !tc.wantPoisoned && len(items) != 0:
+				t.Errorf("poison queue %+v, want it empty", items)
+			}
+			if tries := m.tries[started]; tc.wantPoisoned && tries != 5 || !tc.wantPoisoned && tries != tc.fails+1 {
+				t.Errorf("the start was tried %d times", tries)
+			}
+			st, _ := e.CompletionStats(projections.Filter{}, false)
+			if st.Total != 2 || st.InProgress != 1 {
+				t.Errorf("the healthy model: %+v", st.Counts)
+			}
+		})
 	}
 }

@@ -235,6 +235,10 @@ func (sub *subscription) Recv() (eventstore.RecordedEvent, error) {
 }
 
 // Close implements eventstore.Subscription.
+// Buffered is how many events Recv hands out before it reads again: a
+// consumer may take them together (pubsub.SubscriberConfig.MaxBatch).
+func (sub *subscription) Buffered() int { return len(sub.buf) - sub.next }
+
 func (sub *subscription) Close() error {
 	sub.closeOnce.Do(func() { close(sub.closed) })
 	return nil

@@ -168,14 +168,38 @@ type eventKey struct{}
 // out: EventFromMessage gives the message's payload.
 func leanMessage(ev *eventstore.RecordedEvent) (*message.Message, *eventstore.RecordedEvent) {
 	msg := message.NewMessage(ev.ID.String(), ev.Data)
-	in := &eventstore.RecordedEvent{
+	in := new(eventstore.RecordedEvent)
+	*in = leanEvent(ev)
+	return msg, in
+}
+
+// leanEvent is ev as EventFromMessage would read it back from a metadata
+// message, without its Data.
+func leanEvent(ev *eventstore.RecordedEvent) eventstore.RecordedEvent {
+	in := eventstore.RecordedEvent{
 		EventData: eventstore.EventData{ID: ev.ID, Type: ev.Type, Meta: ev.Meta},
 		Stream:    ev.Stream, Revision: ev.Revision, Position: ev.Position, RecordedAt: inUTC(ev.RecordedAt),
 	}
 	in.Meta.OccurredAt = inUTC(ev.Meta.OccurredAt)
 	in.Meta.RequestHash = nil
-	return msg, in
+	return in
 }
+
+// batchKey is the context key of a batch message's events.
+type batchKey struct{}
+
+// EventsFromMessage returns the events of a message that carries several
+// (SubscriberConfig.MaxBatch), each as EventFromMessage gives one, in log
+// order; ok is false for any other message. The slice and the events' Data
+// belong to the message: a consumer reads them and keeps nothing of them.
+func EventsFromMessage(msg *message.Message) (evs []eventstore.RecordedEvent, ok bool) {
+	evs, ok = msg.Context().Value(batchKey{}).([]eventstore.RecordedEvent)
+	return evs, ok
+}
+
+// ErrBatch is what EventFromMessage returns for a message that carries
+// several events (EventsFromMessage reads them).
+var ErrBatch = errors.New("pubsub: the message carries several events; read them with EventsFromMessage")
 
 // inUTC is t in UTC as a metadata round trip gives it back: zero stays zero.
 func inUTC(t time.Time) time.Time {
@@ -218,6 +242,9 @@ func EventFromMessage(msg *message.Message) (eventstore.RecordedEvent, error) {
 		ev := *in
 		ev.Data = msg.Payload
 		return ev, nil
+	}
+	if _, ok := EventsFromMessage(msg); ok {
+		return eventstore.RecordedEvent{}, ErrBatch
 	}
 	var ev eventstore.RecordedEvent
 	md := msg.Metadata

@@ -609,3 +609,73 @@ func (z zonedSub) Recv() (eventstore.RecordedEvent, error) {
 	}
 	return ev, err
 }
+
+// With MaxBatch, the events the store read together come in one message,
+// each as EventFromMessage gives it alone, only those the topic selects and
+// in log order. A nacked batch comes again one message per event, made from
+// the events as first read (a handler's scribbles on the batch do not
+// reach them), and batching goes on after it.
+func TestBatchCarriesWhatSinglesCarryAndANackSplitsIt(t *testing.T) {
+	checkNoLeaks(t)
+	store := openStore(t)
+	for i, stream := range []string{"community-C1", "community-C1", "referral-R1", "community-C2", "users"} {
+		appendTo(t, store, stream, domainEvent("Event.v1", strconv.Itoa(i)))
+	}
+	singles, err := newSubscriber(t, store, pubsub.SubscriberConfig{EventInContext: true}, nil).Subscribe(context.Background(), "community")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []eventstore.RecordedEvent
+	for _, m := range recvAll(t, singles, 3) {
+		ev, err := pubsub.EventFromMessage(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev.Data = bytes.Clone(ev.Data)
+		want = append(want, ev)
+	}
+
+	sub := newSubscriber(t, store, pubsub.SubscriberConfig{EventInContext: true, MaxBatch: 10, NackResendSleep: 5 * time.Millisecond}, nil)
+	msgs, err := sub.Subscribe(context.Background(), "community")
+	if err != nil {
+		t.Fatal(err)
+	}
+	batch := recv(t, msgs)
+	got, ok := pubsub.EventsFromMessage(batch)
+	if !ok || !reflect.DeepEqual(got, want) {
+		t.Fatalf("first message: batch %v with %+v, want the three community events %+v", ok, got, want)
+	}
+	if _, err := pubsub.EventFromMessage(batch); !errors.Is(err, pubsub.ErrBatch) {
+		t.Errorf("EventFromMessage on a batch: %v, want ErrBatch", err)
+	}
+	got[1].Data[0] = 'X'
+	batch.Nack()
+	for i, w := range want {
+		m := recv(t, msgs)
+		if _, ok := pubsub.EventsFromMessage(m); ok {
+			t.Fatalf("resend %d is a batch, want one event", i)
+		}
+		ev, err := pubsub.EventFromMessage(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(ev, w) {
+			t.Errorf("resend %d: %+v, want %+v", i, ev, w)
+		}
+		m.Ack()
+	}
+	expectNone(t, msgs, 50*time.Millisecond)
+
+	data := []eventstore.EventData{domainEvent("Event.v1", "5"), domainEvent("Event.v1", "6")}
+	res, err := store.Append(context.Background(), "community-C3", eventstore.Any, data...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := recv(t, msgs)
+	got, ok = pubsub.EventsFromMessage(m)
+	if !ok || len(got) != 2 || got[0].Position != res.FirstPosition || got[1].Position != res.LastPosition || got[1].ID != data[1].ID {
+		t.Fatalf("after the resends: batch %v with %+v, want positions %d-%d", ok, got, res.FirstPosition, res.LastPosition)
+	}
+	m.Ack()
+	expectNone(t, msgs, 50*time.Millisecond)
+}
