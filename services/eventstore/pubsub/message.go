@@ -16,7 +16,9 @@
 // Meta* keys). EventFromMessage turns such a message back into a
 // RecordedEvent. A subscriber with EventInContext (the read models', in the
 // same process) skips the metadata: each message carries its event in its
-// context, and EventFromMessage gives that back.
+// context, and EventFromMessage gives that back; with MaxBatch too, a message
+// may carry several events read together (EventsFromMessage), and a nacked
+// one comes back as one message per event.
 //
 // The Publisher exists so that Watermill's universal Pub/Sub suite can run
 // against the subscriber, and for integrations that want to put plain

@@ -109,7 +109,8 @@ func NewSubscriber(store eventstore.Store, cfg SubscriberConfig, logger watermil
 //
 // Messages come one at a time in log order: the next is sent only after the
 // previous one was acked. A nacked message is sent again, with the same UUID,
-// metadata and payload, after NackResendSleep. Each message's context is
+// metadata and payload, after NackResendSleep; a nacked batch (MaxBatch) is
+// sent again as one message per event. Each message's context is
 // derived from ctx and is cancelled once the message is acked or nacked, or
 // the subscription ends. The channel is closed when ctx is done, the
 // subscriber is closed, or the store is closed.
