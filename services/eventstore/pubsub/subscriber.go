@@ -357,10 +357,7 @@ func (r *run) deliverBatch(evs []eventstore.RecordedEvent) bool {
 	for i := range evs {
 		in[i] = leanEvent(&evs[i])
 		in[i].Data = evs[i].Data
-		kept[i] = evs[i]
-		if evs[i].Data != nil {
-			kept[i].Data = bytes.Clone(evs[i].Data)
-		}
+		kept[i] = ownCopy(&evs[i])
 	}
 	m := message.NewMessage(evs[0].ID.String(), nil)
 	mctx, cancel := context.WithCancel(r.ctx)
@@ -399,17 +396,11 @@ func (r *run) deliverBatch(evs []eventstore.RecordedEvent) bool {
 // the first attempt. Copying every message up front instead cost a second
 // metadata map and payload per event and read model, for the rare resend.
 func (r *run) deliver(ev *eventstore.RecordedEvent, msg *message.Message, raw bool) bool {
-	kept := *ev
-	if ev.Data != nil {
-		kept.Data = bytes.Clone(ev.Data)
-	}
+	kept := ownCopy(ev)
 	for attempt := 0; ; attempt++ {
 		m, src := msg, ev
 		if attempt > 0 {
-			again := kept
-			if kept.Data != nil {
-				again.Data = bytes.Clone(kept.Data)
-			}
+			again := ownCopy(&kept)
 			src = &again
 		}
 		var inCtx *eventstore.RecordedEvent
@@ -452,6 +443,16 @@ func (r *run) deliver(ev *eventstore.RecordedEvent, msg *message.Message, raw bo
 			return false
 		}
 	}
+}
+
+// ownCopy is ev with a Data of its own, for a message that may be sent
+// again after a handler changed the payload it was given.
+func ownCopy(ev *eventstore.RecordedEvent) eventstore.RecordedEvent {
+	c := *ev
+	if ev.Data != nil {
+		c.Data = bytes.Clone(ev.Data)
+	}
+	return c
 }
 
 // sleep waits d, returning false if the subscription ended first.
