@@ -297,13 +297,14 @@ func TestDuplicateDeliveryChangesNothing(t *testing.T) {
 
 // positionsModel records the position of every event it applies, and
 // refuses the events of one type: always (fails < 0) or that many times
-// each.
+// each, with an error or, if panics, a panic.
 type positionsModel struct {
 	countingModel
 	mu     sync.Mutex
 	seen   []uint64
 	refuse string
 	fails  int
+	panics bool
 	tries  map[uint64]int
 }
 
@@ -316,6 +317,9 @@ func (m *positionsModel) Apply(ev *projections.Event) error {
 		}
 		m.tries[ev.Position]++
 		if m.fails < 0 || m.tries[ev.Position] <= m.fails {
+			if m.panics {
+				panic("refused on purpose")
+			}
 			return errors.New("refused on purpose")
 		}
 	}
@@ -333,19 +337,22 @@ func (m *positionsModel) applied() []uint64 {
 // model cannot apply must cost it that event alone: the events after it in
 // the same message are applied, once each and in order, the failing one is
 // retried as a single event would be, and only it is poisoned (or, when a
-// retry succeeds, none is).
+// retry succeeds, none is); a model that panics on it fares the same.
 func TestAFailingEventInABatchIsRetriedAndPoisonedAlone(t *testing.T) {
 	for _, tc := range []struct {
 		name         string
 		fails        int // per try of the refused event; -1: always
+		panics       bool
 		wantPoisoned bool
 	}{
 		{name: "always refused: poisoned, the rest applied", fails: -1, wantPoisoned: true},
 		{name: "refused twice: applied on a retry", fails: 2},
+		{name: "always panics: poisoned, the rest applied", fails: -1, panics: true, wantPoisoned: true},
+		{name: "panics once: applied on a retry", fails: 1, panics: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			w := newWorld(t)
-			m := &positionsModel{refuse: "ActionPointStarted.v1", fails: tc.fails}
+			m := &positionsModel{refuse: "ActionPointStarted.v1", fails: tc.fails, panics: tc.panics}
 			e := w.engine(projections.Config{Models: []projections.Definition{
 				{Name: projections.NameCompletion, New: func() projections.Model { return projections.NewCompletion() }},
 				{Name: "fragile", New: func() projections.Model { return m }},
