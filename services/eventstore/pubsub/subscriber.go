@@ -277,10 +277,11 @@ func (r *run) consume(sub eventstore.Subscription) error {
 			continue
 		}
 		if buf != nil && buf.Buffered() > 0 && r.matches(ev.Stream) {
-			if err := r.consumeBatch(sub, buf, ev); err != nil || r.ctx.Err() != nil {
-				if r.ctx.Err() != nil {
-					return nil
-				}
+			err := r.consumeBatch(sub, buf, ev)
+			if r.ctx.Err() != nil {
+				return nil
+			}
+			if err != nil {
 				return err
 			}
 			continue
