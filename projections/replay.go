@@ -77,12 +77,23 @@ func replay(ctx context.Context, store eventstore.Store, after, until uint64, se
 	work := make(chan *batch, 2*runtime.GOMAXPROCS(0))
 	ordered := make(chan *batch, 2*runtime.GOMAXPROCS(0))
 	readErr := make(chan error, 1)
+	// Batches come back once reported, and the next pages are read and
+	// decoded into them (see pageAppender).
+	free := make(chan *batch, 4*runtime.GOMAXPROCS(0)+replayQueue+1)
+	pager, _ := store.(pageAppender)
 	go func() {
 		defer close(work)
 		defer close(ordered)
 		pos := after
 		for pos < until {
-			recs, err := store.ReadAll(ctx, pos, replayPage)
+			b := reuse(free)
+			var recs []eventstore.RecordedEvent
+			var err error
+			if pager != nil {
+				recs, err = pager.AppendAll(ctx, b.recs[:0], pos, replayPage)
+			} else {
+				recs, err = store.ReadAll(ctx, pos, replayPage)
+			}
 			if err != nil {
 				readErr <- err
 				return
@@ -101,7 +112,7 @@ func replay(ctx context.Context, store eventstore.Store, after, until uint64, se
 				break
 			}
 			pos = recs[len(recs)-1].Position
-			b := &batch{recs: recs, done: make(chan struct{})}
+			b.recs = recs
 			select {
 			case ordered <- b:
 			case <-ctx.Done():
@@ -118,8 +129,8 @@ func replay(ctx context.Context, store eventstore.Store, after, until uint64, se
 	for range runtime.GOMAXPROCS(0) {
 		go func() {
 			for b := range work {
-				b.events = make([]Event, len(b.recs))
-				b.errs = make([]error, len(b.recs))
+				b.events = resize(b.events, len(b.recs))
+				b.errs = resize(b.errs, len(b.recs))
 				for i := range b.recs {
 					b.events[i], b.errs[i] = Decode(&b.recs[i])
 				}
@@ -154,6 +165,7 @@ func replay(ctx context.Context, store eventstore.Store, after, until uint64, se
 	report := func(b *batch) {
 		b.applied.Wait()
 		bad += b.report(models, onBad)
+		recycle(free, b)
 	}
 	last = after
 	stopped := false
@@ -163,7 +175,7 @@ func replay(ctx context.Context, store eventstore.Store, after, until uint64, se
 		case <-ctx.Done():
 			return last, bad, ctx.Err()
 		}
-		b.apply = make([]int32, 0, len(b.recs))
+		b.apply = b.apply[:0]
 		for i := range b.recs {
 			keep, st := sel(&b.recs[i])
 			if st {
@@ -180,12 +192,16 @@ func replay(ctx context.Context, store eventstore.Store, after, until uint64, se
 				b.apply = append(b.apply, int32(i))
 			}
 		}
-		b.refused = make([][]refusal, len(models))
+		b.refused = resize(b.refused, len(models))
+		for k := range b.refused {
+			b.refused[k] = b.refused[k][:0]
+		}
 		if appliers == nil {
 			for k, m := range models {
 				applyBatch(b, k, m)
 			}
 			bad += b.report(models, onBad)
+			recycle(free, b)
 		} else {
 			b.applied.Add(len(models))
 			for _, in := range appliers {
@@ -217,6 +233,46 @@ func replay(ctx context.Context, store eventstore.Store, after, until uint64, se
 	case <-ctx.Done():
 		return last, bad, ctx.Err()
 	}
+}
+
+// pageAppender is a store that reads a page of the log into room its
+// caller hands it (boltstore): a replay reads each page into a batch done
+// with, instead of a new page of records for every 4,096 events.
+type pageAppender interface {
+	AppendAll(ctx context.Context, dst []eventstore.RecordedEvent, after uint64, limit int) ([]eventstore.RecordedEvent, error)
+}
+
+// reuse returns a batch done with, emptied, or a new one. A rebuild of the
+// national log allocated a sixth of its bytes in pages of records and
+// decoded events, each used once: the collector ran that much more often,
+// over the models' whole heap each time.
+func reuse(free chan *batch) *batch {
+	select {
+	case b := <-free:
+		b.done = make(chan struct{})
+		b.looked, b.broken = 0, b.broken[:0]
+		return b
+	default:
+		return &batch{done: make(chan struct{})}
+	}
+}
+
+// recycle hands b back for reuse once every model has applied it and its
+// refusals are reported: nothing reads it any more (models are given an
+// event to read while they apply it, and keep none).
+func recycle(free chan *batch, b *batch) {
+	select {
+	case free <- b:
+	default:
+	}
+}
+
+// resize is s with length n, reusing its room when it has enough.
+func resize[T any](s []T, n int) []T {
+	if cap(s) >= n {
+		return s[:n]
+	}
+	return make([]T, n)
 }
 
 // applyBatch applies the chosen events of b to the model at index k.

@@ -2,9 +2,12 @@ package boltstore_test
 
 import (
 	"encoding/hex"
+	"errors"
+	"path/filepath"
 	"reflect"
 	"testing"
 
+	"github.com/actionledger/actionledger/services/eventstore"
 	"github.com/actionledger/actionledger/services/eventstore/boltstore"
 )
 
@@ -55,4 +58,80 @@ func TestSharedDecodingReadsWhatCopyingDoes(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestAppendAllReadsWhatReadAllReadsIntoTheRoomGiven checks the paged read
+// a rebuild uses: what it appends is exactly what ReadAll returns for the
+// same page, after whatever dst already held, in dst's own room when it has
+// enough, and records read into reused room do not share it with the
+// records read before.
+func TestAppendAllReadsWhatReadAllReadsIntoTheRoomGiven(t *testing.T) {
+	s := openStore(t, filepath.Join(t.TempDir(), "events.db"), boltstore.Options{})
+	appendN(t, s, "a", 30)
+	ctx := t.Context()
+	cases := []struct {
+		name         string
+		held, room   int // records already in dst, and its capacity
+		after        uint64
+		limit        int
+		wantReused   bool
+		wantAppended int
+	}{
+		{"into empty room", 0, 64, 0, 10, true, 10},
+		{"after what dst holds", 3, 64, 5, 10, true, 10},
+		{"past the head", 0, 64, 25, 10, true, 5},
+		{"at the head", 2, 64, 30, 10, true, 0},
+		{"room too small", 1, 4, 0, 10, false, 10},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			held := []eventstore.RecordedEvent{}
+			if tc.held > 0 {
+				var err error
+				if held, err = s.ReadAll(ctx, 20, tc.held); err != nil {
+					t.Fatal(err)
+				}
+			}
+			dst := append(make([]eventstore.RecordedEvent, 0, tc.room), held...)
+			got, err := s.AppendAll(ctx, dst, tc.after, tc.limit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != tc.held+tc.wantAppended {
+				t.Fatalf("AppendAll gave %d records, want %d held and %d read", len(got), tc.held, tc.wantAppended)
+			}
+			if !reflect.DeepEqual(got[:tc.held], held) {
+				t.Error("AppendAll changed the records dst held")
+			}
+			want, err := s.ReadAll(ctx, tc.after, tc.limit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if read := got[tc.held:]; (len(read) > 0 || len(want) > 0) && !reflect.DeepEqual(read, want) {
+				t.Errorf("AppendAll read %+v, ReadAll %+v", got[tc.held:], want)
+			}
+			if reused := cap(got) > 0 && cap(dst) > 0 && &got[:1][0] == &dst[:1][0]; reused != tc.wantReused {
+				t.Errorf("AppendAll reused dst's room: %v, want %v", reused, tc.wantReused)
+			}
+		})
+	}
+	t.Run("room read into again", func(t *testing.T) {
+		first, err := s.AppendAll(ctx, make([]eventstore.RecordedEvent, 0, 8), 0, 8)
+		if err != nil {
+			t.Fatal(err)
+		}
+		kept := first[3].Data
+		keptCopy := append([]byte(nil), kept...)
+		if _, err := s.AppendAll(ctx, first[:0], 8, 8); err != nil {
+			t.Fatal(err)
+		}
+		if string(kept) != string(keptCopy) {
+			t.Errorf("a record's payload changed when its room was read into again: %q, was %q", kept, keptCopy)
+		}
+	})
+	t.Run("bad limit", func(t *testing.T) {
+		if _, err := s.AppendAll(ctx, nil, 0, 0); !errors.Is(err, eventstore.ErrInvalid) {
+			t.Errorf("limit 0: %v, want ErrInvalid", err)
+		}
+	})
 }

@@ -119,7 +119,7 @@ func (s *Store) subscriptionRead(ctx context.Context, after uint64, limit int, d
 	if out, ok := s.recent.get(after, limit, dst); ok {
 		return out, nil
 	}
-	evs, err := s.readAll(ctx, after, limit)
+	evs, err := s.readAll(ctx, nil, after, limit)
 	if err != nil {
 		return nil, err
 	}
