@@ -30,7 +30,7 @@ func (e *Engine) ChildTrust(f Filter) ([]PlaceTrust, uint64) {
 func (m *Trust) children(f Filter) []PlaceTrust {
 	seen := map[Filter]bool{}
 	var kids []Filter
-	for _, n := range m.idx[f.scopeKey()] {
+	for _, n := range m.idx.list(f.scope()) {
 		cm := &m.comms[n]
 		if !f.matches(cm.Place, time.Time{}) {
 			continue

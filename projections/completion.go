@@ -49,7 +49,7 @@ type apStep struct {
 
 // NewCompletion returns an empty model.
 func NewCompletion() *Completion {
-	return &Completion{byID: map[string]int32{}, idx: index{}, names: newInterner(), snap: new(snapSizes)}
+	return &Completion{byID: map[string]int32{}, idx: newIndex(newScopes()), names: newInterner(), snap: new(snapSizes)}
 }
 
 // status is the status after the last step. It is kept in the record: a
@@ -197,7 +197,7 @@ func isOverdue(due int64, status uint8, today int64) bool {
 }
 
 func (m *Completion) selected(f *Filter, fn func(r *apRecord)) {
-	for _, n := range m.idx[f.scopeKey()] {
+	for _, n := range m.idx.list(f.scope()) {
 		r := &m.recs[n]
 		if f.Category != "" && r.Category != f.Category {
 			continue
@@ -354,6 +354,6 @@ func (m *Completion) UnmarshalBinary(data []byte) error {
 		m.byID[r.ID] = int32(i)
 		ix.add(r.Place)
 	}
-	ix.fill(m.idx)
+	ix.fill(&m.idx)
 	return nil
 }

@@ -52,7 +52,7 @@ var fbStatusNames = [...]string{domain.StatusReceived, domain.StatusReferred, do
 
 // NewFeedback returns an empty model.
 func NewFeedback() *Feedback {
-	return &Feedback{byID: map[string]int32{}, idx: index{}, names: newInterner(), prior: map[int32][]fbClosure{}, snap: new(snapSizes)}
+	return &Feedback{byID: map[string]int32{}, idx: newIndex(newScopes()), names: newInterner(), prior: map[int32][]fbClosure{}, snap: new(snapSizes)}
 }
 
 // Apply implements Model.
@@ -201,7 +201,7 @@ func (m *Feedback) asOf(f Filter, c *cut) FeedbackStats { return m.stats(&f, fal
 func (m *Feedback) stats(f *Filter, weekly bool, c *cut) FeedbackStats {
 	c = periodCut(f, c)
 	out := FeedbackStats{FeedbackCounts: newFeedbackCounts()}
-	sel := m.idx[f.scopeKey()]
+	sel := m.idx.list(f.scope())
 	// One allocation for the days to close, not a slice grown by doubling.
 	out.days = make([]float64, 0, len(sel))
 	pos := map[Week]int{}
@@ -286,6 +286,6 @@ func (m *Feedback) UnmarshalBinary(data []byte) error {
 		m.byID[r.ID] = int32(i)
 		ix.add(r.Place)
 	}
-	ix.fill(m.idx)
+	ix.fill(&m.idx)
 	return nil
 }

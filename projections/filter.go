@@ -93,35 +93,132 @@ func (f *Filter) matches(p place, created time.Time) bool {
 	return true
 }
 
-// scopeKeys are the index keys a record at p is listed under: the nation,
-// its district, its chiefdom and its community. A query scans the narrowest
-// key its filter names.
+// scopeKeys are the keys a record at p is summed under (the trust model's
+// weekly sums): the nation, its district, its chiefdom and its community.
 func scopeKeys(p place) [4]string {
 	return [4]string{"", "d:" + p.District, "c:" + p.District + "/" + p.Chiefdom, "k:" + p.Community}
 }
 
 func (f *Filter) scopeKey() string {
-	switch {
-	case f.CommunityID != "":
-		return "k:" + f.CommunityID
-	case f.Chiefdom != "" && f.District != "":
-		return "c:" + domain.PlaceKey(f.District) + "/" + domain.PlaceKey(f.Chiefdom)
-	case f.District != "":
-		return "d:" + domain.PlaceKey(f.District)
+	switch s := f.scope(); {
+	case s.community != "":
+		return "k:" + s.community
+	case s.chiefdom != "":
+		return "c:" + s.district + "/" + s.chiefdom
+	case s.district != "":
+		return "d:" + s.district
 	}
 	return ""
 }
 
-// index lists record numbers by scope key.
-type index map[string][]int32
-
-func (ix index) add(p place, n int32) {
-	ix.addKeys(scopeKeys(p), n)
+// scope is the narrowest place a filter names, as keys: a community, a
+// chiefdom of a district, a district, or (all empty) the nation. A query
+// scans that place's list of records.
+type scope struct {
+	district, chiefdom, community string
 }
 
-func (ix index) addKeys(keys [4]string, n int32) {
-	for _, k := range keys {
-		ix[k] = append(ix[k], n)
+func (f *Filter) scope() scope {
+	switch {
+	case f.CommunityID != "":
+		return scope{community: f.CommunityID}
+	case f.Chiefdom != "" && f.District != "":
+		return scope{district: domain.PlaceKey(f.District), chiefdom: domain.PlaceKey(f.Chiefdom)}
+	case f.District != "":
+		return scope{district: domain.PlaceKey(f.District)}
+	}
+	return scope{}
+}
+
+// scopes numbers the places records are listed under: the nation is list
+// 0, and every district, chiefdom and community the next number when it
+// is first seen. A record at p is listed under the nation, its district,
+// its chiefdom and its community; finding those four lists takes three
+// lookups of strings the model already holds (a place's keys, interned),
+// where building four string keys and looking each up in a map of lists,
+// then storing the grown list back, was a tenth of a rebuild's CPU. The
+// lists model's four indexes share one numbering.
+type scopes struct {
+	districts   map[string]int32
+	chiefdoms   map[[2]string]int32 // district and chiefdom keys
+	communities map[string]int32
+	n           int32 // lists numbered so far, the nation's included
+}
+
+func newScopes() *scopes {
+	return &scopes{districts: map[string]int32{}, chiefdoms: map[[2]string]int32{}, communities: map[string]int32{}, n: 1}
+}
+
+// of returns the lists a record at p is listed under, numbering new ones.
+func (sc *scopes) of(p place) [4]int32 {
+	return [4]int32{0, number(sc, sc.districts, p.District), number(sc, sc.chiefdoms, [2]string{p.District, p.Chiefdom}),
+		number(sc, sc.communities, p.Community)}
+}
+
+func number[K comparable](sc *scopes, m map[K]int32, k K) int32 {
+	n, ok := m[k]
+	if !ok {
+		n = sc.n
+		sc.n++
+		m[k] = n
+	}
+	return n
+}
+
+// find returns the list of s, if a record was ever listed there.
+func (sc *scopes) find(s scope) (int32, bool) {
+	var n int32
+	ok := true
+	switch {
+	case s.community != "":
+		n, ok = sc.communities[s.community]
+	case s.chiefdom != "":
+		n, ok = sc.chiefdoms[[2]string{s.district, s.chiefdom}]
+	case s.district != "":
+		n, ok = sc.districts[s.district]
+	}
+	return n, ok
+}
+
+// index lists record numbers by place (scopes), each list in the order
+// the records were added.
+type index struct {
+	sc    *scopes
+	lists [][]int32
+}
+
+func newIndex(sc *scopes) index { return index{sc: sc} }
+
+func (ix *index) add(p place, n int32) {
+	for _, s := range ix.sc.of(p) {
+		ix.grow(s)
+		ix.lists[s] = append(ix.lists[s], n)
+	}
+}
+
+// grow makes room for list s: the numbering may be ahead of this index's
+// lists when several indexes share it.
+func (ix *index) grow(s int32) {
+	if int(s) >= len(ix.lists) {
+		ix.lists = append(ix.lists, make([][]int32, int(s)+1-len(ix.lists))...)
+	}
+}
+
+// list returns the records listed under s, in the order they were added.
+func (ix *index) list(s scope) []int32 {
+	if n, ok := ix.sc.find(s); ok && int(n) < len(ix.lists) {
+		return ix.lists[n]
+	}
+	return nil
+}
+
+// eachDistrict calls f with the key and records of every district that
+// lists any.
+func (ix *index) eachDistrict(f func(key string, recs []int32)) {
+	for k, n := range ix.sc.districts {
+		if int(n) < len(ix.lists) && len(ix.lists[n]) > 0 {
+			f(k, ix.lists[n])
+		}
 	}
 }
 

@@ -2,7 +2,6 @@ package projections
 
 import (
 	"slices"
-	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -79,18 +78,14 @@ func (g *Gauges) districts() []string {
 	names := map[string]string{} // place key -> display name
 	g.e.read(NameCompletion, func(m Model) {
 		c := m.(*Completion)
-		for k, recs := range c.idx {
-			if key, ok := strings.CutPrefix(k, "d:"); ok && len(recs) > 0 {
-				names[key] = c.recs[recs[0]].Names[0]
-			}
-		}
+		c.idx.eachDistrict(func(key string, recs []int32) { names[key] = c.recs[recs[0]].Names[0] })
 	})
 	g.e.read(NameTrust, func(m Model) {
-		for k := range m.(*Trust).idx {
-			if key, ok := strings.CutPrefix(k, "d:"); ok && names[key] == "" {
+		m.(*Trust).idx.eachDistrict(func(key string, _ []int32) {
+			if names[key] == "" {
 				names[key] = key
 			}
-		}
+		})
 	})
 	out := make([]string, 0, len(names))
 	for _, n := range names {

@@ -1,19 +1,17 @@
 package projections
 
-// bulkIndex builds a model's scope index in one go when a snapshot is
-// restored. Adding records one by one (index.addKeys) looked up four scope
-// keys per record in the index's map and grew every list by appends; at ten
-// times CLEA that was about a fifth of a restart's CPU (3.5 million
-// records), and the grown lists kept up to half their room spare. Here each
-// distinct place is numbered and its four keys resolved to list numbers
-// once, each record keeps only its place's number until the end, and every
-// list is then cut at its exact length from one array (no pointers, one
-// object) and filled in record order: the lists are what the appends would
-// have made.
+// bulkIndex builds a model's place index in one go when a snapshot is
+// restored. Adding records one by one (index.add) grew every list by
+// appends; at ten times CLEA that was about a fifth of a restart's CPU (3.5
+// million records), and the grown lists kept up to half their room spare.
+// Here each distinct place is numbered and its four lists found once, each
+// record keeps only its place's number until the end, and every list is
+// then cut at its exact length from one array (no pointers, one object) and
+// filled in record order: the lists are what the appends would have made.
 type bulkIndex struct {
-	listOf     map[string]int32 // scope key -> list number
-	places     map[place]int32  // place -> place number
-	placeLists [][4]int32       // place number -> its lists
+	sc         *scopes         // numbers the lists
+	places     map[place]int32 // place -> place number
+	placeLists [][4]int32      // place number -> its lists
 	// numbering is the builder whose place numbers recs holds: b itself,
 	// or the one rows was called on.
 	numbering *bulkIndex
@@ -21,7 +19,7 @@ type bulkIndex struct {
 }
 
 func newBulkIndex(records int) *bulkIndex {
-	b := &bulkIndex{listOf: map[string]int32{}, places: map[place]int32{}, recs: make([]int32, 0, records)}
+	b := &bulkIndex{sc: newScopes(), places: map[place]int32{}, recs: make([]int32, 0, records)}
 	b.numbering = b
 	return b
 }
@@ -37,18 +35,9 @@ func (b *bulkIndex) rows(n int) *bulkIndex {
 func (b *bulkIndex) placeOf(p place) int32 {
 	n, ok := b.places[p]
 	if !ok {
-		var l [4]int32
-		for i, k := range scopeKeys(p) {
-			m, ok := b.listOf[k]
-			if !ok {
-				m = int32(len(b.listOf))
-				b.listOf[k] = m
-			}
-			l[i] = m
-		}
 		n = int32(len(b.places))
 		b.places[p] = n
-		b.placeLists = append(b.placeLists, l)
+		b.placeLists = append(b.placeLists, b.sc.of(p))
 	}
 	return n
 }
@@ -60,11 +49,12 @@ func (b *bulkIndex) add(p place) { b.addPlace(b.placeOf(p)) }
 // addPlace lists the next record under the keys of the place numbered n.
 func (b *bulkIndex) addPlace(n int32) { b.recs = append(b.recs, n) }
 
-// fill adds every list that holds a record to dst, which must not hold any
-// of their keys.
-func (b *bulkIndex) fill(dst map[string][]int32) {
+// fill makes dst hold every list, numbered as b numbers them: dst must be
+// empty. The indexes filled from one builder and its rows share the
+// numbering.
+func (b *bulkIndex) fill(dst *index) {
 	num := b.numbering
-	counts := make([]int32, len(num.listOf))
+	counts := make([]int32, num.sc.n)
 	for _, p := range b.recs {
 		for _, n := range num.placeLists[p] {
 			counts[n]++
@@ -84,9 +74,5 @@ func (b *bulkIndex) fill(dst map[string][]int32) {
 			lists[n] = append(lists[n], int32(r))
 		}
 	}
-	for k, n := range num.listOf {
-		if len(lists[n]) > 0 {
-			dst[k] = lists[n]
-		}
-	}
+	dst.sc, dst.lists = num.sc, lists
 }

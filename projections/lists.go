@@ -140,18 +140,21 @@ func NewLists() *Lists {
 }
 
 func (m *Lists) init() {
+	// The four indexes list rows by their community's place: they share
+	// one numbering of places.
+	sc := newScopes()
 	*m = Lists{
-		commByID: map[string]int32{}, apByID: map[string]int32{}, apIdx: index{},
+		commByID: map[string]int32{}, apByID: map[string]int32{}, apIdx: newIndex(sc),
 		refByID: map[string]int32{}, fbByID: map[string]int32{},
 		names: newInterner(), snap: new(snapSizes),
 	}
-	m.commIdx = newSortedIndex(func(n int32) string { return m.comms[n].key },
+	m.commIdx = newSortedIndex(sc, func(n int32) string { return m.comms[n].key },
 		func(a, b int32) bool { return m.comms[a].key < m.comms[b].key })
-	m.refIdx = newSortedIndex(func(n int32) string { return timeKey(m.refs[n].RaisedAt, m.refs[n].ID) },
+	m.refIdx = newSortedIndex(sc, func(n int32) string { return timeKey(m.refs[n].RaisedAt, m.refs[n].ID) },
 		func(a, b int32) bool {
 			return timeLess(m.refs[a].RaisedAt, m.refs[a].ID, m.refs[b].RaisedAt, m.refs[b].ID)
 		})
-	m.fbIdx = newSortedIndex(func(n int32) string { return timeKey(m.fbs[n].ReceivedAt, m.fbs[n].ID) },
+	m.fbIdx = newSortedIndex(sc, func(n int32) string { return timeKey(m.fbs[n].ReceivedAt, m.fbs[n].ID) },
 		func(a, b int32) bool {
 			return timeLess(m.fbs[a].ReceivedAt, m.fbs[a].ID, m.fbs[b].ReceivedAt, m.fbs[b].ID)
 		})
@@ -452,10 +455,10 @@ func (m *Lists) UnmarshalBinary(data []byte) error {
 	for i := range m.fbs {
 		m.fbByID[m.fbs[i].ID] = int32(i)
 	}
-	commIx.fill(m.commIdx.lists)
-	apIx.fill(m.apIdx)
-	refIx.fill(m.refIdx.lists)
-	fbIx.fill(m.fbIdx.lists)
+	commIx.fill(&m.commIdx.index)
+	apIx.fill(&m.apIdx)
+	refIx.fill(&m.refIdx.index)
+	fbIx.fill(&m.fbIdx.index)
 	m.commIdx.settle()
 	m.refIdx.settle()
 	m.fbIdx.settle()

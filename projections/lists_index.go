@@ -6,18 +6,18 @@ import (
 	"sync"
 )
 
-// sortedIndex lists record numbers by scope key (scopeKeys), each list in
-// the work list's own order, so that a page is a binary search for the
-// cursor and a scan of about one page of records, not a pass over every
-// record of the place.
+// sortedIndex lists record numbers by place (scopes), each list in the
+// work list's own order, so that a page is a binary search for the cursor
+// and a scan of about one page of records, not a pass over every record of
+// the place.
 //
 // Records mostly arrive in order (a list's order follows field time); one
 // that does not is inserted in place when it lands near the end, and
 // otherwise marks its list unsorted (a bulk load, a snapshot restore), to be
 // sorted once by the next reader.
 type sortedIndex struct {
-	lists map[string][]int32
-	dirty map[string]bool
+	index
+	dirty []bool
 	// key is record n's sort key; keys are unique (they end in the id).
 	key func(n int32) string
 	// less orders records as their keys do, without building them.
@@ -31,13 +31,22 @@ type sortedIndex struct {
 // in place.
 const nearEnd = 4096
 
-func newSortedIndex(key func(n int32) string, less func(a, b int32) bool) *sortedIndex {
-	return &sortedIndex{lists: map[string][]int32{}, dirty: map[string]bool{}, key: key, less: less}
+func newSortedIndex(sc *scopes, key func(n int32) string, less func(a, b int32) bool) *sortedIndex {
+	return &sortedIndex{index: newIndex(sc), key: key, less: less}
 }
 
-// add lists record n under the keys of p. Only writers call it.
+// grow makes room for list s.
+func (ix *sortedIndex) grow(s int32) {
+	ix.index.grow(s)
+	if len(ix.dirty) < len(ix.lists) {
+		ix.dirty = append(ix.dirty, make([]bool, len(ix.lists)-len(ix.dirty))...)
+	}
+}
+
+// add lists record n under the places of p. Only writers call it.
 func (ix *sortedIndex) add(p place, n int32) {
-	for _, s := range scopeKeys(p) {
+	for _, s := range ix.sc.of(p) {
+		ix.grow(s)
 		l := ix.lists[s]
 		switch {
 		case ix.dirty[s] || len(l) == 0 || ix.less(l[len(l)-1], n):
@@ -59,6 +68,7 @@ func (ix *sortedIndex) add(p place, n int32) {
 // settle marks the lists a bulk load (bulkIndex) left out of order for sorting by the
 // next reader, as add does with a record that lands far from its place.
 func (ix *sortedIndex) settle() {
+	ix.dirty = make([]bool, len(ix.lists))
 	for s, l := range ix.lists {
 		for i := 1; i < len(l); i++ {
 			if !ix.less(l[i-1], l[i]) {
@@ -72,17 +82,22 @@ func (ix *sortedIndex) settle() {
 // resort marks the lists of p for sorting, after a record's key changed.
 // Only writers call it.
 func (ix *sortedIndex) resort(p place) {
-	for _, s := range scopeKeys(p) {
+	for _, s := range ix.sc.of(p) {
+		ix.grow(s)
 		ix.dirty[s] = true
 	}
 }
 
-// after returns the records of scope s whose keys follow after ("" for
+// after returns the records of place s whose keys follow after ("" for
 // all), in order. Readers call it under the model's read lock.
-func (ix *sortedIndex) after(s, after string) []int32 {
+func (ix *sortedIndex) after(s scope, after string) []int32 {
+	n, ok := ix.sc.find(s)
+	if !ok || int(n) >= len(ix.lists) {
+		return nil
+	}
 	ix.mu.Lock()
-	l := ix.lists[s]
-	if ix.dirty[s] {
+	l := ix.lists[n]
+	if ix.dirty[n] {
 		slices.SortFunc(l, func(a, b int32) int {
 			switch {
 			case ix.less(a, b):
@@ -92,7 +107,7 @@ func (ix *sortedIndex) after(s, after string) []int32 {
 			}
 			return 0
 		})
-		delete(ix.dirty, s)
+		ix.dirty[n] = false
 	}
 	ix.mu.Unlock()
 	if after == "" {

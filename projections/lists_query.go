@@ -148,12 +148,12 @@ type FeedbackItem struct {
 
 // listFilter is a Filter's place, normalised once per query.
 type listFilter struct {
-	scope                         string
+	scope                         scope
 	district, chiefdom, community string
 }
 
 func newListFilter(f *Filter) listFilter {
-	lf := listFilter{scope: f.scopeKey(), community: f.CommunityID}
+	lf := listFilter{scope: f.scope(), community: f.CommunityID}
 	if f.District != "" {
 		lf.district = domain.PlaceKey(f.District)
 	}
@@ -239,7 +239,7 @@ func (m *Lists) ActionPoints(q ActionPointQuery) ListPage[ActionPointItem] {
 	status := statusCode(apStatusNames[:], q.Status)
 	top := newTopK(q.After, q.Limit)
 	key := make([]byte, 0, 64)
-	for _, n := range m.apIdx[lf.scope] {
+	for _, n := range m.apIdx.list(lf.scope) {
 		r := &m.aps[n]
 		if q.Category != "" && r.Category != q.Category || !lf.has(m.comms[r.Comm].Place) {
 			continue

@@ -53,7 +53,7 @@ var refStatusNames = [...]string{domain.StatusRaised, domain.StatusAcknowledged,
 
 // NewReferrals returns an empty model.
 func NewReferrals() *Referrals {
-	return &Referrals{byID: map[string]int32{}, idx: index{}, names: newInterner(), prior: map[int32][]refCompletion{}, snap: new(snapSizes)}
+	return &Referrals{byID: map[string]int32{}, idx: newIndex(newScopes()), names: newInterner(), prior: map[int32][]refCompletion{}, snap: new(snapSizes)}
 }
 
 // Apply implements Model.
@@ -163,7 +163,7 @@ func (m *Referrals) stats(f *Filter, c *cut) ReferralStats {
 	c = periodCut(f, c)
 	out := ReferralStats{ByStatus: map[string]int{}, ByKind: map[string]int{}}
 	var suspected, within, deaths, safe int
-	sel := m.idx[f.scopeKey()]
+	sel := m.idx.list(f.scope())
 	// One allocation for the durations, not a slice grown by doubling:
 	// growing it was a third of a national question.
 	hours := make([]float64, 0, len(sel))
@@ -246,6 +246,6 @@ func (m *Referrals) UnmarshalBinary(data []byte) error {
 		m.byID[r.ID] = int32(i)
 		ix.add(r.Place)
 	}
-	ix.fill(m.idx)
+	ix.fill(&m.idx)
 	return nil
 }

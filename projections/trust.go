@@ -118,7 +118,7 @@ func NewTrustMin(weights [4]float64, minVisits int) *Trust {
 	if minVisits <= 0 {
 		minVisits = DefaultTrustMinVisits
 	}
-	return &Trust{weights: weights, minVisits: minVisits, byID: map[string]int32{}, idx: index{}, names: newInterner(), fbByID: map[string][2]int32{},
+	return &Trust{weights: weights, minVisits: minVisits, byID: map[string]int32{}, idx: newIndex(newScopes()), names: newInterner(), fbByID: map[string][2]int32{},
 		weekly: map[string]*weekSums{}, snap: new(snapSizes)}
 }
 
@@ -484,7 +484,7 @@ func (m *Trust) stats(f *Filter, c *cut) TrustStats {
 	c = periodCut(f, c)
 	now := f.Now
 	cf := Filter{District: f.District, Chiefdom: f.Chiefdom, CommunityID: f.CommunityID}
-	sel := m.idx[cf.scopeKey()]
+	sel := m.idx.list(cf.scope())
 	// First pass: which communities count (the place; with a cut, those it
 	// creates, and where) and the span of their data. A community whose
 	// every event is in the cut counts as the live model holds it (see
