@@ -243,7 +243,7 @@ type pageAppender interface {
 }
 
 // reuse returns a batch done with, emptied, or a new one. A rebuild of the
-// national log allocated a sixth of its bytes in pages of records and
+// national log allocated a quarter of its bytes in pages of records and
 // decoded events, each used once: the collector ran that much more often,
 // over the models' whole heap each time.
 func reuse(free chan *batch) *batch {
