@@ -12,8 +12,9 @@ const tick = 10 * time.Millisecond
 
 // While releases the pages of the map at addr (see Release) every tick until
 // stop is called, and once more then, for a pass that cannot stop to release
-// them itself: Bucket.Stats walking every page of the store at open, or the
-// read models decoding their snapshots. Dropping a page under a reader is
+// them itself: the read models decoding their snapshots. A pass that can
+// releases as it goes (the store's page walk at open): this goroutine waits
+// for a core behind the pass it is meant to keep up with. Dropping a page under a reader is
 // harmless: the mapping is shared and read only, so the next read faults the
 // same bytes back in from the page cache.
 //

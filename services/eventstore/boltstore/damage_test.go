@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	bolt "go.etcd.io/bbolt"
+
 	"github.com/actionledger/actionledger/services/eventstore/boltstore"
 )
 
@@ -109,6 +111,72 @@ func TestDamagedFileIsRefusedAtOpen(t *testing.T) {
 	}
 	if refused < pages/2 {
 		t.Errorf("only %d of %d damaged copies were refused", refused, len(cases))
+	}
+}
+
+// TestEveryTreePageDamagedInItsHeaderIsRefusedAtOpen: for each page a
+// bucket's tree uses (as bbolt itself reports them), a header that names
+// another page, has another type, counts more elements than the page holds,
+// or claims overflow pages past the end of the file makes Open fail with an
+// error naming the file; the open's page walk reads every such page.
+func TestEveryTreePageDamagedInItsHeaderIsRefusedAtOpen(t *testing.T) {
+	src := sampleStore(t)
+	db, err := bolt.Open(src, 0o600, &bolt.Options{ReadOnly: true, PreLoadFreelist: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var used []int
+	err = db.View(func(tx *bolt.Tx) error {
+		for id := 2; id < int(tx.Size())/pageSize; id++ {
+			info, err := tx.Page(id)
+			if err != nil {
+				return err
+			}
+			if info != nil && (info.Type == "branch" || info.Type == "leaf") {
+				used = append(used, id)
+			}
+		}
+		return nil
+	})
+	if cerr := db.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(used) < 8 {
+		t.Fatalf("the sample store's trees use only %d pages", len(used))
+	}
+	set := func(off int, v ...byte) func(page int) func([]byte) []byte {
+		return func(page int) func([]byte) []byte {
+			return func(b []byte) []byte { copy(b[page*pageSize+off:], v); return b }
+		}
+	}
+	damages := []struct {
+		name   string
+		damage func(page int) func([]byte) []byte
+	}{
+		{"id", func(page int) func([]byte) []byte {
+			return func(b []byte) []byte { b[page*pageSize] ^= 0xff; return b }
+		}},
+		{"type", set(8, 0x04, 0x00)}, // a meta page's flags
+		{"count", set(10, 0xff, 0xff)},
+		{"overflow", set(12, 0xff, 0xff, 0xff, 0x7f)},
+	}
+	for _, page := range used {
+		for _, d := range damages {
+			t.Run(d.name+" of page "+strconv.Itoa(page), func(t *testing.T) {
+				path := damagedCopy(t, src, d.damage(page))
+				s, err := boltstore.Open(path, boltstore.Options{})
+				if err == nil {
+					_ = s.Close()
+					t.Fatalf("opened a file whose page %d has a damaged %s", page, d.name)
+				}
+				if !errors.Is(err, boltstore.ErrDamaged) || !strings.Contains(err.Error(), path) {
+					t.Fatalf("error does not name the damaged file: %v", err)
+				}
+			})
+		}
 	}
 }
 

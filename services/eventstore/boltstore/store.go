@@ -169,9 +169,7 @@ func Open(path string, opts Options) (*Store, error) {
 			walked <- guard(path, func() error {
 				return db.View(func(tx *bolt.Tx) error {
 					defer mapped.ReadAhead(path, db.Info().Data, int(tx.Size()))()
-					stop := mapped.While(db.Info().Data, int(tx.Size()))
-					defer stop()
-					return walkPages(tx)
+					return walkPages(tx, path)
 				})
 			})
 		}()
