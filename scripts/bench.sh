@@ -109,6 +109,13 @@ SRVPID="$BENCH_DIR/server.pid"
 rm -f "$SRVPID"
 started=$(date +%s)
 ARGS="$*"
+# What the build step builds: the work tree as it is now. Read at the end, a
+# commit made during a long run (clea10's takes twenty minutes) named code
+# the run never built.
+built_from=$(git rev-parse --short HEAD 2>/dev/null || echo '?')
+if [ "$built_from" != '?' ] && [ -n "$(git status --porcelain 2>/dev/null)" ]; then
+	built_from="$built_from with uncommitted changes"
+fi
 
 say() { echo "bench: $*" >&2; }
 row() { echo "$*" >>"$ROWS"; }
@@ -296,7 +303,7 @@ table() {
 	{
 		echo "## actionledger benchmarks"
 		echo
-		echo "$(nproc) cores, $(awk '/MemTotal/{printf "%.0f GB", $2/1048576}' /proc/meminfo) RAM, $(go version | awk '{print $3}'), commit $(git rev-parse --short HEAD 2>/dev/null || echo '?'), $(date -u +%Y-%m-%dT%H:%MZ); \`bash scripts/bench.sh${ARGS:+ $ARGS}\` took ${elapsed}s."
+		echo "$(nproc) cores, $(awk '/MemTotal/{printf "%.0f GB", $2/1048576}' /proc/meminfo) RAM, $(go version | awk '{print $3}'), commit $built_from, $(date -u +%Y-%m-%dT%H:%MZ); \`bash scripts/bench.sh${ARGS:+ $ARGS}\` took ${elapsed}s."
 		echo
 		echo "| measurement | result | goal |"
 		echo "|---|---|---|"

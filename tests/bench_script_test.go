@@ -58,9 +58,13 @@ func TestBenchScriptKeepsTheTableWhenAStepFails(t *testing.T) {
 			},
 		},
 	}
+	built := builtFrom(t)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			out, code := runBench(t, dir, tc.only, tc.fail)
+			if !strings.Contains(out, "commit "+built+", ") {
+				t.Errorf("the table's header does not name what the run built (%q):\n%s", built, out)
+			}
 			if code != tc.wantCode {
 				t.Errorf("exit code %d, want %d; output:\n%s", code, tc.wantCode, out)
 			}
@@ -101,6 +105,21 @@ func runBench(t *testing.T, benchDir, only, fail string) (string, int) {
 	}
 	t.Fatalf("running bench.sh: %v\n%s", err, stderr.String())
 	return "", 0
+}
+
+// builtFrom is what the bench's build step builds from the repository as
+// it stands: its commit, and whether the work tree differs from it.
+func builtFrom(t *testing.T) string {
+	t.Helper()
+	head, err := exec.Command("git", "rev-parse", "--short", "HEAD").Output()
+	if err != nil {
+		t.Skipf("not a git checkout: %v", err)
+	}
+	built := strings.TrimSpace(string(head))
+	if st, err := exec.Command("git", "status", "--porcelain").Output(); err == nil && len(st) > 0 {
+		built += " with uncommitted changes"
+	}
+	return built
 }
 
 // freePort is a loopback port nothing listens on right now.
