@@ -63,17 +63,7 @@ func TestRebuildListsEveryRefusalAcrossPages(t *testing.T) {
 			t.Errorf("fragile model %d applied %d events, want 1 (the raise)", i, got)
 		}
 	}
-	items, err := e.Poisoned()
-	if err != nil {
-		t.Fatal(err)
-	}
-	listed := map[string]map[uint64]int{}
-	for _, it := range items {
-		if listed[it.Projection] == nil {
-			listed[it.Projection] = map[uint64]int{}
-		}
-		listed[it.Projection][it.Position]++
-	}
+	listed := poisonedByModel(t, e)
 	for _, name := range []string{"fragile-a", "fragile-b"} {
 		got := listed[name]
 		if len(got) != refused {
@@ -174,17 +164,7 @@ func TestRebuildOfManyPagesListsEachPagesOwnRefusals(t *testing.T) {
 	if !slices.Equal(picky.applied, wantApplied) {
 		t.Errorf("the model applied %d events, want %d, each once and in order", len(picky.applied), len(wantApplied))
 	}
-	items, err := e.Poisoned()
-	if err != nil {
-		t.Fatal(err)
-	}
-	listed := map[string]map[uint64]int{}
-	for _, it := range items {
-		if listed[it.Projection] == nil {
-			listed[it.Projection] = map[uint64]int{}
-		}
-		listed[it.Projection][it.Position]++
-	}
+	listed := poisonedByModel(t, e)
 	want := map[string]map[uint64]int{projections.NameCompletion: {}, "picky": {}}
 	for pos := range undecodable {
 		want[projections.NameCompletion][pos], want["picky"][pos] = 1, 1
@@ -206,4 +186,21 @@ func TestRebuildOfManyPagesListsEachPagesOwnRefusals(t *testing.T) {
 			}
 		}
 	}
+}
+
+// poisonedByModel counts the poison queue's entries by model and position.
+func poisonedByModel(t *testing.T, e *projections.Engine) map[string]map[uint64]int {
+	t.Helper()
+	items, err := e.Poisoned()
+	if err != nil {
+		t.Fatal(err)
+	}
+	listed := map[string]map[uint64]int{}
+	for _, it := range items {
+		if listed[it.Projection] == nil {
+			listed[it.Projection] = map[uint64]int{}
+		}
+		listed[it.Projection][it.Position]++
+	}
+	return listed
 }

@@ -254,34 +254,27 @@ func (w *pageWalker) tree(id uint64, depth int) error {
 	if got := binary.LittleEndian.Uint64(p); got != id {
 		return w.damaged("page %d identifies itself as page %d", id, got)
 	}
-	// p is the walker's buffer: what the recursion needs is copied out
-	// before it reads other pages into it.
+	// The pages below: a branch's children, or the roots of the buckets a
+	// leaf holds. p may be the walker's buffer: they are copied out of it
+	// before the next page is read.
+	var next []uint64
 	switch flags := binary.LittleEndian.Uint16(p[8:]); flags {
 	case branchPageFlag:
-		kids, err := w.branch(id, p)
-		if err != nil {
-			return err
-		}
-		for _, k := range kids {
-			if err := w.tree(k, depth+1); err != nil {
-				return err
-			}
-		}
-		return nil
+		next, err = w.branch(id, p)
 	case leafPageFlag:
-		roots, err := w.leaf(id, p, depth)
-		if err != nil {
-			return err
-		}
-		for _, r := range roots {
-			if err := w.tree(r, depth+1); err != nil {
-				return err
-			}
-		}
-		return nil
+		next, err = w.leaf(id, p, depth)
 	default:
 		return w.damaged("page %d, in a bucket's tree, has type flags %#x: neither a branch nor a leaf", id, flags)
 	}
+	if err != nil {
+		return err
+	}
+	for _, n := range next {
+		if err := w.tree(n, depth+1); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // elements returns where the count elements of page p (id) lie, checking
