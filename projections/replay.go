@@ -175,7 +175,6 @@ func replay(ctx context.Context, store eventstore.Store, after, until uint64, se
 		case <-ctx.Done():
 			return last, bad, ctx.Err()
 		}
-		b.apply = b.apply[:0]
 		for i := range b.recs {
 			keep, st := sel(&b.recs[i])
 			if st {
@@ -193,9 +192,6 @@ func replay(ctx context.Context, store eventstore.Store, after, until uint64, se
 			}
 		}
 		b.refused = resize(b.refused, len(models))
-		for k := range b.refused {
-			b.refused[k] = b.refused[k][:0]
-		}
 		if appliers == nil {
 			for k, m := range models {
 				applyBatch(b, k, m)
@@ -244,13 +240,16 @@ type pageAppender interface {
 
 // reuse returns a batch done with, emptied, or a new one. A rebuild of the
 // national log allocated a quarter of its bytes in pages of records and
-// decoded events, each used once: the collector ran that much more often,
-// over the models' whole heap each time.
+// decoded events, each used once, every byte of it bringing the
+// collector's next cycle over the models' growing heap nearer.
 func reuse(free chan *batch) *batch {
 	select {
 	case b := <-free:
 		b.done = make(chan struct{})
-		b.looked, b.broken = 0, b.broken[:0]
+		b.looked, b.apply, b.broken = 0, b.apply[:0], b.broken[:0]
+		for k := range b.refused {
+			b.refused[k] = b.refused[k][:0]
+		}
 		return b
 	default:
 		return &batch{done: make(chan struct{})}

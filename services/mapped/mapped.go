@@ -13,10 +13,10 @@ const tick = 10 * time.Millisecond
 // While releases the pages of the map at addr (see Release) every tick until
 // stop is called, and once more then, for a pass that cannot stop to release
 // them itself: the read models decoding their snapshots. A pass that can
-// releases as it goes (the store's page walk at open): this goroutine waits
-// for a core behind the pass it is meant to keep up with. Dropping a page under a reader is
-// harmless: the mapping is shared and read only, so the next read faults the
-// same bytes back in from the page cache.
+// should release as it goes (the store's page walk at open does): this
+// goroutine waits for a core behind the pass it is meant to keep up with.
+// Dropping a page under a reader is harmless: the mapping is shared and read
+// only, so the next read faults the same bytes back in from the page cache.
 //
 // Call stop before the transaction that covers the range ends: a write
 // transaction may remap the file once none is open.

@@ -3,6 +3,7 @@ package boltstore
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"unsafe"
 
@@ -119,11 +120,7 @@ func (s *Store) readAll(ctx context.Context, dst []eventstore.RecordedEvent, aft
 	// Positions are contiguous, so what is there to read is known: a live
 	// subscription reading the one new event must not allocate room for a
 	// page (four read models, every commit).
-	out := dst
-	if want := len(dst) + int(min(uint64(limit), head-after, readPrealloc)); cap(out) < want {
-		out = make([]eventstore.RecordedEvent, len(dst), want)
-		copy(out, dst)
-	}
+	out := slices.Grow(dst, int(min(uint64(limit), head-after, readPrealloc)))
 	start := len(out)
 	err := s.view(func(tx *bolt.Tx) error {
 		// Scans go page by page (ReadAll in a loop): count what they read
@@ -251,11 +248,11 @@ func (sub *subscription) Recv() (eventstore.RecordedEvent, error) {
 	}
 }
 
-// Close implements eventstore.Subscription.
 // Buffered is how many events Recv hands out before it reads again: a
 // consumer may take them together (pubsub.SubscriberConfig.MaxBatch).
 func (sub *subscription) Buffered() int { return len(sub.buf) - sub.next }
 
+// Close implements eventstore.Subscription.
 func (sub *subscription) Close() error {
 	sub.closeOnce.Do(func() { close(sub.closed) })
 	return nil
