@@ -1,6 +1,7 @@
 package projections
 
 import (
+	"cmp"
 	"context"
 	"encoding"
 	"encoding/binary"
@@ -126,9 +127,12 @@ type proj struct {
 	savedPos uint64
 	// unsaved counts the events applied since the last save (at least; a
 	// bulk catch-up counts positions); savedAt is when that save was.
-	unsaved  int
-	savedAt  time.Time
-	poisoned prometheus.Counter
+	unsaved int
+	savedAt time.Time
+	// savedSize is the length of the model's stored snapshot (0: none
+	// known), which orders a save of several models (saveModels).
+	savedSize atomic.Int64
+	poisoned  prometheus.Counter
 	// published mirrors pos for lock-free readers (Position, Ready).
 	published atomic.Uint64
 }
@@ -290,6 +294,9 @@ func (e *Engine) load() error {
 				return err
 			}
 			return st.Put(keyVersion, binary.BigEndian.AppendUint64(nil, stateVersion))
+		}
+		for _, p := range e.projs {
+			p.savedSize.Store(int64(len(st.Get([]byte(p.def.Name)))))
 		}
 		if e.cfg.Fresh {
 			return nil
@@ -675,19 +682,27 @@ func (e *Engine) saveModels(all bool) error {
 	e.snapMu.Lock()
 	defer e.snapMu.Unlock()
 	now := time.Now()
-	todo := make(chan *proj, len(e.projs))
+	var due []*proj
 	for _, p := range e.projs {
 		p.mu.RLock()
-		due := p.pos != p.savedPos && (all || p.unsaved >= e.cfg.SnapshotEvents || now.Sub(p.savedAt) >= e.cfg.SnapshotEvery)
-		p.mu.RUnlock()
-		if due {
-			todo <- p
+		if p.pos != p.savedPos && (all || p.unsaved >= e.cfg.SnapshotEvents || now.Sub(p.savedAt) >= e.cfg.SnapshotEvery) {
+			due = append(due, p)
 		}
+		p.mu.RUnlock()
 	}
-	close(todo)
-	if len(todo) == 0 {
+	if len(due) == 0 {
 		return nil
 	}
+	// Largest first, by the size of each one's last snapshot, so that the
+	// workers finish together: in the order the models are defined, the
+	// two largest came last after a rebuild at ten times CLEA and were
+	// encoded side by side while the rest had long been written.
+	slices.SortStableFunc(due, func(a, b *proj) int { return cmp.Compare(b.savedSize.Load(), a.savedSize.Load()) })
+	todo := make(chan *proj, len(due))
+	for _, p := range due {
+		todo <- p
+	}
+	close(todo)
 	errs := make([]error, len(e.projs))
 	var wg sync.WaitGroup
 	for w := range min(runtime.GOMAXPROCS(0), len(todo)) {
@@ -746,6 +761,7 @@ func (e *Engine) save(p *proj) error {
 	}); err != nil {
 		return err
 	}
+	p.savedSize.Store(int64(len(val)))
 	p.mu.Lock()
 	p.savedPos = pos
 	p.unsaved -= unsaved

@@ -37,7 +37,7 @@ type snapEncoder struct {
 	sharedIdx map[string]uint64
 	shared    *wire.Encoder
 	nShared   uint64
-	text      []byte
+	text      *wire.Encoder
 	rows      *wire.Encoder
 }
 
@@ -53,7 +53,7 @@ func (e *snapEncoder) ref(s string) {
 }
 
 func (e *snapEncoder) own(s string) {
-	e.text = append(e.text, s...)
+	e.text.RawString(s)
 	e.rows.Uvarint(uint64(len(s)))
 }
 
@@ -78,7 +78,7 @@ func newSnapEncoder(h *snapSizes) *snapEncoder {
 	return &snapEncoder{
 		sharedIdx: make(map[string]uint64, int(h.nShared.Load())),
 		shared:    wire.NewEncoder(make([]byte, 0, snapSlack(h.shared.Load()))),
-		text:      make([]byte, 0, snapSlack(h.text.Load())),
+		text:      wire.NewEncoder(make([]byte, 0, snapSlack(h.text.Load()))),
 		rows:      wire.NewEncoder(make([]byte, 0, snapSlack(h.rows.Load()))),
 	}
 }
@@ -92,14 +92,14 @@ const snapTrailer = 4
 func (e *snapEncoder) finish(dst []byte, h *snapSizes) []byte {
 	r := e.rows
 	h.shared.Store(int64(len(e.shared.Bytes())))
-	h.text.Store(int64(len(e.text)))
+	h.text.Store(int64(len(e.text.Bytes())))
 	h.rows.Store(int64(len(r.Bytes())))
 	h.nShared.Store(int64(e.nShared))
-	dst = slices.Grow(dst, 2*binary.MaxVarintLen64+len(e.shared.Bytes())+len(e.text)+len(r.Bytes())+snapTrailer)
+	dst = slices.Grow(dst, 2*binary.MaxVarintLen64+len(e.shared.Bytes())+len(e.text.Bytes())+len(r.Bytes())+snapTrailer)
 	out := wire.NewEncoder(dst)
 	out.Uvarint(e.nShared)
 	out.Raw(e.shared.Bytes())
-	out.Blob(e.text)
+	out.Blob(e.text.Bytes())
 	out.Raw(r.Bytes())
 	return out.Bytes()
 }

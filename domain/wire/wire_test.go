@@ -221,6 +221,50 @@ func TestEncoderAppends(t *testing.T) {
 	}
 }
 
+// TestEncoderCopiesALargeBufferAboutOnce grows an encoder with no size to
+// go by to 16 MB through each kind of append, as a read model's first
+// snapshot after a rebuild grows: its buffer must move about as often as
+// doubling moves it (17 to 19 times from empty), not the 46 growing by a
+// quarter takes, each move a copy of all of it into fresh memory. The bytes
+// are what they would be appended one by one.
+func TestEncoderCopiesALargeBufferAboutOnce(t *testing.T) {
+	const size = 16 << 20
+	appends := []struct {
+		name string
+		add  func(e *wire.Encoder)
+	}{
+		{"uvarint", func(e *wire.Encoder) { e.Uvarint(1 << 40) }},
+		{"varint", func(e *wire.Encoder) { e.Varint(-1 << 40) }},
+		{"uint64", func(e *wire.Encoder) { e.Uint64(7) }},
+		{"bool", func(e *wire.Encoder) { e.Bool(true) }},
+		{"string", func(e *wire.Encoder) { e.String("Kailahun") }},
+		{"blob", func(e *wire.Encoder) { e.Blob([]byte("Kenema")) }},
+		{"raw", func(e *wire.Encoder) { e.Raw([]byte("Bo")) }},
+		{"raw string", func(e *wire.Encoder) { e.RawString("Moyamba") }},
+	}
+	for _, tc := range appends {
+		t.Run(tc.name, func(t *testing.T) {
+			one := wire.NewEncoder(nil)
+			tc.add(one)
+			unit := one.Bytes()
+			e := wire.NewEncoder(nil)
+			moves, last := 0, (*byte)(nil)
+			for len(e.Bytes()) < size {
+				tc.add(e)
+				if b := e.Bytes(); &b[0] != last {
+					moves, last = moves+1, &b[0]
+				}
+			}
+			if moves > 24 {
+				t.Errorf("the buffer moved %d times on its way to %d bytes, want at most 24", moves, size)
+			}
+			if got := e.Bytes(); !bytes.Equal(got, bytes.Repeat(unit, len(got)/len(unit))) || len(got)%len(unit) != 0 {
+				t.Errorf("%d bytes are not the unit % x repeated", len(got), unit)
+			}
+		})
+	}
+}
+
 func TestDecoderCopies(t *testing.T) {
 	data := encode(stringv("Kailahun"), blobv([]byte{1, 2, 3}), rawv([]byte{4, 5}))
 	d := wire.NewDecoder(data)
