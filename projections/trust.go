@@ -739,6 +739,15 @@ func (m *Trust) UnmarshalBinary(data []byte) error {
 	// range has already copied.
 	fresh.comms = comms[:0]
 	fresh.byID = make(map[string]int32, len(comms))
+	// Sized before it is filled rather than grown from empty to the million
+	// items of ten times CLEA: restoring the model there allocated 397 MB
+	// instead of 453 MB and took 1.08-1.13 s instead of 1.16-1.18 s
+	// (BenchmarkSnapshotEncode/restore/trust, two runs each).
+	items := 0
+	for i := range comms {
+		items += len(comms[i].Feedback)
+	}
+	fresh.fbByID = make(map[string][2]int32, items)
 	for _, c := range comms {
 		c.summarize()
 		n := fresh.community(c.ID, c.Place)
