@@ -95,7 +95,7 @@ func (m *Referrals) encode(dst []byte) []byte {
 
 // decode fills m's records from data; the caller indexes them.
 func (m *Referrals) decode(data []byte) error {
-	ld, err := newSnapDecoder(data, m.names)
+	ld, err := newSnapDecoder(data, m.names, m.snap)
 	if err != nil {
 		return fmt.Errorf("referrals snapshot: %w", err)
 	}
@@ -152,7 +152,7 @@ func (m *Feedback) encode(dst []byte) []byte {
 
 // decode fills m's records from data; the caller indexes them.
 func (m *Feedback) decode(data []byte) error {
-	ld, err := newSnapDecoder(data, m.names)
+	ld, err := newSnapDecoder(data, m.names, m.snap)
 	if err != nil {
 		return fmt.Errorf("feedback snapshot: %w", err)
 	}
@@ -210,7 +210,7 @@ func (m *Completion) encode(dst []byte) []byte {
 // decode fills m's records from data; the caller summarizes and indexes
 // them.
 func (m *Completion) decode(data []byte) error {
-	ld, err := newSnapDecoder(data, m.names)
+	ld, err := newSnapDecoder(data, m.names, m.snap)
 	if err != nil {
 		return fmt.Errorf("completion snapshot: %w", err)
 	}
@@ -296,7 +296,7 @@ func (m *Trust) encode(dst []byte) []byte {
 // decode reads the communities of a snapshot, with their strings interned
 // in m's interner; UnmarshalBinary sets them up.
 func (m *Trust) decode(data []byte) ([]trustCommunity, error) {
-	ld, err := newSnapDecoder(data, m.names)
+	ld, err := newSnapDecoder(data, m.names, m.snap)
 	if err != nil {
 		return nil, fmt.Errorf("trust snapshot: %w", err)
 	}

@@ -71,6 +71,14 @@ type snapSizes struct {
 	shared, text, rows, nShared atomic.Int64
 }
 
+// set notes the sizes of a snapshot's sections, saved or restored.
+func (h *snapSizes) set(shared, text, rows, nShared int) {
+	h.shared.Store(int64(shared))
+	h.text.Store(int64(text))
+	h.rows.Store(int64(rows))
+	h.nShared.Store(int64(nShared))
+}
+
 // snapSlack is how much larger than last time each section is made.
 func snapSlack(n int64) int { return int(n + n/16 + 64) }
 
@@ -91,10 +99,7 @@ const snapTrailer = 4
 // save, and returns the extended dst.
 func (e *snapEncoder) finish(dst []byte, h *snapSizes) []byte {
 	r := e.rows
-	h.shared.Store(int64(len(e.shared.Bytes())))
-	h.text.Store(int64(len(e.text.Bytes())))
-	h.rows.Store(int64(len(r.Bytes())))
-	h.nShared.Store(int64(e.nShared))
+	h.set(len(e.shared.Bytes()), len(e.text.Bytes()), len(r.Bytes()), int(e.nShared))
 	dst = slices.Grow(dst, 2*binary.MaxVarintLen64+len(e.shared.Bytes())+len(e.text.Bytes())+len(r.Bytes())+snapTrailer)
 	out := wire.NewEncoder(dst)
 	out.Uvarint(e.nShared)
@@ -233,16 +238,24 @@ func (ld *snapDecoder) failed() error {
 }
 
 // newSnapDecoder reads the shared values (interning them in in, so that
-// events folded after the restore share these strings) and the text.
-func newSnapDecoder(data []byte, in interner) (*snapDecoder, error) {
+// events folded after the restore share these strings) and the text, and
+// notes the sections' sizes in h: the restored model's first save then
+// sizes its buffers as a save after a save does.
+func newSnapDecoder(data []byte, in interner, h *snapSizes) (*snapDecoder, error) {
 	d := wire.NewDecoder(data)
 	ld := &snapDecoder{d: d}
 	ld.shared = make([]string, d.Count())
+	before := d.Remaining()
 	for i := range ld.shared {
 		ld.shared[i] = in.str(d.String())
 	}
+	shared := before - d.Remaining()
 	ld.text = string(d.Blob())
-	return ld, ld.failed()
+	if err := ld.failed(); err != nil {
+		return ld, err
+	}
+	h.set(shared, len(ld.text), d.Remaining(), len(ld.shared))
+	return ld, nil
 }
 
 // done checks that every byte and all the text were read.
@@ -261,7 +274,7 @@ func (ld *snapDecoder) done() error {
 
 // decode fills m's rows from data; the caller indexes them.
 func (m *Lists) decode(data []byte) error {
-	ld, err := newSnapDecoder(data, m.names)
+	ld, err := newSnapDecoder(data, m.names, m.snap)
 	if err != nil {
 		return fmt.Errorf("lists snapshot: %w", err)
 	}
