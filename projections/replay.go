@@ -319,6 +319,9 @@ type RebuildReport struct {
 	Position uint64        `json:"position"`
 	Took     time.Duration `json:"took_ns"`
 	PerSec   float64       `json:"events_per_second"`
+	// Saved is the part of Took spent saving the rebuilt models: at ten
+	// times CLEA a fifth of a rebuild.
+	Saved time.Duration `json:"saved_ns"`
 }
 
 // rebuildCounters are a rebuild's progress, updated as it replays.
@@ -425,11 +428,12 @@ func (e *Engine) Rebuild(ctx context.Context) (RebuildReport, error) {
 	if err := e.replacePoison(poisoned); err != nil {
 		return RebuildReport{}, err
 	}
+	saving := time.Now()
 	if err := e.snapshot(); err != nil {
 		return RebuildReport{}, err
 	}
 	took := time.Since(start)
-	r := RebuildReport{Events: last, Skipped: bad, Position: e.Position(), Took: took}
+	r := RebuildReport{Events: last, Skipped: bad, Position: e.Position(), Took: took, Saved: time.Since(saving)}
 	if took > 0 {
 		r.PerSec = float64(last) / took.Seconds()
 	}

@@ -65,8 +65,12 @@ func TestSaveEncodesTheLargestModelFirst(t *testing.T) {
 	}
 	rebuild := func(e *projections.Engine) []string {
 		t.Helper()
-		if _, err := e.Rebuild(context.Background()); err != nil {
+		rep, err := e.Rebuild(context.Background())
+		if err != nil {
 			t.Fatal(err)
+		}
+		if rep.Saved <= 0 || rep.Saved > rep.Took {
+			t.Errorf("the rebuild says saving took %s of its %s", rep.Saved, rep.Took)
 		}
 		return order.take()
 	}

@@ -34,7 +34,7 @@ func TestBenchScriptKeepsTheTableWhenAStepFails(t *testing.T) {
 	}{
 		{
 			name: "every step succeeds", only: "rebuild,restart", wantCode: 0,
-			want: []string{"| tiny history |", "| full projection rebuild, tiny", "events/s | ≥ 500,000 events/s |",
+			want: []string{"| tiny history |", "| full projection rebuild, tiny", "events/s (saving the models, run by run: ", ") | ≥ 500,000 events/s |",
 				"| restart to ready on tiny (start → /readyz 200) |"},
 			notWant: []string{"**failed**", "**skipped**", "no rebuild before it"},
 		},

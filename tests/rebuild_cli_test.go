@@ -52,7 +52,7 @@ func TestOfflineRebuildAnswersAsTheModelsItReplaced(t *testing.T) {
 	e.stop()
 
 	stdout, stderr, code := runCLI(t, cliEnv, "projections", "rebuild", "--data-dir", dir)
-	if code != 0 || !strings.Contains(stdout, "rebuilt read models from ") {
+	if code != 0 || !strings.Contains(stdout, "rebuilt read models from ") || !strings.Contains(stdout, "; saving them took ") {
 		t.Fatalf("offline rebuild: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 	}
 

@@ -132,8 +132,8 @@ be stopped: one process at a time opens the store.`,
 	if err != nil {
 		return fmt.Errorf("rebuilding the read models: %w", err)
 	}
-	fmt.Fprintf(stdout, "rebuilt the read models from %s events in %s (%s events/s)\n",
-		thousands(int(rb.Events)), rb.Took.Round(time.Millisecond), thousands(int(rb.PerSec)))
+	fmt.Fprintf(stdout, "rebuilt the read models from %s events in %s (%s events/s; saving them took %s)\n",
+		thousands(int(rb.Events)), rb.Took.Round(time.Millisecond), thousands(int(rb.PerSec)), rb.Saved.Round(time.Millisecond))
 	return refused
 }
 

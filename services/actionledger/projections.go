@@ -125,7 +125,7 @@ func rebuildRemote(ctx context.Context, base, token string, stdout io.Writer) er
 }
 
 func printReport(w io.Writer, r projections.RebuildReport) error {
-	_, err := fmt.Fprintf(w, "rebuilt read models from %d events in %s (%s events/s), %d skipped; now at position %d\n",
-		r.Events, r.Took.Round(time.Millisecond), strconv.FormatFloat(r.PerSec, 'f', 0, 64), r.Skipped, r.Position)
+	_, err := fmt.Fprintf(w, "rebuilt read models from %d events in %s (%s events/s; saving them took %s), %d skipped; now at position %d\n",
+		r.Events, r.Took.Round(time.Millisecond), strconv.FormatFloat(r.PerSec, 'f', 0, 64), r.Saved.Round(time.Millisecond), r.Skipped, r.Position)
 	return err
 }
