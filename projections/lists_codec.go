@@ -250,7 +250,10 @@ func newSnapDecoder(data []byte, in interner, h *snapSizes) (*snapDecoder, error
 		ld.shared[i] = in.str(d.String())
 	}
 	shared := before - d.Remaining()
-	ld.text = string(d.Blob())
+	// Written by Blob, whose bytes String reads as they are: into one
+	// string, where string(d.Blob()) made a slice and then its copy (at
+	// clea, the lists model's restore allocated 77.5 MB instead of 85.2).
+	ld.text = d.String()
 	if err := ld.failed(); err != nil {
 		return ld, err
 	}
