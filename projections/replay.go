@@ -319,8 +319,8 @@ type RebuildReport struct {
 	Position uint64        `json:"position"`
 	Took     time.Duration `json:"took_ns"`
 	PerSec   float64       `json:"events_per_second"`
-	// Saved is the part of Took spent saving the rebuilt models: at ten
-	// times CLEA a fifth of a rebuild.
+	// Saved is the part of Took spent saving the rebuilt models, which at
+	// ten times CLEA takes seconds of its own, apart from the replay.
 	Saved time.Duration `json:"saved_ns"`
 }
 

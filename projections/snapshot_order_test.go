@@ -7,7 +7,6 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/actionledger/actionledger/domain"
 	"github.com/actionledger/actionledger/projections"
 )
 
@@ -88,7 +87,6 @@ func TestSaveEncodesTheLargestModelFirst(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A new process knows the sizes from the stored snapshots.
-	w.append(domain.ActionPointStream("AP1"), t0, &domain.ActionPointStarted{})
 	e = w.engine(projections.Config{Models: defs})
 	defer e.Close()
 	if got := rebuild(e); !reflect.DeepEqual(got, largestFirst) {
